@@ -3,6 +3,7 @@
 # (no registry, no pulls):
 #
 #   turnout/busybox:demo   FROM scratch + Debian's static /bin/busybox
+#                          (+ tini as PID 1)
 #   turnout/db-base:demo   Debian bookworm rootfs (debootstrap minbase +
 #                          mariadb-server, postgresql-15, redis-server),
 #                          imported with `docker import`; base of:
@@ -19,7 +20,7 @@
 # Idempotent: an image that exists and carries the label of the current
 # recipe (hash of these scripts' inputs) is skipped. The debootstrap'ed
 # rootfs is cached, keyed by mirror + package list, so re-imports are quick.
-# Needs root, a running docker daemon, busybox-static and debootstrap:
+# Needs root, a running docker daemon, busybox-static, tini, debootstrap:
 # run scripts/ensure-docker.sh first. Details: docs/images.md.
 set -euo pipefail
 
@@ -29,9 +30,10 @@ CACHE_DIR=${TURNOUT_CACHE_DIR:-/var/cache/turnout}
 ROOTFS=$CACHE_DIR/rootfs
 SUITE=bookworm
 # Bump when the rootfs preparation below changes in a way the key misses.
-ROOTFS_RECIPE=3
+ROOTFS_RECIPE=4
 DB_PACKAGES=(mariadb-server mariadb-client postgresql-15 postgresql-client-15 redis-server redis-tools)
 
+TINI=/usr/bin/tini-static
 IMG_BUSYBOX=turnout/busybox:demo
 IMG_BASE=turnout/db-base:demo
 declare -A IMG=([busybox]=$IMG_BUSYBOX [mariadb]=turnout/mariadb:demo
@@ -73,11 +75,12 @@ exec 9>"$CACHE_DIR/build.lock"
 flock 9 || die "cannot lock $CACHE_DIR/build.lock"
 
 hash_stdin() { sha256sum | cut -c1-16; }
-# Hash of file contents + relative names + modes under the given paths.
+# Hash of the relative names + contents of the files under the given paths
+# (relative to scripts/images). Modes are left out on purpose: they depend
+# on the checkout's umask, and the Dockerfiles/build set them explicitly.
 hash_files() {
     (cd "$IMAGES_DIR" && find "$@" -type f -print0 | LC_ALL=C sort -z \
-        | xargs -0 stat -c '%n %a' && find "$@" -type f -print0 | LC_ALL=C sort -z \
-        | xargs -0 cat) | hash_stdin
+        | xargs -0 sh -c 'for f; do printf "%s\n" "$f"; cat "$f"; done' sh) | hash_stdin
 }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 image_label() { docker image inspect -f "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
@@ -121,6 +124,7 @@ detect_mirrors() {
             }
             types = ""; uris = ""; suites = ""; enabled = ""
         }
+        FNR == 1 { flush() }
         FILENAME ~ /\.sources$/ {
             if ($0 ~ /^[ \t]*$/) { flush(); next }
             if ($0 ~ /^#/) next
@@ -132,8 +136,6 @@ detect_mirrors() {
             else if (key == "enabled") enabled = val
             next
         }
-        FNR == 1 && prevfile ~ /\.sources$/ { flush() }
-        { prevfile = FILENAME }
         $1 == "deb" {
             i = 2
             if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
@@ -159,7 +161,7 @@ build_rootfs() {
     local mirror=$1 security=$2 new=$CACHE_DIR/rootfs.new
     safe_rm_tree "$new"
     mkdir -p "$CACHE_DIR/debs"
-    log "debootstrap --variant=minbase $SUITE from $mirror (log in $TMP)"
+    log "debootstrap --variant=minbase $SUITE from $mirror"
     quiet debootstrap debootstrap --variant=minbase --components=main \
         --cache-dir="$CACHE_DIR/debs" "$SUITE" "$new" "$mirror"
 
@@ -206,6 +208,15 @@ EOF
     chroot "$new" chown postgres:postgres /var/lib/postgresql /var/lib/postgresql/data
     chmod 0700 "$new/var/lib/postgresql/data"
     chroot "$new" chown redis:redis /data
+    # PostgreSQL's LLVM JIT provider drags in libLLVM + libz3 (~130 MB); the
+    # server runs fine without it (jit is switched off by the entrypoint, and
+    # postgres silently skips JIT when the provider cannot be loaded).
+    rm -rf "$new"/usr/lib/postgresql/15/lib/llvmjit*.so "$new"/usr/lib/postgresql/15/lib/bitcode \
+        "$new"/usr/lib/x86_64-linux-gnu/libLLVM-14.so* "$new"/usr/lib/x86_64-linux-gnu/libz3.so*
+    # Offline repair/debug tools of MariaDB's Aria/MyISAM engines (~5 MB each).
+    rm -f "$new"/usr/bin/aria_* "$new"/usr/bin/myisamchk "$new"/usr/bin/myisampack \
+        "$new"/usr/bin/myisam_ftdump "$new"/usr/bin/myisamlog "$new"/usr/bin/mariadb-slap \
+        "$new"/usr/bin/mysqlslap
     # Lists, caches, docs, logs, host-specific files.
     rm -rf "$new"/var/lib/apt/lists/* "$new"/var/cache/apt/* "$new"/var/cache/debconf/*-old \
         "$new"/var/lib/dpkg/*-old "$new"/usr/share/man/* "$new"/usr/share/info/* \
@@ -240,11 +251,14 @@ ensure_base() {
         log "using cached rootfs $ROOTFS"
     fi
 
-    if [ "$FORCE" -eq 0 ] && image_exists "$IMG_BASE" && [ "$(image_label "$IMG_BASE" turnout.rootfs-key)" = "$key" ]; then
+    # --force alone keeps an up-to-date base (re-importing would only give the
+    # same layer a new image ID); --refresh-rootfs re-imports it.
+    if [ "$REFRESH_ROOTFS" -eq 0 ] && image_exists "$IMG_BASE" && [ "$(image_label "$IMG_BASE" turnout.rootfs-key)" = "$key" ]; then
         log "$IMG_BASE is up to date"
         return
     fi
     log "importing $ROOTFS as $IMG_BASE"
+    remember_old "$IMG_BASE"
     tar --numeric-owner --sort=name --one-file-system -C "$ROOTFS" -c . \
         | docker import \
             --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -255,12 +269,19 @@ ensure_base() {
             - "$IMG_BASE" >/dev/null
 }
 
+# Image IDs that lost their tag to a rebuild; removed at the end (with their
+# untagged parent chain) unless a container still uses them.
+OLD_IDS=()
+remember_old() { image_exists "$1" && OLD_IDS+=("$(image_id "$1")") || true; }
+
 # --- image builds -------------------------------------------------------------
 # build_image NAME TAG CONTEXT RECIPE
 build_image() {
     local name=$1 tag=$2 ctx=$3 recipe=$4
     log "docker build $tag"
-    quiet "build-$name" docker build --pull=false --label "turnout.recipe=$recipe" -t "$tag" "$ctx"
+    remember_old "$tag"
+    local nocache=(); [ "$FORCE" -eq 1 ] && nocache=(--no-cache)
+    quiet "build-$name" docker build --pull=false "${nocache[@]}" --label "turnout.recipe=$recipe" -t "$tag" "$ctx"
 }
 
 needs_build() { # TAG RECIPE
@@ -275,13 +296,15 @@ build_busybox() {
     dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
         || die "busybox-static is not installed (its static /bin/busybox is needed); run scripts/ensure-docker.sh first"
     [ -x "$bb" ] || bb=/usr/bin/busybox
-    recipe=$( { hash_files busybox; sha256sum <"$bb"; } | hash_stdin)
+    [ -x "$TINI" ] || die "$TINI missing (package tini); run scripts/ensure-docker.sh first"
+    recipe=$( { hash_files busybox; sha256sum <"$bb"; sha256sum <"$TINI"; } | hash_stdin)
     if ! needs_build "$IMG_BUSYBOX" "$recipe"; then
         log "$IMG_BUSYBOX is up to date"
         return
     fi
     mkdir -p "$ctx"
     cp "$bb" "$ctx/busybox"
+    cp "$TINI" "$ctx/tini"
     cp "$IMAGES_DIR/busybox/Dockerfile" "$ctx/"
     cp -a "$IMAGES_DIR/busybox/rootfs" "$ctx/rootfs"
     build_image busybox "$IMG_BUSYBOX" "$ctx" "$recipe"
@@ -291,7 +314,7 @@ build_busybox() {
 }
 
 build_service() {
-    local svc=$1 recipe ctx=$TMP/ctx-$svc
+    local svc=$1 recipe ctx=$TMP/ctx-$1
     recipe=$( { hash_files db "$svc"; image_id "$IMG_BASE"; } | hash_stdin)
     if ! needs_build "${IMG[$svc]}" "$recipe"; then
         log "${IMG[$svc]} is up to date"
@@ -313,6 +336,13 @@ for w in "${WANT[@]}"; do
             build_service "$w"
             ;;
     esac
+done
+
+for ((i = ${#OLD_IDS[@]} - 1; i >= 0; i--)); do
+    id=${OLD_IDS[i]}
+    # Skip if the rebuild produced the very same image, or it is still tagged.
+    [ -z "$(docker image inspect -f '{{join .RepoTags " "}}' "$id" 2>/dev/null)" ] || continue
+    docker rmi "$id" >/dev/null 2>&1 && log "removed superseded image ${id#sha256:}" || true
 done
 
 T1=$(date +%s)

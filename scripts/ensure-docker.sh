@@ -4,7 +4,7 @@
 #
 # Idempotent: on a machine that already has everything it only checks.
 #   - installs docker.io via apt if `docker` or `dockerd` is missing
-#   - installs busybox-static and debootstrap if missing
+#   - installs busybox-static, tini and debootstrap if missing
 #   - starts dockerd in the background (detached, outlives this script,
 #     log: /var/log/turnout-dockerd.log) if `docker info` fails, and waits
 #     up to 60 s for it to answer.
@@ -15,6 +15,7 @@ log() { printf 'ensure-docker: %s\n' "$*"; }
 die() { printf 'ensure-docker: ERROR: %s\n' "$*" >&2; exit 1; }
 
 DOCKERD_LOG=/var/log/turnout-dockerd.log
+started_pid=
 WAIT_SECS=${TURNOUT_DOCKERD_WAIT_SECS:-60}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,13 +44,18 @@ fi
 if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
     missing+=(busybox-static)
 fi
+# tini: its static binary is PID 1 of turnout/busybox:demo (docker.io
+# depends on it, but docker may have come from elsewhere).
+if [ ! -x /usr/bin/tini-static ]; then
+    missing+=(tini)
+fi
 if ! command -v debootstrap >/dev/null 2>&1; then
     missing+=(debootstrap)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 else
-    log "packages present (docker, dockerd, busybox-static, debootstrap)"
+    log "packages present (docker, dockerd, busybox-static, tini, debootstrap)"
 fi
 
 command -v docker >/dev/null 2>&1 || die "docker CLI still missing after install"
@@ -85,13 +91,26 @@ else
     # setsid + nohup + closed stdin: fully detached, survives this script
     # and the calling shell/CI step.
     setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    started_pid=$!
     disown || true
 fi
+
+# True while the dockerd we started is alive (not exited / a zombie).
+started_alive() {
+    [ -n "${started_pid:-}" ] || return 0
+    [ -r "/proc/$started_pid/status" ] || return 1
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$started_pid/status"
+}
 
 for ((i = 0; i < WAIT_SECS; i++)); do
     if docker info >/dev/null 2>&1; then
         log "docker daemon is up after ${i}s ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
         exit 0
+    fi
+    if ! started_alive; then
+        echo "---- last lines of $DOCKERD_LOG ----" >&2
+        tail -n 30 "$DOCKERD_LOG" >&2 2>/dev/null || true
+        die "dockerd exited during startup (see $DOCKERD_LOG)"
     fi
     sleep 1
 done

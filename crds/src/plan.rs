@@ -289,7 +289,7 @@ pub struct Probe {
     /// Ready when this argv, run inside the container, exits 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecProbe>,
-    /// Seconds between attempts (default 1).
+    /// Seconds between attempts (default: four attempts a second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_seconds: Option<u32>,
     /// Seconds the container has to become ready after it starts before the

@@ -14,6 +14,9 @@ use crate::output::Format;
 #[derive(Debug, Parser)]
 #[command(name = "turnout", version, about, long_about)]
 pub struct Cli {
+    /// Log format (levels with RUST_LOG, e.g. RUST_LOG=turnout=debug).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,8 +50,93 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Watch a desired-state file and keep the host on it (the default way to run turnout).
+    ///
+    /// FILE holds a PortPlan and a VersionSelection (the same documents
+    /// `kubectl apply` takes). Edit `activeVersion` and turnout switches the
+    /// host; an edit that fails to parse or validate is reported and ignored.
+    /// Docker events trigger a reconcile within milliseconds (drift is put
+    /// back); a periodic re-list catches lost events. One turnout per host:
+    /// a second one waits for the host lock.
+    ///
+    /// Example: turnout standalone --file desired.yaml --listen 127.0.0.1:9477
+    Standalone {
+        /// The desired-state YAML file to watch.
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+        /// Write the status here as JSON after every reconcile (replaced atomically).
+        #[arg(long, value_name = "FILE")]
+        status_file: Option<PathBuf>,
+        /// Serve /status, /healthz and /metrics on this address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+        listen: Option<std::net::SocketAddr>,
+        /// Seconds between full re-lists of the host.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        resync: u64,
+        #[command(flatten)]
+        state: StateDir,
+    },
+    /// Show what `apply` would do: the ordered actions with their reasons, and what blocks them. Changes nothing.
+    ///
+    /// Example: turnout plan desired.yaml
+    Plan {
+        /// Files holding a VersionSelection and its PortPlan.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Reconcile the host once, with progress; exits 0 when the host converged.
+    ///
+    /// Example: turnout apply desired.yaml
+    Apply {
+        /// Files holding a VersionSelection and its PortPlan.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also write the status here as JSON.
+        #[arg(long, value_name = "FILE")]
+        status_file: Option<PathBuf>,
+        #[command(flatten)]
+        state: StateDir,
+    },
+    /// Show the status of the running standalone turnout.
+    ///
+    /// Example: turnout status; turnout status -o json
+    Status {
+        /// Address of the running turnout's HTTP endpoint.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+        addr: std::net::SocketAddr,
+        /// Read a status file instead of asking the running process.
+        #[arg(long, value_name = "FILE")]
+        status_file: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
     /// Print the CustomResourceDefinitions (PortPlan, VersionSelection, DataSync) as YAML.
     ///
     /// Example: turnout crds | kubectl apply -f -
     Crds,
+}
+
+/// Where turnout keeps its host lock and secret files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateDir {
+    /// Directory for the host lock and the secret files (root-only).
+    #[arg(
+        long = "state-dir",
+        value_name = "DIR",
+        env = "TURNOUT_STATE_DIR",
+        default_value = "/run/turnout"
+    )]
+    pub dir: PathBuf,
+}
+
+/// Logging options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }

@@ -6,4 +6,16 @@
 
 pub mod cli;
 pub mod commands;
+pub mod core;
+pub mod host;
+pub mod http;
+pub mod lock;
+pub mod metrics;
 pub mod output;
+pub mod probe;
+pub mod reconcile;
+pub mod runtime;
+pub mod secrets;
+pub mod standalone;
+pub mod status;
+pub mod target;

@@ -1,18 +1,49 @@
 //! The `turnout` binary: parses the command line and hands over to a command.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
-use turnout::cli::{Cli, Command};
+use turnout::cli::{Cli, Command, LogFormat};
 use turnout::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let result = match cli.command {
         Command::Validate { files, output } => commands::validate::run(&files, output),
         Command::Ports { file, output } => commands::ports::run(&file, output),
         Command::Crds => commands::crds::run(),
+        Command::Standalone {
+            file,
+            status_file,
+            listen,
+            resync,
+            state,
+        } => block_on(async move {
+            turnout::standalone::run(turnout::standalone::Options {
+                file,
+                status_file,
+                listen,
+                state_dir: state.dir,
+                resync: Duration::from_secs(resync.max(1)),
+            })
+            .await
+            .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Plan { files, output } => block_on(commands::plan::run(files, output)),
+        Command::Apply {
+            files,
+            status_file,
+            state,
+        } => block_on(commands::apply::run(files, status_file, state.dir)),
+        Command::Status {
+            addr,
+            status_file,
+            output,
+        } => block_on(commands::status::run(addr, status_file, output)),
     };
     match result {
         Ok(code) => code,
@@ -21,6 +52,26 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    f: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 

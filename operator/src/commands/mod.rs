@@ -1,5 +1,8 @@
 //! One module per command of the `turnout` binary.
 
+pub mod apply;
 pub mod crds;
+pub mod plan;
 pub mod ports;
+pub mod status;
 pub mod validate;

@@ -1,0 +1,116 @@
+//! `turnout apply`: one reconcile with a progress display; the exit code
+//! says whether the host converged.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::core::Action;
+use crate::host::ProcHost;
+use crate::lock::HostLock;
+use crate::reconcile::{Outcome, Progress, Reconciler};
+use crate::runtime::docker::DockerRuntime;
+use crate::secrets::{LocalSecrets, SecretFiles};
+use crate::standalone::{StandaloneStatus, write_atomically};
+use crate::status::{ready_condition, status_of};
+use crate::target::load_target;
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn started(&self, a: &Action) {
+        self.0.set_message(format!(
+            "{} {} ({})",
+            a.kind.as_str(),
+            a.container,
+            a.reason
+        ));
+    }
+
+    fn finished(&self, a: &Action, error: Option<&str>) {
+        self.0.inc(1);
+        match error {
+            Some(e) => self.0.println(format!(
+                "  FAILED {:<10} {}: {e}",
+                a.kind.as_str(),
+                a.container
+            )),
+            None => self.0.println(format!(
+                "  ok     {:<10} {}  ({})",
+                a.kind.as_str(),
+                a.container,
+                a.reason
+            )),
+        }
+    }
+}
+
+pub async fn run(
+    files: Vec<PathBuf>,
+    status_file: Option<PathBuf>,
+    state_dir: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let target = load_target(&files)?;
+    let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
+    let runtime = Arc::new(DockerRuntime::connect().await?);
+    let reconciler = Reconciler::new(
+        runtime,
+        ProcHost,
+        SecretFiles::new(state_dir.join("secrets"), LocalSecrets),
+    );
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done: {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let outcome = reconciler.reconcile(&target, &Bar(bar.clone())).await;
+    bar.finish_and_clear();
+    let status = status_of(&target, &outcome, None);
+    if let Some(path) = &status_file {
+        write_atomically(
+            path,
+            &StandaloneStatus {
+                file: files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                plan: target.plan_name.clone(),
+                selection: target.selection_name.clone(),
+                desired_version: target.selection.active_version.clone(),
+                file_error: None,
+                updated_at: jiff::Timestamp::now().to_string(),
+                status: status.clone(),
+            },
+        )?;
+    }
+    if let Outcome::Invalid(v) = &outcome {
+        for x in v {
+            eprintln!("invalid: {x}");
+        }
+    }
+    let ready = ready_condition(&status);
+    let converged = matches!(&outcome, Outcome::Applied(a) if a.converged());
+    match ready {
+        Some(c) => println!(
+            "{}: {} ({})",
+            if converged {
+                "converged"
+            } else {
+                "not converged"
+            },
+            c.message,
+            c.reason
+        ),
+        None => println!("not converged"),
+    }
+    Ok(if converged {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,103 @@
+//! `turnout plan`: the ordered actions a reconcile would run, with reasons,
+//! and what would block them. Reads the host, changes nothing.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::core::{Action, Blocker};
+use crate::host::ProcHost;
+use crate::output::{Format, Table, write_data};
+use crate::reconcile::Reconciler;
+use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::DockerRuntime;
+use crate::secrets::{LocalSecrets, SecretFiles};
+use crate::target::load_target;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanView {
+    plan: String,
+    active_version: String,
+    actions: Vec<Action>,
+    blockers: Vec<Blocker>,
+}
+
+pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode> {
+    let target = load_target(&files)?;
+    let runtime = Arc::new(DockerRuntime::connect().await?);
+    let observed = runtime.list().await?;
+    let (desired, actions) =
+        match Reconciler::<DockerRuntime, ProcHost, LocalSecrets>::plan(&target, &observed) {
+            Ok(x) => x,
+            Err(violations) => {
+                for v in &violations {
+                    eprintln!("invalid: {v}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+    let blockers = if actions.is_empty() {
+        Vec::new()
+    } else {
+        // The secrets directory is not written by a preflight.
+        let r = Reconciler::new(
+            runtime,
+            ProcHost,
+            SecretFiles::new("/nonexistent", LocalSecrets),
+        );
+        r.preflight(&desired, &observed).await
+    };
+    let view = PlanView {
+        plan: target.plan_name.clone(),
+        active_version: target.selection.active_version.clone(),
+        actions,
+        blockers,
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Table => print_human(&mut out, &view)?,
+        f => write_data(&mut out, f, &view)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
+    if v.actions.is_empty() {
+        writeln!(
+            out,
+            "Nothing to do: the host runs version {} of plan {}.",
+            v.active_version, v.plan
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "To run version {} of plan {}, turnout would:",
+        v.active_version, v.plan
+    )?;
+    let mut t = Table::new(["#", "PHASE", "ACTION", "CONTAINER", "WHY"]);
+    for (i, a) in v.actions.iter().enumerate() {
+        t.row([
+            (i + 1).to_string(),
+            a.phase.as_str().to_string(),
+            a.kind.as_str().to_string(),
+            a.container.clone(),
+            a.reason.clone(),
+        ]);
+    }
+    t.write(out, "  ")?;
+    if !v.blockers.is_empty() {
+        writeln!(
+            out,
+            "\nIt would not begin (nothing would be stopped) because:"
+        )?;
+        for b in &v.blockers {
+            writeln!(out, "  - [{}] {b}", b.reason())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! One reconcile: observe -> validate -> build -> diff -> preflight -> apply.
+//! The drivers (standalone watcher, one-shot `apply`, the Kubernetes
+//! controller) call [`Reconciler::reconcile`] and turn its [`Outcome`] into
+//! status with [`crate::status`].
+//!
+//! Level-triggered: each call re-reads the host and computes the diff from
+//! scratch, so a reconcile interrupted anywhere is finished by the next one.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tracing::{info, warn};
+use turnout_crds::plan::{DEFAULT_STOP_TIMEOUT_SECONDS, PortPlanSpec};
+use turnout_crds::selection::{PhaseTimings, VersionSelectionSpec};
+use turnout_crds::validate::{Violation, validate_plan, validate_selection};
+
+use crate::core::model::{Desired, DesiredContainer, ObservedContainer, Role, RunState};
+use crate::core::{Action, ActionKind, Blocker, Phase, build_desired, diff, preflight};
+use crate::host::HostPorts;
+use crate::probe;
+use crate::runtime::{ContainerConfig, ContainerRuntime, RuntimeError};
+use crate::secrets::{SecretError, SecretFiles, SecretResolver};
+
+/// What one reconcile is asked to converge to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub plan_name: String,
+    pub plan: PortPlanSpec,
+    pub selection_name: String,
+    pub selection: VersionSelectionSpec,
+    /// The selection's generation, when it has one (Kubernetes).
+    pub generation: Option<i64>,
+}
+
+/// Why applying an action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("interrupted: turnout is shutting down; the next reconcile finishes the change")]
+    Cancelled,
+    #[error(
+        "container {container} did not become ready within {seconds}s; check `docker logs {container}` and its readiness probe"
+    )]
+    NotReady { container: String, seconds: u32 },
+}
+
+impl ApplyError {
+    /// The condition reason this error reports under.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApplyError::Runtime(e) => e.reason(),
+            ApplyError::Secret(e) => e.reason(),
+            ApplyError::NotReady { .. } => "Unhealthy",
+            ApplyError::Cancelled => "Interrupted",
+        }
+    }
+}
+
+/// What a reconcile did. Status is built only from an outcome.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plan or the selection breaks a rule; nothing on the host was touched.
+    Invalid(Vec<Violation>),
+    /// The engine could not be listed; nothing was touched.
+    Unobserved(RuntimeError),
+    /// Something stands in the way; nothing was touched.
+    Blocked {
+        observed: Vec<ObservedContainer>,
+        pending: Vec<Action>,
+        blockers: Vec<Blocker>,
+    },
+    /// `paused: true`: the actions that would run, none run.
+    Paused {
+        observed: Vec<ObservedContainer>,
+        pending: Vec<Action>,
+    },
+    /// The actions ran (possibly none: converged).
+    Applied(Applied),
+}
+
+/// The result of applying a diff.
+#[derive(Debug)]
+pub struct Applied {
+    pub desired: Desired,
+    /// The host after the actions.
+    pub observed: Vec<ObservedContainer>,
+    /// Each action and its error, if it failed. Empty on a converged host.
+    pub done: Vec<(Action, Option<String>)>,
+    /// Containers that passed their readiness probe.
+    pub ready: BTreeSet<String>,
+    /// The first error, which stopped the later phases.
+    pub error: Option<ApplyError>,
+    /// The version that was running before, when this was a switch.
+    pub switch: Option<Switch>,
+    pub timings: PhaseTimings,
+}
+
+/// A change of the running version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub from: Option<String>,
+    pub to: String,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+}
+
+impl Applied {
+    pub fn converged(&self) -> bool {
+        self.error.is_none()
+            && self
+                .desired
+                .containers
+                .iter()
+                .all(|c| self.ready.contains(c.name()))
+    }
+}
+
+/// Reports actions as they run (the `apply` progress display, logs).
+pub trait Progress: Send + Sync {
+    fn started(&self, action: &Action);
+    fn finished(&self, action: &Action, error: Option<&str>);
+    /// When true, no further action starts (shutdown between actions).
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A progress sink that only logs.
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn started(&self, a: &Action) {
+        info!(container = %a.container, action = a.kind.as_str(), reason = %a.reason, "action");
+    }
+
+    fn finished(&self, a: &Action, error: Option<&str>) {
+        if let Some(e) = error {
+            warn!(container = %a.container, action = a.kind.as_str(), error = %e, "action failed");
+        }
+    }
+}
+
+/// Drives the pipeline against one runtime and host.
+pub struct Reconciler<R, H, S> {
+    pub runtime: Arc<R>,
+    host: H,
+    secrets: SecretFiles<S>,
+    /// Container id -> ready, so a converged host is not re-probed.
+    ready_cache: Mutex<HashMap<String, bool>>,
+}
+
+impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
+    pub fn new(runtime: Arc<R>, host: H, secrets: SecretFiles<S>) -> Self {
+        Reconciler {
+            runtime,
+            host,
+            secrets,
+            ready_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The pure part, without touching the host: validation, desired state and
+    /// the diff against `observed`.
+    pub fn plan(
+        target: &Target,
+        observed: &[ObservedContainer],
+    ) -> Result<(Desired, Vec<Action>), Vec<Violation>> {
+        let mut violations = validate_plan(&target.plan);
+        violations.extend(validate_selection(
+            &target.plan_name,
+            &target.plan,
+            &target.selection,
+        ));
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        let desired = build_desired(
+            &target.plan_name,
+            &target.plan,
+            &target.selection.active_version,
+        )
+        .ok_or_else(Vec::new)?;
+        let actions = diff(&desired, observed);
+        Ok((desired, actions))
+    }
+
+    /// One full reconcile.
+    pub async fn reconcile(&self, target: &Target, progress: &dyn Progress) -> Outcome {
+        let observed = match self.runtime.list().await {
+            Ok(o) => o,
+            Err(e) => return Outcome::Unobserved(e),
+        };
+        let (desired, actions) = match Self::plan(target, &observed) {
+            Ok(x) => x,
+            Err(v) => return Outcome::Invalid(v),
+        };
+        if target.selection.paused {
+            return Outcome::Paused {
+                observed,
+                pending: actions,
+            };
+        }
+        if actions.is_empty() {
+            let ready = self.readiness(&desired, &observed).await;
+            return Outcome::Applied(Applied {
+                desired,
+                observed,
+                done: Vec::new(),
+                ready,
+                error: None,
+                switch: None,
+                timings: PhaseTimings::default(),
+            });
+        }
+        let blockers = self.preflight(&desired, &observed).await;
+        if !blockers.is_empty() {
+            return Outcome::Blocked {
+                observed,
+                pending: actions,
+                blockers,
+            };
+        }
+        self.apply(target, desired, &observed, actions, progress)
+            .await
+    }
+
+    /// What stands in the way of `desired`: reads images and host sockets, changes nothing.
+    pub async fn preflight(
+        &self,
+        desired: &Desired,
+        observed: &[ObservedContainer],
+    ) -> Vec<Blocker> {
+        let images: BTreeSet<&str> = desired
+            .containers
+            .iter()
+            .map(|c| c.spec.image.as_str())
+            .collect();
+        let mut present = BTreeSet::new();
+        for image in images {
+            // An engine error here shows up as the image missing, with the reason logged.
+            match self.runtime.image_present(image).await {
+                Ok(true) => {
+                    present.insert(image.to_string());
+                }
+                Ok(false) => {}
+                Err(e) => warn!(image, error = %e, "cannot inspect image"),
+            }
+        }
+        preflight(desired, observed, &self.host.listeners(), &present)
+    }
+
+    async fn apply(
+        &self,
+        target: &Target,
+        desired: Desired,
+        before: &[ObservedContainer],
+        actions: Vec<Action>,
+        progress: &dyn Progress,
+    ) -> Outcome {
+        let started_at = jiff::Timestamp::now();
+        let from = running_version(before, &desired.plan);
+        let is_switch = from.as_deref() != Some(desired.active_version.as_str());
+        let mut timings = PhaseTimings::default();
+        let mut done = Vec::new();
+        let mut error = None;
+        let mut ready = BTreeSet::new();
+        for phase in [Phase::Stop, Phase::Infrastructure, Phase::Version] {
+            let of_phase: Vec<&Action> = actions.iter().filter(|a| a.phase == phase).collect();
+            if of_phase.is_empty() {
+                continue;
+            }
+            let t0 = Instant::now();
+            let (results, phase_ready, phase_error, wait_ms) =
+                self.run_phase(target, &desired, &of_phase, progress).await;
+            done.extend(results);
+            ready.extend(phase_ready);
+            let ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match phase {
+                Phase::Stop => timings.stop_ms = Some(ms),
+                _ => {
+                    timings.start_ms =
+                        Some(timings.start_ms.unwrap_or(0) + ms.saturating_sub(wait_ms));
+                    timings.ready_ms = Some(timings.ready_ms.unwrap_or(0) + wait_ms);
+                }
+            }
+            if phase_error.is_some() {
+                error = phase_error;
+                break;
+            }
+        }
+        let observed = match self.runtime.list().await {
+            Ok(o) => o,
+            Err(e) => {
+                error.get_or_insert(ApplyError::Runtime(e));
+                Vec::new()
+            }
+        };
+        // Containers untouched by this reconcile keep their cached readiness.
+        let more = self.readiness(&desired, &observed).await;
+        ready.extend(more);
+        let switch = is_switch.then(|| Switch {
+            from,
+            to: desired.active_version.clone(),
+            started_at,
+            finished_at: jiff::Timestamp::now(),
+        });
+        Outcome::Applied(Applied {
+            desired,
+            observed,
+            done,
+            ready,
+            error,
+            switch,
+            timings,
+        })
+    }
+
+    /// Runs one phase: each container's chain of actions in parallel with the
+    /// others', then the readiness waits, in parallel.
+    async fn run_phase(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        actions: &[&Action],
+        progress: &dyn Progress,
+    ) -> (
+        Vec<(Action, Option<String>)>,
+        BTreeSet<String>,
+        Option<ApplyError>,
+        u64,
+    ) {
+        let mut chains: Vec<(String, Vec<&Action>)> = Vec::new();
+        let mut waits: Vec<&Action> = Vec::new();
+        for a in actions {
+            if a.kind == ActionKind::WaitReady {
+                waits.push(a);
+                continue;
+            }
+            match chains.iter_mut().find(|(c, _)| *c == a.container) {
+                Some((_, chain)) => chain.push(a),
+                None => chains.push((a.container.clone(), vec![a])),
+            }
+        }
+        let runs = chains.iter().map(|(_, chain)| async move {
+            let mut results = Vec::new();
+            for a in chain {
+                if progress.cancelled() {
+                    return (results, Some(ApplyError::Cancelled));
+                }
+                progress.started(a);
+                let r = self.act(target, desired, a).await;
+                let msg = r.as_ref().err().map(ToString::to_string);
+                progress.finished(a, msg.as_deref());
+                results.push(((*a).clone(), msg));
+                if let Err(e) = r {
+                    return (results, Some(e));
+                }
+            }
+            (results, None)
+        });
+        let mut results = Vec::new();
+        let mut first_error = None;
+        for (r, e) in join_all(runs).await {
+            results.extend(r);
+            if first_error.is_none() {
+                first_error = e;
+            }
+        }
+        let mut ready = BTreeSet::new();
+        if first_error.is_some() {
+            return (results, ready, first_error, 0);
+        }
+        let t0 = Instant::now();
+        let waited = join_all(waits.iter().map(|a| async move {
+            progress.started(a);
+            let spec = &desired.get(&a.container).map(|d| d.spec.clone());
+            let r = match spec {
+                Some(spec) => {
+                    probe::wait_ready(self.runtime.as_ref(), spec, &|| progress.cancelled())
+                        .await
+                        .map_err(|seconds| match seconds {
+                            None => ApplyError::Cancelled,
+                            Some(seconds) => ApplyError::NotReady {
+                                container: a.container.clone(),
+                                seconds,
+                            },
+                        })
+                }
+                None => Ok(()),
+            };
+            let msg = r.as_ref().err().map(ToString::to_string);
+            progress.finished(a, msg.as_deref());
+            ((*a).clone(), r)
+        }))
+        .await;
+        let wait_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+        for (a, r) in waited {
+            match r {
+                Ok(()) => {
+                    ready.insert(a.container.clone());
+                    results.push((a, None));
+                }
+                Err(e) => {
+                    results.push((a, Some(e.to_string())));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        (results, ready, first_error, wait_ms)
+    }
+
+    async fn act(&self, target: &Target, desired: &Desired, a: &Action) -> Result<(), ApplyError> {
+        let rt = self.runtime.as_ref();
+        match a.kind {
+            ActionKind::Stop => Ok(rt
+                .stop(&a.container, stop_timeout(&target.plan, &a.container))
+                .await?),
+            ActionKind::Remove => Ok(rt.remove(&a.container).await?),
+            ActionKind::Create => {
+                let Some(d) = desired.get(&a.container) else {
+                    return Ok(());
+                };
+                let files = self.secrets.write_for(&d.spec)?;
+                Ok(rt.create(&ContainerConfig::of(d, files)).await?)
+            }
+            ActionKind::Start => Ok(rt.start(&a.container).await?),
+            ActionKind::WaitReady => Ok(()),
+        }
+    }
+
+    /// Which desired containers are ready: running, and their probe passed
+    /// (cached per container id, so a converged host is probed once).
+    async fn readiness(
+        &self,
+        desired: &Desired,
+        observed: &[ObservedContainer],
+    ) -> BTreeSet<String> {
+        let running: Vec<(&DesiredContainer, &ObservedContainer)> = desired
+            .containers
+            .iter()
+            .filter_map(|d| {
+                observed
+                    .iter()
+                    .find(|o| {
+                        o.name == d.name()
+                            && o.state == RunState::Running
+                            && o.is_ours(&desired.plan)
+                    })
+                    .map(|o| (d, o))
+            })
+            .collect();
+        let cached: HashMap<String, bool> = self.cache().clone();
+        let probes = running.iter().map(|(d, o)| {
+            let known = cached.get(&o.id).copied() == Some(true);
+            async move {
+                let ok = known || probe::probe_once(self.runtime.as_ref(), &d.spec).await;
+                (d.name().to_string(), o.id.clone(), ok)
+            }
+        });
+        let results = join_all(probes).await;
+        let mut cache = self.cache();
+        cache.retain(|id, _| {
+            observed
+                .iter()
+                .any(|o| &o.id == id && o.state == RunState::Running)
+        });
+        let mut ready = BTreeSet::new();
+        for (name, id, ok) in results {
+            cache.insert(id, ok);
+            if ok {
+                ready.insert(name);
+            }
+        }
+        ready
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        match self.ready_cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// The version whose containers were running (the first found), if any.
+pub fn running_version(observed: &[ObservedContainer], plan: &str) -> Option<String> {
+    observed
+        .iter()
+        .filter(|o| o.is_ours(plan) && o.state == RunState::Running)
+        .find_map(|o| match o.role() {
+            Some(Role::Version(v)) => Some(v),
+            _ => None,
+        })
+}
+
+/// The stop timeout the plan gives a container, wherever it is in the plan.
+fn stop_timeout(plan: &PortPlanSpec, name: &str) -> u32 {
+    plan.infrastructure
+        .iter()
+        .chain(plan.versions.iter().flat_map(|v| v.containers.iter()))
+        .find(|c| c.name == name)
+        .map_or(DEFAULT_STOP_TIMEOUT_SECONDS, |c| c.stop_timeout_seconds())
+}
+
+/// How long to wait before retrying after a blocker or transient error.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);

@@ -1,0 +1,291 @@
+//! An in-memory container runtime for pipeline tests: it records every call
+//! so tests can assert what the reconcile did (and did not) do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::{ContainerConfig, ContainerRuntime, ExecOutput, RuntimeError, RuntimeEvent};
+use crate::core::model::{ObservedContainer, ObservedPort, RunState};
+
+/// One call made to the runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    List,
+    ImagePresent(String),
+    Create(String),
+    Start(String),
+    Stop(String, u32),
+    Remove(String),
+    Exec(String, Vec<String>),
+}
+
+impl Call {
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Call::Create(_) | Call::Start(_) | Call::Stop(..) | Call::Remove(_)
+        )
+    }
+}
+
+#[derive(Default)]
+struct State {
+    containers: BTreeMap<String, ObservedContainer>,
+    configs: BTreeMap<String, ContainerConfig>,
+    images: BTreeSet<String>,
+    calls: Vec<Call>,
+    next_id: u64,
+    /// Exit code of exec probes per container (default 0).
+    exec_exit: BTreeMap<String, i64>,
+    down: bool,
+}
+
+/// Containers, images and calls, all in memory.
+pub struct MemoryRuntime {
+    state: Mutex<State>,
+    events: broadcast::Sender<RuntimeEvent>,
+}
+
+impl Default for MemoryRuntime {
+    fn default() -> Self {
+        MemoryRuntime {
+            state: Mutex::new(State::default()),
+            events: broadcast::channel(256).0,
+        }
+    }
+}
+
+impl MemoryRuntime {
+    pub fn new() -> MemoryRuntime {
+        MemoryRuntime::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    fn emit(&self, container: &str, action: &str) {
+        let _ = self.events.send(RuntimeEvent {
+            container: container.to_string(),
+            action: action.to_string(),
+        });
+    }
+
+    pub fn add_image(&self, image: &str) {
+        self.with(|s| s.images.insert(image.to_string()));
+    }
+
+    /// Puts a container on the "host" as if someone else had made it.
+    pub fn add_container(&self, c: ObservedContainer) {
+        self.with(|s| s.containers.insert(c.name.clone(), c));
+    }
+
+    /// Changes a container's state as if done by hand (drift).
+    pub fn set_state(&self, name: &str, state: RunState) {
+        self.with(|s| {
+            if let Some(c) = s.containers.get_mut(name) {
+                c.state = state;
+            }
+        });
+        self.emit(
+            name,
+            if state == RunState::Running {
+                "start"
+            } else {
+                "die"
+            },
+        );
+    }
+
+    /// Removes a container as if done by hand.
+    pub fn delete(&self, name: &str) {
+        self.with(|s| s.containers.remove(name));
+        self.emit(name, "destroy");
+    }
+
+    pub fn set_exec_exit(&self, name: &str, code: i64) {
+        self.with(|s| s.exec_exit.insert(name.to_string(), code));
+    }
+
+    /// Makes every call fail as if the engine were away.
+    pub fn set_down(&self, down: bool) {
+        self.with(|s| s.down = down);
+    }
+
+    pub fn containers(&self) -> Vec<ObservedContainer> {
+        self.with(|s| s.containers.values().cloned().collect())
+    }
+
+    pub fn config(&self, name: &str) -> Option<ContainerConfig> {
+        self.with(|s| s.configs.get(name).cloned())
+    }
+
+    pub fn running(&self) -> BTreeSet<String> {
+        self.with(|s| {
+            s.containers
+                .values()
+                .filter(|c| c.state == RunState::Running)
+                .map(|c| c.name.clone())
+                .collect()
+        })
+    }
+
+    /// Every call so far, and forget them.
+    pub fn take_calls(&self) -> Vec<Call> {
+        self.with(|s| std::mem::take(&mut s.calls))
+    }
+
+    fn call(&self, call: Call) -> Result<(), RuntimeError> {
+        self.with(|s| {
+            s.calls.push(call);
+            if s.down {
+                Err(RuntimeError::Unavailable("memory runtime is down".into()))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn change(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut ObservedContainer),
+    ) -> Result<(), RuntimeError> {
+        self.with(|s| match s.containers.get_mut(name) {
+            Some(c) => {
+                f(c);
+                Ok(())
+            }
+            None => Err(RuntimeError::container(
+                name,
+                "No such container (HTTP 404)",
+            )),
+        })
+    }
+}
+
+impl ContainerRuntime for MemoryRuntime {
+    async fn list(&self) -> Result<Vec<ObservedContainer>, RuntimeError> {
+        self.call(Call::List)?;
+        Ok(self.containers())
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+        self.call(Call::ImagePresent(image.to_string()))?;
+        Ok(self.with(|s| s.images.contains(image)))
+    }
+
+    async fn create(&self, c: &ContainerConfig) -> Result<(), RuntimeError> {
+        self.call(Call::Create(c.name.clone()))?;
+        self.with(|s| {
+            if s.containers.contains_key(&c.name) {
+                return Err(RuntimeError::container(
+                    &c.name,
+                    "name already in use (HTTP 409)",
+                ));
+            }
+            if !s.images.contains(&c.image) {
+                return Err(RuntimeError::container(
+                    &c.name,
+                    format!("No such image: {} (HTTP 404)", c.image),
+                ));
+            }
+            s.next_id += 1;
+            s.containers.insert(
+                c.name.clone(),
+                ObservedContainer {
+                    id: format!("mem{:06}", s.next_id),
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    labels: c.labels.clone(),
+                    state: RunState::Stopped,
+                    ports: Vec::new(),
+                },
+            );
+            s.configs.insert(c.name.clone(), c.clone());
+            Ok(())
+        })?;
+        self.emit(&c.name, "create");
+        Ok(())
+    }
+
+    async fn start(&self, name: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Start(name.to_string()))?;
+        let ports: Vec<ObservedPort> = self.with(|s| {
+            s.configs
+                .get(name)
+                .map(|c| {
+                    c.ports
+                        .iter()
+                        .map(|p| ObservedPort {
+                            host_ip: p.bind_address.map(|b| b.0),
+                            host_port: p.host.get(),
+                            container_port: p.container.get(),
+                            protocol: p.protocol,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        self.change(name, |c| {
+            c.state = RunState::Running;
+            if c.ports.is_empty() {
+                c.ports = ports;
+            }
+        })?;
+        self.emit(name, "start");
+        Ok(())
+    }
+
+    async fn stop(&self, name: &str, timeout_seconds: u32) -> Result<(), RuntimeError> {
+        self.call(Call::Stop(name.to_string(), timeout_seconds))?;
+        self.change(name, |c| c.state = RunState::Stopped)?;
+        self.emit(name, "die");
+        Ok(())
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Remove(name.to_string()))?;
+        let running = self.with(|s| {
+            s.containers
+                .get(name)
+                .is_some_and(|c| c.state != RunState::Stopped)
+        });
+        if running {
+            return Err(RuntimeError::container(
+                name,
+                "cannot remove a running container (HTTP 409)",
+            ));
+        }
+        self.with(|s| {
+            s.containers.remove(name);
+            s.configs.remove(name);
+        });
+        self.emit(name, "destroy");
+        Ok(())
+    }
+
+    async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {
+        self.call(Call::Exec(name.to_string(), argv.to_vec()))?;
+        let code = self.with(|s| s.exec_exit.get(name).copied().unwrap_or(0));
+        Ok(ExecOutput {
+            exit_code: code,
+            output: Vec::new(),
+        })
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {
+        BroadcastStream::new(self.events.subscribe())
+            .filter_map(|e| async move { e.ok().map(Ok) })
+            .boxed()
+    }
+}

@@ -1,0 +1,131 @@
+//! The container runtime: the small surface the reconcile needs from a
+//! container engine. [`docker::DockerRuntime`] implements it with bollard;
+//! [`memory::MemoryRuntime`] implements it in memory for pipeline tests.
+
+pub mod docker;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+
+use futures::stream::BoxStream;
+use turnout_crds::plan::{PublishedPort, VolumeMount};
+
+use crate::core::DesiredContainer;
+use crate::core::model::ObservedContainer;
+
+/// Why a runtime call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine cannot be reached (not running, restarting, socket missing).
+    #[error("the container engine is unreachable: {0}; is dockerd running?")]
+    Unavailable(String),
+    /// A call about one container failed.
+    #[error("container {container}: {message}")]
+    Container { container: String, message: String },
+}
+
+impl RuntimeError {
+    /// A stable name for metrics labels and condition reasons.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RuntimeError::Unavailable(_) => "EngineUnavailable",
+            RuntimeError::Container { .. } => "RuntimeError",
+        }
+    }
+
+    pub fn container(container: &str, message: impl ToString) -> RuntimeError {
+        RuntimeError::Container {
+            container: container.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Everything needed to create one container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub image: String,
+    /// argv replacing the image's default command; empty keeps the image's.
+    pub command: Vec<String>,
+    /// Plain environment only; secrets travel as files.
+    pub env: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<PublishedPort>,
+    pub volumes: Vec<VolumeMount>,
+    /// Host files bind-mounted read-only: (host path, path in the container).
+    pub secret_files: Vec<(PathBuf, String)>,
+    pub stop_timeout_seconds: u32,
+}
+
+impl ContainerConfig {
+    /// The config of a desired container, with its secrets already written to `secret_files`.
+    pub fn of(desired: &DesiredContainer, secret_files: Vec<(PathBuf, String)>) -> ContainerConfig {
+        let spec = &desired.spec;
+        ContainerConfig {
+            name: spec.name.clone(),
+            image: spec.image.clone(),
+            command: spec.command.clone(),
+            env: spec
+                .env
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect(),
+            labels: desired.labels(),
+            ports: spec.ports.clone(),
+            volumes: spec.volumes.clone(),
+            secret_files,
+            stop_timeout_seconds: spec.stop_timeout_seconds(),
+        }
+    }
+}
+
+/// What an exec printed and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    /// stdout and stderr, interleaved, cut at [`EXEC_OUTPUT_LIMIT`] bytes.
+    pub output: Vec<u8>,
+}
+
+/// How much of an exec's output is kept (probes only need a hint).
+pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
+
+/// Something happened to a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeEvent {
+    pub container: String,
+    pub action: String,
+}
+
+/// The calls the reconcile makes. Every method addresses containers by name.
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Every container on the host, running or not, ours or not. One call.
+    fn list(&self) -> impl Future<Output = Result<Vec<ObservedContainer>, RuntimeError>> + Send;
+    /// Whether the image is present locally.
+    fn image_present(&self, image: &str)
+    -> impl Future<Output = Result<bool, RuntimeError>> + Send;
+    fn create(
+        &self,
+        config: &ContainerConfig,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn start(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// SIGTERM, then SIGKILL after `timeout_seconds`.
+    fn stop(
+        &self,
+        name: &str,
+        timeout_seconds: u32,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Remove a stopped container; its volumes are kept.
+    fn remove(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Run argv inside a running container and wait for it.
+    fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+    ) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
+    /// Container events, until the engine goes away (the stream then ends or errors).
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>>;
+}

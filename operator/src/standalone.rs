@@ -1,0 +1,423 @@
+//! The standalone driver: watch a local YAML file and the Docker engine, and
+//! reconcile the host whenever either changes (and periodically, because the
+//! engine drops events for slow readers).
+//!
+//! An edit that fails to parse or validate is reported and ignored: the host
+//! keeps the last good state. SIGINT/SIGTERM stop the loop between actions.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use notify::{RecursiveMode, Watcher};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::{Instrument, error, info, info_span, warn};
+use turnout_crds::selection::VersionSelectionStatus;
+
+use crate::core::Action;
+use crate::host::ProcHost;
+use crate::lock::HostLock;
+use crate::metrics::{Metrics, OutcomeLabel, PhaseLabel, ReasonLabel};
+use crate::reconcile::{Outcome, Progress, RETRY_AFTER, Reconciler, Target};
+use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::DockerRuntime;
+use crate::secrets::{LocalSecrets, SecretFiles};
+use crate::status::{outcome_label, status_of};
+use crate::target::load_target;
+
+/// Settings of `turnout standalone`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub file: PathBuf,
+    pub status_file: Option<PathBuf>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub state_dir: PathBuf,
+    pub resync: Duration,
+}
+
+/// What `/status` and the status file hold.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StandaloneStatus {
+    pub file: String,
+    pub plan: String,
+    pub selection: String,
+    pub desired_version: String,
+    /// The last edit of the file that was ignored, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
+    pub updated_at: String,
+    pub status: VersionSelectionStatus,
+}
+
+/// State shared with the HTTP endpoints.
+#[derive(Default)]
+pub struct Shared {
+    pub metrics: Metrics,
+    status: RwLock<Option<StandaloneStatus>>,
+}
+
+impl Shared {
+    pub fn status_json(&self) -> Option<String> {
+        let guard = self.status.read().ok()?;
+        guard
+            .as_ref()
+            .and_then(|s| serde_json::to_string_pretty(s).ok())
+    }
+
+    fn set(&self, s: StandaloneStatus) {
+        if let Ok(mut g) = self.status.write() {
+            *g = Some(s);
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Trigger {
+    File,
+    Event(String),
+    EngineLost,
+    Tick,
+    Shutdown,
+}
+
+/// Logs actions and stops between them once shutdown was asked for.
+struct Driver {
+    stop: Arc<AtomicBool>,
+}
+
+impl Progress for Driver {
+    fn started(&self, a: &Action) {
+        info!(container = %a.container, action = a.kind.as_str(), reason = %a.reason, "applying");
+    }
+
+    fn finished(&self, a: &Action, error: Option<&str>) {
+        match error {
+            Some(e) => {
+                warn!(container = %a.container, action = a.kind.as_str(), error = %e, "action failed")
+            }
+            None => info!(container = %a.container, action = a.kind.as_str(), "done"),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs until SIGINT/SIGTERM.
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let lock = HostLock::acquire(&opts.state_dir.join("turnout.lock")).await?;
+    info!(lock = %lock.path().display(), "holding the host lock");
+    let shared = Arc::new(Shared::default());
+    if let Some(addr) = opts.listen {
+        let listener = crate::http::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {addr}: {e}; pick another address with --listen")
+        })?;
+        info!(%addr, "serving /status, /healthz and /metrics");
+        tokio::spawn(crate::http::serve(listener, shared.clone()));
+    }
+    let (tx, mut rx) = mpsc::channel::<Trigger>(4096);
+    let stop = Arc::new(AtomicBool::new(false));
+    spawn_signals(tx.clone(), stop.clone());
+    let _watcher = watch_file(&opts.file, tx.clone())?;
+    let runtime = Arc::new(connect_until_up(&stop).await?);
+    spawn_events(runtime.clone(), tx.clone());
+    let ticker_tx = tx.clone();
+    let resync = opts.resync;
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(resync);
+        t.tick().await;
+        loop {
+            t.tick().await;
+            if ticker_tx.send(Trigger::Tick).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let reconciler = Reconciler::new(
+        runtime,
+        ProcHost,
+        SecretFiles::new(opts.state_dir.join("secrets"), LocalSecrets),
+    );
+    let driver = Driver { stop: stop.clone() };
+    let mut target: Option<Target> = None;
+    let mut file_error: Option<String> = None;
+    let mut reload = true;
+    let mut prev_status: Option<VersionSelectionStatus> = None;
+    let mut converged_on: Option<Target> = None;
+    loop {
+        if reload {
+            reload = false;
+            match load_and_check(&opts.file) {
+                Ok(t) => {
+                    if target.as_ref() != Some(&t) {
+                        info!(version = %t.selection.active_version, plan = %t.plan_name, "desired state loaded");
+                    }
+                    target = Some(t);
+                    file_error = None;
+                }
+                Err(e) => {
+                    error!(file = %opts.file.display(), error = %e, "ignoring the edit: the host keeps its last good state");
+                    shared
+                        .metrics
+                        .errors
+                        .get_or_create(&ReasonLabel {
+                            reason: "InvalidFile",
+                        })
+                        .inc();
+                    file_error = Some(e);
+                }
+            }
+        }
+        let mut wait = opts.resync;
+        if let Some(t) = &target {
+            let started = Instant::now();
+            let outcome = reconciler
+                .reconcile(t, &driver)
+                .instrument(info_span!("reconcile", version = %t.selection.active_version))
+                .await;
+            let m = &shared.metrics;
+            m.reconcile_seconds.observe(started.elapsed().as_secs_f64());
+            m.reconciles
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome_label(&outcome),
+                })
+                .inc();
+            record(&shared.metrics, &outcome, converged_on.as_ref() == Some(t));
+            let status = status_of(t, &outcome, prev_status.as_ref());
+            log_outcome(&outcome);
+            if !matches!(&outcome, Outcome::Applied(a) if a.converged()) {
+                wait = RETRY_AFTER;
+            } else {
+                converged_on = Some(t.clone());
+            }
+            let doc = StandaloneStatus {
+                file: opts.file.display().to_string(),
+                plan: t.plan_name.clone(),
+                selection: t.selection_name.clone(),
+                desired_version: t.selection.active_version.clone(),
+                file_error: file_error.clone(),
+                updated_at: jiff::Timestamp::now().to_string(),
+                status: status.clone(),
+            };
+            if let Some(path) = &opts.status_file {
+                if let Err(e) = write_atomically(path, &doc) {
+                    warn!(file = %path.display(), error = %e, "cannot write the status file");
+                }
+            }
+            shared.set(doc);
+            prev_status = Some(status);
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // Wait for something to happen, then let a burst settle briefly.
+        let first = tokio::time::timeout(wait, rx.recv()).await;
+        let mut triggers = match first {
+            Ok(Some(t)) => vec![t],
+            Ok(None) => break,
+            Err(_) => vec![Trigger::Tick],
+        };
+        let settle = if matches!(triggers[0], Trigger::File) {
+            200
+        } else {
+            20
+        };
+        let until = tokio::time::Instant::now() + Duration::from_millis(settle);
+        while let Ok(Some(t)) = tokio::time::timeout_at(until, rx.recv()).await {
+            triggers.push(t);
+        }
+        for t in &triggers {
+            match t {
+                Trigger::File => reload = true,
+                Trigger::Shutdown => stop.store(true, Ordering::SeqCst),
+                Trigger::Event(c) => tracing::debug!(container = %c, "engine event"),
+                Trigger::EngineLost => warn!("lost the engine's event stream; re-listing"),
+                Trigger::Tick => {}
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    info!("shutting down");
+    Ok(())
+}
+
+/// Loads the file and checks it; the error is a sentence for the log and status.
+fn load_and_check(file: &Path) -> Result<Target, String> {
+    let t = load_target(&[file]).map_err(|e| e.to_string())?;
+    if let Err(v) = Reconciler::<DockerRuntime, ProcHost, LocalSecrets>::plan(&t, &[]) {
+        let list: Vec<String> = v.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "{}: {} rule(s) broken: {}",
+            file.display(),
+            v.len(),
+            list.join("; ")
+        ));
+    }
+    Ok(t)
+}
+
+fn record(m: &Metrics, outcome: &Outcome, was_converged: bool) {
+    match outcome {
+        Outcome::Invalid(_) => {
+            m.errors
+                .get_or_create(&ReasonLabel {
+                    reason: "InvalidPlan",
+                })
+                .inc();
+        }
+        Outcome::Unobserved(e) => {
+            m.errors
+                .get_or_create(&ReasonLabel { reason: e.reason() })
+                .inc();
+        }
+        Outcome::Blocked { blockers, .. } => {
+            for b in blockers {
+                m.errors
+                    .get_or_create(&ReasonLabel { reason: b.reason() })
+                    .inc();
+            }
+        }
+        Outcome::Paused { .. } => {}
+        Outcome::Applied(a) => {
+            if let Some(e) = &a.error {
+                m.errors
+                    .get_or_create(&ReasonLabel { reason: e.reason() })
+                    .inc();
+            }
+            if !a.done.is_empty() && was_converged && a.switch.is_none() {
+                m.drift_corrections.inc();
+            }
+            if a.switch.is_some() {
+                let t = &a.timings;
+                for (phase, ms) in [
+                    ("stop", t.stop_ms),
+                    ("sync", t.sync_ms),
+                    ("start", t.start_ms),
+                    ("ready", t.ready_ms),
+                ] {
+                    if let Some(ms) = ms {
+                        m.switch_phase_seconds
+                            .get_or_create(&PhaseLabel { phase })
+                            .observe(ms as f64 / 1000.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn log_outcome(o: &Outcome) {
+    match o {
+        Outcome::Invalid(v) => error!(violations = v.len(), "the plan is invalid; nothing changed"),
+        Outcome::Unobserved(e) => warn!(error = %e, "cannot observe the host; retrying"),
+        Outcome::Blocked { blockers, .. } => {
+            for b in blockers {
+                warn!(reason = b.reason(), "{b}");
+            }
+        }
+        Outcome::Paused { pending, .. } => info!(pending = pending.len(), "paused"),
+        Outcome::Applied(a) => match &a.error {
+            Some(e) => warn!(reason = e.reason(), error = %e, "reconcile failed; retrying"),
+            None if !a.done.is_empty() => {
+                info!(actions = a.done.len(), converged = a.converged(), "applied")
+            }
+            None => {}
+        },
+    }
+}
+
+/// Replaces the file atomically: write a sibling, then rename over it.
+pub fn write_atomically(path: &Path, doc: &StandaloneStatus) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let json = serde_json::to_vec_pretty(doc).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn connect_until_up(stop: &AtomicBool) -> anyhow::Result<DockerRuntime> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match DockerRuntime::connect().await {
+            Ok(r) => return Ok(r),
+            Err(e) if !stop.load(Ordering::SeqCst) => {
+                warn!(error = %e, "waiting for the Docker engine");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn spawn_events<R: ContainerRuntime>(runtime: Arc<R>, tx: mpsc::Sender<Trigger>) {
+    tokio::spawn(async move {
+        loop {
+            let mut events = runtime.events();
+            while let Some(e) = events.next().await {
+                let Ok(e) = e else { break };
+                if tx.send(Trigger::Event(e.container)).await.is_err() {
+                    return;
+                }
+            }
+            if tx.send(Trigger::EngineLost).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}
+
+fn spawn_signals(tx: mpsc::Sender<Trigger>, stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        info!("signal received: finishing the current action, then stopping");
+        stop.store(true, Ordering::SeqCst);
+        let _ = tx.send(Trigger::Shutdown).await;
+    });
+}
+
+/// Watches the file's directory (editors replace files by renaming) and
+/// reports changes to the file.
+fn watch_file(
+    file: &Path,
+    tx: mpsc::Sender<Trigger>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
+    let abs = std::path::absolute(file)?;
+    let dir = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let name = abs.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+            {
+                let _ = tx.blocking_send(Trigger::File);
+            }
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}

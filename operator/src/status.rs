@@ -1,0 +1,213 @@
+//! Report: turn a reconcile [`Outcome`] into the VersionSelection status of
+//! DESIGN.md (kstatus conditions, containers, last switch, history).
+
+use turnout_crds::selection::{Condition, ContainerStatus, SwitchRecord, VersionSelectionStatus};
+
+use crate::core::model::{ObservedContainer, RunState};
+use crate::reconcile::{Outcome, Target, running_version};
+
+/// How many past switches the status keeps.
+pub const HISTORY: usize = 10;
+
+/// A short, stable label for an outcome (metrics, logs).
+pub fn outcome_label(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Invalid(_) => "invalid",
+        Outcome::Unobserved(_) => "unobserved",
+        Outcome::Blocked { .. } => "blocked",
+        Outcome::Paused { .. } => "paused",
+        Outcome::Applied(a) if a.error.is_some() => "failed",
+        Outcome::Applied(a) if a.done.is_empty() => "converged",
+        Outcome::Applied(_) => "applied",
+    }
+}
+
+/// The condition reason of an outcome, and whether the selection is Ready.
+fn verdict(target: &Target, o: &Outcome) -> (&'static str, bool, String) {
+    let active = &target.selection.active_version;
+    match o {
+        Outcome::Invalid(v) => (
+            "InvalidPlan",
+            false,
+            format!(
+                "{} rule(s) broken: {}",
+                v.len(),
+                v.iter()
+                    .take(3)
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+        Outcome::Unobserved(e) => (e.reason(), false, e.to_string()),
+        Outcome::Blocked { blockers, .. } => (
+            blockers.first().map_or("Blocked", |b| b.reason()),
+            false,
+            format!(
+                "the switch to {active} has not begun, nothing was stopped: {}",
+                blockers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+        Outcome::Paused { pending, .. } => (
+            "Paused",
+            pending.is_empty(),
+            format!("paused: {} action(s) pending", pending.len()),
+        ),
+        Outcome::Applied(a) => match &a.error {
+            Some(e) => (e.reason(), false, e.to_string()),
+            None if a.converged() => (
+                "Converged",
+                true,
+                format!(
+                    "version {active} is running; {} container(s) ready",
+                    a.ready.len()
+                ),
+            ),
+            None => {
+                let unready: Vec<&str> = a
+                    .desired
+                    .containers
+                    .iter()
+                    .map(|c| c.name())
+                    .filter(|n| !a.ready.contains(*n))
+                    .collect();
+                (
+                    "Unhealthy",
+                    false,
+                    format!("not ready: {}", unready.join(", ")),
+                )
+            }
+        },
+    }
+}
+
+fn condition(
+    prev: Option<&VersionSelectionStatus>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &str,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_string();
+    let since = prev
+        .and_then(|p| p.conditions.iter().find(|c| c.type_ == type_))
+        .filter(|c| c.status == status)
+        .map_or_else(|| now.to_string(), |c| c.last_transition_time.clone());
+    Condition {
+        type_: type_.to_string(),
+        status,
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: since,
+        observed_generation: generation,
+    }
+}
+
+fn observed_of(o: &Outcome) -> Option<&[ObservedContainer]> {
+    match o {
+        Outcome::Blocked { observed, .. } | Outcome::Paused { observed, .. } => Some(observed),
+        Outcome::Applied(a) => Some(&a.observed),
+        Outcome::Invalid(_) | Outcome::Unobserved(_) => None,
+    }
+}
+
+/// The status after `outcome`, carrying history over from `prev`.
+pub fn status_of(
+    target: &Target,
+    outcome: &Outcome,
+    prev: Option<&VersionSelectionStatus>,
+) -> VersionSelectionStatus {
+    let now = jiff::Timestamp::now().to_string();
+    let (reason, ready, message) = verdict(target, outcome);
+    let progressing = matches!(outcome, Outcome::Blocked { .. })
+        || matches!(outcome, Outcome::Applied(a) if a.error.is_none() && !a.converged());
+    let degraded = !ready && !progressing && !matches!(outcome, Outcome::Paused { .. });
+    let generation = target.generation;
+    let conditions = vec![
+        condition(prev, "Ready", ready, reason, &message, generation, &now),
+        condition(
+            prev,
+            "Progressing",
+            progressing,
+            if progressing { reason } else { "Idle" },
+            if progressing { &message } else { "" },
+            generation,
+            &now,
+        ),
+        condition(
+            prev,
+            "Degraded",
+            degraded,
+            if degraded { reason } else { "AsExpected" },
+            if degraded { &message } else { "" },
+            generation,
+            &now,
+        ),
+    ];
+
+    let mut status = VersionSelectionStatus {
+        observed_generation: generation,
+        conditions,
+        last_switch: prev.and_then(|p| p.last_switch.clone()),
+        history: prev.map(|p| p.history.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
+    match observed_of(outcome) {
+        Some(observed) => {
+            status.active_version = running_version(observed, &target.plan_name);
+            let ready = match outcome {
+                Outcome::Applied(a) => Some(&a.ready),
+                _ => None,
+            };
+            status.containers = observed
+                .iter()
+                .filter(|o| o.is_ours(&target.plan_name))
+                .map(|o| ContainerStatus {
+                    name: o.name.clone(),
+                    role: o.role().map(|r| r.label().to_string()).unwrap_or_default(),
+                    state: o.state.as_str().to_string(),
+                    ready: o.state == RunState::Running
+                        && ready.is_some_and(|r| r.contains(&o.name)),
+                    ports: o.ports.iter().map(ToString::to_string).collect(),
+                })
+                .collect();
+        }
+        None => {
+            status.active_version = prev.and_then(|p| p.active_version.clone());
+            status.containers = prev.map(|p| p.containers.clone()).unwrap_or_default();
+        }
+    }
+    if let Outcome::Applied(a) = outcome {
+        if let Some(sw) = &a.switch {
+            let record = SwitchRecord {
+                from: sw.from.clone(),
+                to: sw.to.clone(),
+                started_at: sw.started_at.to_string(),
+                finished_at: Some(sw.finished_at.to_string()),
+                outcome: if a.error.is_some() {
+                    "Failed"
+                } else {
+                    "Succeeded"
+                }
+                .to_string(),
+                message: a.error.as_ref().map(ToString::to_string),
+                phases: a.timings.clone(),
+            };
+            status.history.insert(0, record.clone());
+            status.history.truncate(HISTORY);
+            status.last_switch = Some(record);
+        }
+    }
+    status
+}
+
+/// The `Ready` condition of a status.
+pub fn ready_condition(s: &VersionSelectionStatus) -> Option<&Condition> {
+    s.conditions.iter().find(|c| c.type_ == "Ready")
+}
