@@ -237,12 +237,14 @@ fn parse_options() -> serde_saphyr::Options {
 
 /// The message of a parse error without the location, which we print ourselves.
 fn message_of(e: &serde_saphyr::Error) -> String {
-    let text = e.to_string();
-    // serde-saphyr appends " at line L column C"; keep the sentence only.
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+    use serde_saphyr::MessageFormatter;
+    let text = serde_saphyr::UserMessageFormatter.format_message(e).into_owned();
+    if text.contains("limits breached") || text.contains("budget") {
+        return format!(
+            "the YAML exceeds turnout's parsing budget (too many aliases, anchors, events or nesting levels); a plan never needs that many, so the file is refused ({text})"
+        );
     }
+    text
 }
 
 /// 1-based index of the document that contains `line` (1-based).
@@ -282,8 +284,6 @@ enum Spec {
     PortPlan(PortPlanSpec),
     VersionSelection(VersionSelectionSpec),
     DataSync(DataSyncSpec),
-    /// `spec` came before `kind`: kept as a value and typed once the kind is known.
-    Deferred(serde_json::Value),
 }
 
 impl<'de> Deserialize<'de> for Document {
@@ -302,37 +302,22 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
-        let mut api_version: Option<String> = None;
+        let mut api_version: Option<ApiVersion> = None;
         let mut kind: Option<Kind> = None;
         let mut metadata: Option<ObjectMeta> = None;
         let mut spec: Option<Spec> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "apiVersion" => {
-                    let v: String = map.next_value()?;
-                    if v != API_VERSION {
-                        return Err(de::Error::custom(format!(
-                            "apiVersion is {v:?}; turnout documents use {API_VERSION:?}"
-                        )));
-                    }
-                    api_version = Some(v);
-                }
-                "kind" => {
-                    let k: String = map.next_value()?;
-                    kind = Some(match k.as_str() {
-                        "PortPlan" => Kind::PortPlan,
-                        "VersionSelection" => Kind::VersionSelection,
-                        "DataSync" => Kind::DataSync,
-                        _ => return Err(de::Error::unknown_variant(&k, KINDS)),
-                    });
-                }
+                // Checked inside nested deserializers so the errors carry a location.
+                "apiVersion" => api_version = Some(map.next_value::<ApiVersion>()?),
+                "kind" => kind = Some(map.next_value::<Kind>()?),
                 "metadata" => metadata = Some(map.next_value()?),
                 "spec" => {
                     spec = Some(match kind {
                         Some(Kind::PortPlan) => Spec::PortPlan(map.next_value()?),
                         Some(Kind::VersionSelection) => Spec::VersionSelection(map.next_value()?),
                         Some(Kind::DataSync) => Spec::DataSync(map.next_value()?),
-                        None => Spec::Deferred(map.next_value()?),
+                        None => match map.next_value::<SpecBeforeKind>()? {},
                     })
                 }
                 // A status (e.g. from `kubectl get -o yaml`) is accepted and ignored:
@@ -352,11 +337,8 @@ impl<'de> Visitor<'de> for DocumentVisitor {
             Some(n) if !n.is_empty() => {}
             _ => return Err(de::Error::missing_field("metadata.name")),
         }
+        let _ = kind;
         let spec = spec.ok_or_else(|| de::Error::missing_field("spec"))?;
-        let spec = match spec {
-            Spec::Deferred(v) => typed_spec(kind, v).map_err(de::Error::custom)?,
-            s => s,
-        };
         Ok(match spec {
             Spec::PortPlan(spec) => Document::PortPlan(PortPlan { metadata, spec }),
             Spec::VersionSelection(spec) => Document::VersionSelection(VersionSelection {
@@ -369,16 +351,47 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                 spec,
                 status: None,
             }),
-            Spec::Deferred(_) => unreachable!("deferred spec was typed above"),
         })
     }
 }
 
-fn typed_spec(kind: Kind, v: serde_json::Value) -> Result<Spec, String> {
-    let err = |e: serde_json::Error| format!("in spec: {e}");
-    Ok(match kind {
-        Kind::PortPlan => Spec::PortPlan(serde_json::from_value(v).map_err(err)?),
-        Kind::VersionSelection => Spec::VersionSelection(serde_json::from_value(v).map_err(err)?),
-        Kind::DataSync => Spec::DataSync(serde_json::from_value(v).map_err(err)?),
-    })
+struct ApiVersion;
+
+impl<'de> Deserialize<'de> for ApiVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        if v == API_VERSION {
+            Ok(ApiVersion)
+        } else {
+            Err(de::Error::custom(format!(
+                "apiVersion is {v:?}; turnout documents use {API_VERSION:?}"
+            )))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let k = String::deserialize(d)?;
+        match k.as_str() {
+            "PortPlan" => Ok(Kind::PortPlan),
+            "VersionSelection" => Ok(Kind::VersionSelection),
+            "DataSync" => Ok(Kind::DataSync),
+            _ => Err(de::Error::unknown_variant(&k, KINDS)),
+        }
+    }
+}
+
+/// A `spec` met before `kind`: refused at its line, because the spec's
+/// fields are typed by the kind (reading it untyped would turn `name: 2024`
+/// into a number).
+enum SpecBeforeKind {}
+
+impl<'de> Deserialize<'de> for SpecBeforeKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_ignored_any(IgnoredAny)?;
+        Err(de::Error::custom(
+            "`spec` comes before `kind`; put apiVersion and kind first in the document (as kubectl writes them)",
+        ))
+    }
 }

@@ -78,7 +78,8 @@ pub fn env_name_problem(name: &str) -> Option<String> {
 /// `*_FILE` names point at a secret file and are fine.
 pub fn looks_secret(env_name: &str) -> bool {
     let upper = env_name.to_ascii_uppercase();
-    if upper.ends_with("_FILE") {
+    // `*_FILE` points at a secret file; ALLOW_EMPTY_PASSWORD / RANDOM_ROOT_PASSWORD are switches.
+    if upper.ends_with("_FILE") || upper.contains("ALLOW_EMPTY") || upper.contains("RANDOM") {
         return false;
     }
     [

@@ -149,7 +149,8 @@ impl Report {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Owner<'a> {
     Infrastructure,
-    Version(&'a str),
+    /// The version's index in the plan, and its name.
+    Version(usize, &'a str),
 }
 
 /// A container of the plan and where it sits.
@@ -163,7 +164,7 @@ impl Placed<'_> {
     fn describe(&self) -> String {
         match self.owner {
             Owner::Infrastructure => format!("infrastructure container {}", self.spec.name),
-            Owner::Version(v) => format!("container {} of version {v}", self.spec.name),
+            Owner::Version(_, v) => format!("container {} of version {v}", self.spec.name),
         }
     }
 }
@@ -182,7 +183,7 @@ fn placed(plan: &PortPlanSpec) -> Vec<Placed<'_>> {
     for (vi, v) in plan.versions.iter().enumerate() {
         for (ci, spec) in v.containers.iter().enumerate() {
             all.push(Placed {
-                owner: Owner::Version(&v.name),
+                owner: Owner::Version(vi, &v.name),
                 path: format!("spec.versions[{vi}].containers[{ci}]"),
                 spec,
             });
@@ -516,7 +517,7 @@ fn check_ranges(vi: usize, version: &str, ranges: &[PortRange], r: &mut Report) 
 
 fn check_port_ranges(plan: &PortPlanSpec, containers: &[Placed], r: &mut Report) {
     for c in containers {
-        let Owner::Version(version) = c.owner else {
+        let Owner::Version(vi, version) = c.owner else {
             for (pi, p) in c.spec.ports.iter().enumerate() {
                 if let Some(range) = &p.range {
                     r.push(
@@ -531,7 +532,7 @@ fn check_port_ranges(plan: &PortPlanSpec, containers: &[Placed], r: &mut Report)
             }
             continue;
         };
-        let Some(v) = plan.version(version) else {
+        let Some(v) = plan.versions.get(vi) else {
             continue;
         };
         for (pi, p) in c.spec.ports.iter().enumerate() {

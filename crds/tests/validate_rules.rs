@@ -836,7 +836,7 @@ fn tokens_and_api_keys_in_any_case_are_refused() {
 }
 
 #[test]
-#[ignore = "bug: looks_secret flags MYSQL_ALLOW_EMPTY_PASSWORD / MYSQL_RANDOM_ROOT_PASSWORD, flags that hold no secret"]
+
 fn mysql_password_policy_flags_are_not_secrets() {
     // The official mysql image takes these as yes/no switches; there is no
     // *_FILE form of them, so the advice in the message cannot be followed.
@@ -995,7 +995,7 @@ fn range(name: &str, from: u16, to: u16) -> turnout_crds::plan::PortRange {
 }
 
 #[test]
-#[ignore = "bug: a duplicated version name makes the second version's ports be checked against the first's ranges and conflict with its containers"]
+
 fn a_duplicated_version_name_is_reported_once_and_nothing_else() {
     // The second "dao" is a copy of blockchain under dao's name: only the name is wrong.
     let mut p = valid_plan();

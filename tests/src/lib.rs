@@ -1,1 +1,177 @@
-//! End-to-end test support.
+//! Support for turnout's end-to-end tests against a real Docker engine.
+//!
+//! Every test works on its own plan name, container names and host ports,
+//! so tests run in parallel; each removes only the containers turnout
+//! created for its own plan. A missing engine or image fails the test with
+//! a message saying what to run, never a silent pass.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The busybox image built by scripts/build-images.sh.
+pub const BUSYBOX: &str = "turnout/busybox:demo";
+
+/// Runs the docker CLI; panics with its stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = docker_raw(args);
+    assert!(
+        out.status.success(),
+        "docker {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn docker_raw(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI is installed (scripts/ensure-docker.sh installs it)")
+}
+
+/// Fails the test unless the engine answers and the images exist.
+pub fn require_docker(images: &[&str]) {
+    let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+    match info {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "these tests need a running Docker engine, and `docker info` failed: {}\nrun scripts/ensure-docker.sh (or `make test`, which does)",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("these tests need the docker CLI and engine ({e}); run scripts/ensure-docker.sh"),
+    }
+    for image in images {
+        let out = docker_raw(&["image", "inspect", image]);
+        assert!(
+            out.status.success(),
+            "image {image} is missing; build it with scripts/build-images.sh (or `make test`, which does)"
+        );
+    }
+}
+
+/// Removes every container turnout created for `plan` (and nothing else).
+pub fn remove_plan_containers(plan: &str) {
+    let ids = docker(&["ps", "-aq", "--filter", "label=dev.turnout.managed-by=turnout", "--filter", &format!("label=dev.turnout.plan={plan}")]);
+    for id in ids.split_whitespace() {
+        let _ = docker_raw(&["rm", "-f", id]);
+    }
+}
+
+/// Names of running containers of `plan`.
+pub fn running(plan: &str) -> Vec<String> {
+    let out = docker(&["ps", "--format", "{{.Names}}", "--filter", &format!("label=dev.turnout.plan={plan}")]);
+    let mut names: Vec<String> = out.lines().map(str::to_string).filter(|s| !s.is_empty()).collect();
+    names.sort();
+    names
+}
+
+/// `State.StartedAt` of a container (changes on every start).
+pub fn started_at(name: &str) -> String {
+    docker(&["inspect", "-f", "{{.State.StartedAt}}", name])
+}
+
+pub fn is_running(name: &str) -> bool {
+    docker_raw(&["inspect", "-f", "{{.State.Running}}", name])
+        .stdout
+        .starts_with(b"true")
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:port.
+pub fn port_answers(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).is_ok()
+}
+
+/// Polls `f` until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The turnout binary of this build (cargo builds it with the workspace).
+pub fn turnout_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("turnout");
+    assert!(bin.exists(), "{} is missing; build it with `cargo build -p turnout`", bin.display());
+    bin
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("turnout-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A three-version plan of busybox containers on ports from `base`:
+/// infrastructure `<p>-db` (base), and versions future/dao/blockchain with two
+/// services and a shared service each, on their own ranges. Every container
+/// serves HTTP on its port and has an http readiness probe.
+pub fn demo_plan(plan: &str, base: u16, active: &str) -> String {
+    let svc = |name: &str, port: u16, range: &str| {
+        format!(
+            "      - name: {plan}-{name}\n        image: {BUSYBOX}\n        command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{{host: {port}, container: 8080, range: {range}}}]\n        readiness: {{http: {{port: 8080}}, timeoutSeconds: 20}}\n        stopTimeoutSeconds: 3\n"
+        )
+    };
+    let version = |v: &str, off: u16| {
+        let b = base + off;
+        format!(
+            "  - name: {v}\n    ranges:\n      - {{name: services, from: {}, to: {}}}\n      - {{name: shared, from: {}, to: {}}}\n    containers:\n{}{}{}",
+            b,
+            b + 4,
+            b + 5,
+            b + 9,
+            svc(&format!("{v}-service-1"), b, "services"),
+            svc(&format!("{v}-service-2"), b + 1, "services"),
+            svc(&format!("{v}-shared-service"), b + 5, "shared"),
+        )
+    };
+    format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {plan}}}\nspec:\n  infrastructure:\n    - name: {plan}-db\n      image: {BUSYBOX}\n      command: [httpd, -f, -p, \"8080\", -h, /www]\n      ports: [{{host: {base}, container: 8080}}]\n      readiness: {{tcp: {{port: 8080}}}}\n      stopTimeoutSeconds: 3\n  versions:\n{}{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {plan}, activeVersion: {active}}}\n",
+        version("future", 10),
+        version("dao", 20),
+        version("blockchain", 30)
+    )
+}
+
+/// Containers of one version in [`demo_plan`].
+pub fn version_containers(plan: &str, v: &str) -> Vec<String> {
+    let mut names = vec![
+        format!("{plan}-{v}-service-1"),
+        format!("{plan}-{v}-service-2"),
+        format!("{plan}-{v}-shared-service"),
+    ];
+    names.sort();
+    names
+}
+
+/// Host ports of one version in [`demo_plan`].
+pub fn version_ports(base: u16, v: &str) -> Vec<u16> {
+    let off = match v {
+        "future" => 10,
+        "dao" => 20,
+        _ => 30,
+    };
+    vec![base + off, base + off + 1, base + off + 5]
+}
+
+/// Removes the plan's containers when dropped, even if the test panics.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        remove_plan_containers(&self.0);
+    }
+}

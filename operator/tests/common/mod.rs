@@ -1,0 +1,175 @@
+//! Helpers shared by the operator's integration tests: a small two-version
+//! plan, targets, a reconciler over `MemoryRuntime`, and call filters.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use turnout::core::model::{LABEL_MANAGED_BY, LABEL_PLAN, MANAGED_BY};
+use turnout::core::{ObservedContainer, ObservedPort, RunState};
+use turnout::host::StaticHost;
+use turnout::reconcile::{Reconciler, Target};
+use turnout::runtime::memory::{Call, MemoryRuntime};
+use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout_crds::plan::PortPlanSpec;
+use turnout_crds::port::Protocol;
+use turnout_crds::selection::VersionSelectionSpec;
+
+pub const PLAN: &str = "shop";
+pub const IMAGES: [&str; 4] = ["db:1", "web:1", "api:1", "worker:1"];
+
+/// The plan as JSON, so a test can change one field before parsing it.
+///
+/// - infrastructure `db` (db:1) on 5432, stop timeout 30
+/// - version `a`: `a-web` (web:1) on 8000, stop timeout 3; `a-api` (api:1) on 8001, stop timeout 7
+/// - version `b`: `b-web` (web:1) on 8000 (the same port as a-web), stop timeout 5;
+///   `b-worker` (worker:1) on 8050, default stop timeout
+pub fn plan_json() -> Value {
+    json!({
+        "infrastructure": [
+            {"name": "db", "image": "db:1",
+             "ports": [{"host": 5432, "container": 5432}],
+             "volumes": [{"name": "db-data", "path": "/var/lib/db"}],
+             "stopTimeoutSeconds": 30}
+        ],
+        "versions": [
+            {"name": "a",
+             "ranges": [{"name": "services", "from": 8000, "to": 8099}],
+             "containers": [
+                {"name": "a-web", "image": "web:1", "command": ["httpd", "-f"],
+                 "ports": [{"host": 8000, "container": 80, "range": "services"}],
+                 "stopTimeoutSeconds": 3},
+                {"name": "a-api", "image": "api:1",
+                 "ports": [{"host": 8001, "container": 8080, "range": "services"}],
+                 "stopTimeoutSeconds": 7}
+             ]},
+            {"name": "b",
+             "ranges": [{"name": "services", "from": 8000, "to": 8099}],
+             "containers": [
+                {"name": "b-web", "image": "web:1",
+                 "ports": [{"host": 8000, "container": 80, "range": "services"}],
+                 "stopTimeoutSeconds": 5},
+                {"name": "b-worker", "image": "worker:1",
+                 "ports": [{"host": 8050, "container": 9000, "range": "services"}]}
+             ]}
+        ]
+    })
+}
+
+pub fn parse_plan(v: Value) -> PortPlanSpec {
+    serde_json::from_value(v).expect("test plan parses")
+}
+
+pub fn selection(active: &str) -> VersionSelectionSpec {
+    serde_json::from_value(json!({"planRef": PLAN, "activeVersion": active}))
+        .expect("test selection parses")
+}
+
+pub fn target_of(plan: Value, active: &str) -> Target {
+    Target {
+        plan_name: PLAN.to_string(),
+        plan: parse_plan(plan),
+        selection_name: "sel".to_string(),
+        selection: selection(active),
+        generation: None,
+    }
+}
+
+pub fn target(active: &str) -> Target {
+    target_of(plan_json(), active)
+}
+
+/// A fresh private directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "turnout-it-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+pub type TestReconciler = Reconciler<MemoryRuntime, StaticHost, LocalSecrets>;
+
+/// A reconciler over `runtime` with the given host listeners; secrets under `secrets_dir`.
+pub fn reconciler_with(
+    runtime: &Arc<MemoryRuntime>,
+    host: StaticHost,
+    secrets_dir: &Path,
+) -> TestReconciler {
+    Reconciler::new(
+        Arc::clone(runtime),
+        host,
+        SecretFiles::new(secrets_dir, LocalSecrets),
+    )
+}
+
+/// A memory runtime holding every image of the test plan.
+pub fn runtime_with_images() -> Arc<MemoryRuntime> {
+    let rt = Arc::new(MemoryRuntime::new());
+    for i in IMAGES {
+        rt.add_image(i);
+    }
+    rt
+}
+
+pub fn mutating(calls: &[Call]) -> Vec<Call> {
+    calls.iter().filter(|c| c.is_mutating()).cloned().collect()
+}
+
+/// The container a call addresses, if it addresses one.
+pub fn call_container(c: &Call) -> Option<&str> {
+    match c {
+        Call::Create(n) | Call::Start(n) | Call::Stop(n, _) | Call::Remove(n) | Call::Exec(n, _) => {
+            Some(n)
+        }
+        Call::List | Call::ImagePresent(_) => None,
+    }
+}
+
+pub fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+/// Calls in a canonical order (`Call` is not `Ord`), for order-insensitive comparison.
+pub fn sorted_calls(v: &[Call]) -> Vec<Call> {
+    let mut v = v.to_vec();
+    v.sort_by_key(|c| format!("{c:?}"));
+    v
+}
+
+/// A container nobody told turnout about.
+pub fn foreign(name: &str, image: &str, state: RunState, host_ports: &[u16]) -> ObservedContainer {
+    ObservedContainer {
+        id: format!("foreign-{name}"),
+        name: name.to_string(),
+        image: image.to_string(),
+        labels: BTreeMap::new(),
+        state,
+        ports: host_ports
+            .iter()
+            .map(|p| ObservedPort {
+                host_ip: None,
+                host_port: *p,
+                container_port: *p,
+                protocol: Protocol::Tcp,
+            })
+            .collect(),
+    }
+}
+
+/// Labels of a container turnout made for another plan.
+pub fn other_plan_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+        (LABEL_PLAN.to_string(), "other-plan".to_string()),
+    ])
+}
