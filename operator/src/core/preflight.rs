@@ -103,6 +103,9 @@ impl fmt::Display for Blocker {
     }
 }
 
+/// The process name of Docker's userland proxy for published ports.
+pub const ENGINE_PROXY: &str = "docker-proxy";
+
 /// Everything that stands in the way of `desired`; empty when the change may begin.
 pub fn preflight(
     desired: &Desired,
@@ -170,7 +173,11 @@ fn holder_of(
     listeners
         .iter()
         .find(|l| {
-            l.port == port
+            // The engine's proxy holds the port for a container; a foreign
+            // container would have been found above, so this one is ours in
+            // transition (e.g. starting when a previous turnout was killed).
+            l.process.as_deref() != Some(ENGINE_PROXY)
+                && l.port == port
                 && l.protocol == proto
                 // A socket on [::] usually takes IPv4 too (dual stack).
                 && (l.address == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)

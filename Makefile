@@ -1,0 +1,46 @@
+# Everyday commands. The two that matter: `make demo` and `make test`.
+.PHONY: setup images demo test unit e2e lint fmt generate
+
+CARGO ?= cargo
+
+# Docker engine running, local test images built (idempotent, quick when done).
+setup:
+	scripts/ensure-docker.sh
+	scripts/build-images.sh
+
+images:
+	scripts/build-images.sh
+
+# The main job: turnout standalone on the demo plan. Edit activeVersion in
+# /tmp/turnout-demo.yaml and watch `turnout status`.
+demo: setup
+	$(CARGO) build --release -p turnout
+	install -d -m 700 /run/turnout-demo
+	test -s /run/turnout-demo/db-password || (umask 077; head -c 18 /dev/urandom | base64 > /run/turnout-demo/db-password)
+	test -f /tmp/turnout-demo.yaml || cp examples/standalone-demo.yaml /tmp/turnout-demo.yaml
+	@echo "turnout watches /tmp/turnout-demo.yaml: change activeVersion (future, dao, blockchain) to switch the host."
+	@echo "In another shell: target/release/turnout status"
+	target/release/turnout standalone --file /tmp/turnout-demo.yaml --status-file /run/turnout-demo/status.json
+
+# The whole test suite: unit, property, pipeline and end-to-end tests.
+test: setup
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+unit:
+	$(CARGO) nextest run -p turnout-crds -p turnout
+
+e2e: setup
+	$(CARGO) build -p turnout
+	$(CARGO) nextest run -p turnout-e2e
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Regenerate what is generated from the Rust types.
+generate:
+	$(CARGO) run -q -p turnout -- crds > manifests/crds.yaml
