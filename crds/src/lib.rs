@@ -4,6 +4,9 @@
 //! Nothing in this crate talks to Docker or to a Kubernetes API server: the
 //! types serve the operator, the standalone file and the CLI alike.
 
+// kube's `printcolumn(...)` repeats `type_ = ...` once per column by design.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod datasync;
 pub mod load;
 pub mod names;

@@ -76,7 +76,8 @@ impl LoadError {
     }
 }
 
-/// One parsed document of any turnout kind.
+/// One parsed document of any turnout kind (short-lived: sorted by kind right after parsing).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Document {
     PortPlan(PortPlan),
@@ -238,7 +239,9 @@ fn parse_options() -> serde_saphyr::Options {
 /// The message of a parse error without the location, which we print ourselves.
 fn message_of(e: &serde_saphyr::Error) -> String {
     use serde_saphyr::MessageFormatter;
-    let text = serde_saphyr::UserMessageFormatter.format_message(e).into_owned();
+    let text = serde_saphyr::UserMessageFormatter
+        .format_message(e)
+        .into_owned();
     if text.contains("limits breached") || text.contains("budget") {
         return format!(
             "the YAML exceeds turnout's parsing budget (too many aliases, anchors, events or nesting levels); a plan never needs that many, so the file is refused ({text})"

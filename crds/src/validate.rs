@@ -432,27 +432,27 @@ fn check_container(c: &Placed, r: &mut Report) {
                 );
             }
         }
-        if let Some(exec) = &probe.exec {
-            if exec.command.first().is_none_or(|a| a.is_empty()) {
-                r.push(
-                    ViolationKind::InvalidProbe,
-                    format!("{path}.exec.command"),
-                    format!("{}: the exec probe's command is empty", c.describe()),
-                );
-            }
+        if let Some(exec) = &probe.exec
+            && exec.command.first().is_none_or(|a| a.is_empty())
+        {
+            r.push(
+                ViolationKind::InvalidProbe,
+                format!("{path}.exec.command"),
+                format!("{}: the exec probe's command is empty", c.describe()),
+            );
         }
-        if let Some(h) = &probe.http {
-            if !h.path.starts_with('/') {
-                r.push(
-                    ViolationKind::InvalidProbe,
-                    format!("{path}.http.path"),
-                    format!(
-                        "{}: the http probe path {:?} must start with /",
-                        c.describe(),
-                        h.path
-                    ),
-                );
-            }
+        if let Some(h) = &probe.http
+            && !h.path.starts_with('/')
+        {
+            r.push(
+                ViolationKind::InvalidProbe,
+                format!("{path}.http.path"),
+                format!(
+                    "{}: the http probe path {:?} must start with /",
+                    c.describe(),
+                    h.path
+                ),
+            );
         }
     }
 }

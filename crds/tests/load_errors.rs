@@ -339,7 +339,10 @@ fn numeric_looking_strings_stay_strings_with_kind_first() {
         .replace("value: '8080'", "value: 8080");
     let docs = parse(&format!("{HEAD}{spec}")).expect("kind first");
     assert_eq!(docs.plans[0].value.spec.versions[0].name, "2024");
-    assert_eq!(docs.plans[0].value.spec.versions[0].containers[0].env[0].value, "8080");
+    assert_eq!(
+        docs.plans[0].value.spec.versions[0].containers[0].env[0].value,
+        "8080"
+    );
 }
 
 #[test]

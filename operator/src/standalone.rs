@@ -205,10 +205,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 updated_at: jiff::Timestamp::now().to_string(),
                 status: status.clone(),
             };
-            if let Some(path) = &opts.status_file {
-                if let Err(e) = write_atomically(path, &doc) {
-                    warn!(file = %path.display(), error = %e, "cannot write the status file");
-                }
+            if let Some(path) = &opts.status_file
+                && let Err(e) = write_atomically(path, &doc)
+            {
+                warn!(file = %path.display(), error = %e, "cannot write the status file");
             }
             shared.set(doc);
             prev_status = Some(status);
@@ -408,14 +408,13 @@ fn watch_file(
         .unwrap_or_else(|| PathBuf::from("."));
     let name = abs.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res {
-            if ev
+        if let Ok(ev) = res
+            && ev
                 .paths
                 .iter()
                 .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
-            {
-                let _ = tx.blocking_send(Trigger::File);
-            }
+        {
+            let _ = tx.blocking_send(Trigger::File);
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;

@@ -183,26 +183,26 @@ pub fn status_of(
             status.containers = prev.map(|p| p.containers.clone()).unwrap_or_default();
         }
     }
-    if let Outcome::Applied(a) = outcome {
-        if let Some(sw) = &a.switch {
-            let record = SwitchRecord {
-                from: sw.from.clone(),
-                to: sw.to.clone(),
-                started_at: sw.started_at.to_string(),
-                finished_at: Some(sw.finished_at.to_string()),
-                outcome: if a.error.is_some() {
-                    "Failed"
-                } else {
-                    "Succeeded"
-                }
-                .to_string(),
-                message: a.error.as_ref().map(ToString::to_string),
-                phases: a.timings.clone(),
-            };
-            status.history.insert(0, record.clone());
-            status.history.truncate(HISTORY);
-            status.last_switch = Some(record);
-        }
+    if let Outcome::Applied(a) = outcome
+        && let Some(sw) = &a.switch
+    {
+        let record = SwitchRecord {
+            from: sw.from.clone(),
+            to: sw.to.clone(),
+            started_at: sw.started_at.to_string(),
+            finished_at: Some(sw.finished_at.to_string()),
+            outcome: if a.error.is_some() {
+                "Failed"
+            } else {
+                "Succeeded"
+            }
+            .to_string(),
+            message: a.error.as_ref().map(ToString::to_string),
+            phases: a.timings.clone(),
+        };
+        status.history.insert(0, record.clone());
+        status.history.truncate(HISTORY);
+        status.last_switch = Some(record);
     }
     status
 }

@@ -17,8 +17,8 @@ use proptest::sample::Index;
 use serde_json::json;
 use turnout::core::model::{LABEL_MANAGED_BY, LABEL_PLAN, LABEL_ROLE, LABEL_SPEC_HASH, MANAGED_BY};
 use turnout::core::{
-    build_desired, diff, preflight, Action, ActionKind, Blocker, Desired, ObservedContainer, Phase,
-    RunState,
+    Action, ActionKind, Blocker, Desired, ObservedContainer, Phase, RunState, build_desired, diff,
+    preflight,
 };
 use turnout_crds::plan::PortPlanSpec;
 
@@ -110,27 +110,36 @@ struct Scenario {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (1..=3usize, prop::collection::vec(1..=4usize, 2..=4), any::<Index>())
+    (
+        1..=3usize,
+        prop::collection::vec(1..=4usize, 2..=4),
+        any::<Index>(),
+    )
         .prop_flat_map(|(n_infra, sizes, active)| {
             let total = n_infra + sizes.iter().sum::<usize>();
             (
                 Just(n_infra),
                 Just(sizes),
                 Just(active),
-                prop::collection::vec(0..IMAGES.len(), total),
+                prop::collection::vec((0..IMAGES.len(), any::<bool>()), total),
                 prop::collection::vec(seen(), total),
                 prop::collection::vec(foreign_gen(), 0..5),
                 prop::collection::vec((any::<Index>(), run_state()), 0..3),
             )
         })
         .prop_map(|(n_infra, sizes, active, images, seen, foreign, orphans)| {
-            let mut images = images.into_iter().map(|i| IMAGES[i]);
+            // Each container: an image, and maybe a readiness probe (which diff waits for).
+            let mut specs = images.into_iter().map(|(i, probe)| {
+                let readiness = probe.then(|| json!({"exec": {"command": ["true"]}}));
+                (IMAGES[i], readiness)
+            });
             let mut placed = Vec::new();
             let infra: Vec<_> = (0..n_infra)
                 .map(|i| {
                     let name = format!("db-{i}");
                     placed.push((name.clone(), None));
-                    json!({"name": name, "image": images.next()})
+                    let (image, readiness) = specs.next().expect("one spec per container");
+                    json!({"name": name, "image": image, "readiness": readiness})
                 })
                 .collect();
             let versions: Vec<_> = sizes
@@ -142,7 +151,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         .map(|c| {
                             let name = format!("{vname}-svc-{c}");
                             placed.push((name.clone(), Some(vname.clone())));
-                            json!({"name": name, "image": images.next(), "stopTimeoutSeconds": c + 1})
+                            let (image, readiness) = specs.next().expect("one spec per container");
+                            json!({"name": name, "image": image, "readiness": readiness,
+                                   "stopTimeoutSeconds": c + 1})
                         })
                         .collect();
                     json!({"name": vname, "containers": containers})
@@ -216,16 +227,17 @@ impl Scenario {
             });
         }
         for (i, f) in self.foreign.iter().enumerate() {
+            // A plan name is taken only where the plan's own container is absent.
+            let absent: Vec<&String> = self
+                .placed
+                .iter()
+                .zip(seen)
+                .filter(|(_, s)| **s == Seen::Absent)
+                .map(|((n, _), _)| n)
+                .collect();
             let name = match f.plan_name {
-                Some(ix) => {
-                    let k = ix.index(self.placed.len());
-                    if seen[k] == Seen::Absent {
-                        self.placed[k].0.clone()
-                    } else {
-                        format!("foreign-{i}")
-                    }
-                }
-                None => format!("foreign-{i}"),
+                Some(ix) if !absent.is_empty() => absent[ix.index(absent.len())].clone(),
+                _ => format!("foreign-{i}"),
             };
             if host.iter().any(|o: &ObservedContainer| o.name == name) {
                 continue; // Docker names are unique
@@ -320,7 +332,10 @@ fn simulate(
             }
             (ActionKind::Remove, Some(i)) => {
                 if host[i].state != RunState::Stopped {
-                    return Err(format!("{a:?}: cannot remove a {:?} container", host[i].state));
+                    return Err(format!(
+                        "{a:?}: cannot remove a {:?} container",
+                        host[i].state
+                    ));
                 }
                 host.remove(i);
             }
@@ -519,4 +534,125 @@ proptest! {
             prop_assert_eq!(a.kind, ActionKind::Stop, "{:?}", a);
         }
     }
+
+    /// Every container that is (re)started and has a readiness probe is
+    /// waited for, after its start; nothing else is waited for.
+    #[test]
+    fn started_containers_with_a_probe_are_waited_for(s in scenario()) {
+        let desired = s.desired();
+        let actions = diff(&desired, &s.host());
+        for (i, a) in actions.iter().enumerate() {
+            let probe = desired.get(&a.container).is_some_and(|d| d.spec.readiness.is_some());
+            match a.kind {
+                ActionKind::Start if probe => prop_assert!(
+                    actions[i + 1..].iter().any(|w| w.kind == ActionKind::WaitReady && w.container == a.container),
+                    "{} is started but not waited for: {actions:#?}", a.container
+                ),
+                ActionKind::WaitReady => {
+                    prop_assert!(probe, "{a:?} waits on a container without a probe");
+                    prop_assert!(
+                        actions[..i].iter().any(|x| x.kind == ActionKind::Start && x.container == a.container),
+                        "{a:?} waits on a container that was not started"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The diff is minimal in one sense: dropping any mutating action leaves
+    /// the host unconverged (or makes the simulator refuse a later step).
+    #[test]
+    fn every_mutating_action_is_needed(s in scenario(), pick in any::<Index>()) {
+        let desired = s.desired();
+        let host = s.host();
+        prop_assume!(names_taken(&desired, &host).is_empty());
+        let actions = diff(&desired, &host);
+        let mutating: Vec<usize> = (0..actions.len()).filter(|i| actions[*i].kind.is_mutating()).collect();
+        prop_assume!(!mutating.is_empty());
+        let drop = mutating[pick.index(mutating.len())];
+        let fewer: Vec<Action> = actions.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, a)| a.clone()).collect();
+        if let Ok(after) = simulate(&desired, &host, &fewer) {
+            prop_assert!(
+                !diff(&desired, &after).is_empty(),
+                "{:?} was not needed: {actions:#?}", actions[drop]
+            );
+        }
+    }
+}
+
+// ---- the simulator refuses what it should (so the properties mean something) ----
+
+fn action(kind: ActionKind, container: &str) -> Action {
+    Action {
+        phase: Phase::Version,
+        kind,
+        container: container.to_string(),
+        role: turnout::core::Role::Version("v0".to_string()),
+        reason: "test".to_string(),
+    }
+}
+
+#[test]
+fn the_simulator_refuses_bad_steps() {
+    let plan: PortPlanSpec = serde_json::from_value(json!({
+        "versions": [{"name": "v0", "containers": [{"name": "web", "image": "busybox:1"}]}]
+    }))
+    .expect("plan");
+    let desired = build_desired(PLAN, &plan, "v0").expect("desired");
+    let ours = ObservedContainer {
+        id: "1".into(),
+        name: "web".into(),
+        image: "busybox:1".into(),
+        labels: desired.containers[0].labels(),
+        state: RunState::Running,
+        ports: Vec::new(),
+    };
+    let mut theirs = ours.clone();
+    theirs.labels.clear();
+    let host = vec![ours.clone()];
+    assert!(
+        simulate(&desired, &host, &[action(ActionKind::Remove, "web")]).is_err(),
+        "remove while running"
+    );
+    assert!(
+        simulate(&desired, &host, &[action(ActionKind::Start, "web")]).is_err(),
+        "start while running"
+    );
+    assert!(
+        simulate(&desired, &host, &[action(ActionKind::Create, "web")]).is_err(),
+        "name in use"
+    );
+    assert!(
+        simulate(&desired, &[], &[action(ActionKind::Start, "web")]).is_err(),
+        "no such container"
+    );
+    assert!(
+        simulate(&desired, &[], &[action(ActionKind::Create, "db")]).is_err(),
+        "not desired"
+    );
+    assert!(
+        simulate(
+            &desired,
+            &[theirs.clone()],
+            &[action(ActionKind::Stop, "web")]
+        )
+        .is_err(),
+        "foreign"
+    );
+    let ok = simulate(
+        &desired,
+        &host,
+        &[
+            action(ActionKind::Stop, "web"),
+            action(ActionKind::Remove, "web"),
+            action(ActionKind::Create, "web"),
+            action(ActionKind::Start, "web"),
+        ],
+    )
+    .expect("a recreate is fine");
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].state, RunState::Running);
+    assert_eq!(ok[0].labels, desired.containers[0].labels());
+    assert!(diff(&desired, &ok).is_empty());
 }

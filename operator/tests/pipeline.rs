@@ -99,7 +99,11 @@ async fn first_reconcile_converges_with_creates_and_starts_only() {
         Call::Create(c("a-api")),
         Call::Start(c("a-api")),
     ];
-    assert_eq!(sorted_calls(&m), sorted_calls(&expected), "mutating calls: {m:?}");
+    assert_eq!(
+        sorted_calls(&m),
+        sorted_calls(&expected),
+        "mutating calls: {m:?}"
+    );
     // Each container is created before it is started; infrastructure is up before the version.
     for n in ["db", "a-web", "a-api"] {
         assert!(pos(&m, &Call::Create(c(n))) < pos(&m, &Call::Start(c(n))));
@@ -117,7 +121,10 @@ async fn first_reconcile_converges_with_creates_and_starts_only() {
     assert!(!cfg.labels[LABEL_SPEC_HASH].is_empty());
     assert_eq!(cfg.command, ["httpd", "-f"]);
     assert_eq!(cfg.stop_timeout_seconds, 3);
-    assert_eq!(rt.config("db").expect("db").labels[LABEL_ROLE], "infrastructure");
+    assert_eq!(
+        rt.config("db").expect("db").labels[LABEL_ROLE],
+        "infrastructure"
+    );
 
     let sw = a.switch.expect("a first start is a switch from nothing");
     assert_eq!((sw.from, sw.to.as_str()), (None, "a"));
@@ -157,10 +164,20 @@ async fn switching_stops_a_and_starts_b_leaving_infrastructure_alone() {
         Call::Create(c("b-worker")),
         Call::Start(c("b-worker")),
     ];
-    assert_eq!(sorted_calls(&m), sorted_calls(&expected), "mutating calls: {m:?}");
+    assert_eq!(
+        sorted_calls(&m),
+        sorted_calls(&expected),
+        "mutating calls: {m:?}"
+    );
     // Every stop comes before anything of b is created (b-web takes a-web's port 8000).
-    let last_stop = m.iter().rposition(|c| matches!(c, Call::Stop(..))).expect("stops");
-    let first_create = m.iter().position(|c| matches!(c, Call::Create(_))).expect("creates");
+    let last_stop = m
+        .iter()
+        .rposition(|c| matches!(c, Call::Stop(..)))
+        .expect("stops");
+    let first_create = m
+        .iter()
+        .position(|c| matches!(c, Call::Create(_)))
+        .expect("creates");
     assert!(last_stop < first_create, "{m:?}");
     assert_untouched(&calls, "db");
 
@@ -180,7 +197,11 @@ async fn switching_stops_a_and_starts_b_leaving_infrastructure_alone() {
         Call::Start(c("a-web")),
         Call::Start(c("a-api")),
     ];
-    assert_eq!(sorted_calls(&m), sorted_calls(&expected), "a's stopped containers are started, not recreated");
+    assert_eq!(
+        sorted_calls(&m),
+        sorted_calls(&expected),
+        "a's stopped containers are started, not recreated"
+    );
     assert_eq!(a2.switch.expect("switch").from.as_deref(), Some("b"));
 }
 
@@ -211,7 +232,11 @@ async fn drift_a_stopped_database_is_started_again() {
     let a = applied(r.reconcile(&target("a"), &LogProgress).await);
     assert!(a.converged());
     assert_eq!(mutating(&rt.take_calls()), [Call::Start(c("db"))]);
-    assert_eq!(id_of(&rt, "db"), id, "the database is started, not recreated");
+    assert_eq!(
+        id_of(&rt, "db"),
+        id,
+        "the database is started, not recreated"
+    );
     assert!(a.switch.is_none());
 }
 
@@ -279,7 +304,11 @@ async fn an_interrupted_switch_is_finished_by_the_next_reconcile() {
         r.reconcile(&target("b"), &CancelAfter(3, AtomicUsize::new(0)))
             .await,
     );
-    assert!(matches!(a.error, Some(ApplyError::Cancelled)), "{:?}", a.error);
+    assert!(
+        matches!(a.error, Some(ApplyError::Cancelled)),
+        "{:?}",
+        a.error
+    );
     assert!(!a.converged());
     rt.take_calls();
     let a = applied(r.reconcile(&target("b"), &LogProgress).await);
@@ -325,15 +354,25 @@ async fn a_foreign_container_on_a_planned_port_blocks_before_anything_changes() 
             port: 5432,
             protocol: Protocol::Tcp,
             wanted_by: c("db"),
-            holder: Holder::Container { name: c("squatter") },
+            holder: Holder::Container {
+                name: c("squatter")
+            },
         }]
     );
-    assert!(blockers[0].to_string().contains("squatter"), "{}", blockers[0]);
+    assert!(
+        blockers[0].to_string().contains("squatter"),
+        "{}",
+        blockers[0]
+    );
     assert_eq!(blockers[0].reason(), "PortConflict");
     let calls = rt.take_calls();
     assert!(mutating(&calls).is_empty(), "{calls:?}");
     assert!(rt.running().is_empty() || rt.running() == names(&["squatter"]));
-    assert_eq!(rt.containers(), [squatter], "the squatter is left as it was");
+    assert_eq!(
+        rt.containers(),
+        [squatter],
+        "the squatter is left as it was"
+    );
 
     // Once it is gone, the next reconcile applies.
     rt.delete("squatter");
@@ -360,7 +399,10 @@ async fn a_switch_onto_a_taken_port_does_not_begin() {
         "{blockers:?}"
     );
     let calls = rt.take_calls();
-    assert!(mutating(&calls).is_empty(), "nothing of a may be stopped: {calls:?}");
+    assert!(
+        mutating(&calls).is_empty(),
+        "nothing of a may be stopped: {calls:?}"
+    );
     assert_eq!(rt.running(), names(&["db", "a-web", "a-api", "squatter"]));
 
     // A stopped container holds no port: once the squatter is stopped, the switch runs.
@@ -410,7 +452,10 @@ async fn a_host_process_on_a_planned_port_blocks_until_it_is_gone() {
             port: 5432,
             protocol: Protocol::Tcp,
             wanted_by: c("db"),
-            holder: Holder::Process { pid: None, name: None },
+            holder: Holder::Process {
+                pid: None,
+                name: None,
+            },
         },
         Blocker::PortConflict {
             port: 8001,
@@ -423,7 +468,9 @@ async fn a_host_process_on_a_planned_port_blocks_until_it_is_gone() {
         },
     ];
     assert_eq!(blockers, expected);
-    assert!(blockers[1].to_string().contains("python3") && blockers[1].to_string().contains("4242"));
+    assert!(
+        blockers[1].to_string().contains("python3") && blockers[1].to_string().contains("4242")
+    );
     assert!(mutating(&rt.take_calls()).is_empty());
     assert!(rt.containers().is_empty());
 
@@ -467,7 +514,15 @@ async fn a_name_taken_by_a_foreign_container_blocks_and_it_is_never_touched() {
         let calls = rt.take_calls();
         assert!(mutating(&calls).is_empty(), "{calls:?}");
     }
-    assert_eq!(sorted(&rt.containers().iter().map(|c| c.name.clone()).collect::<Vec<_>>()), ["a-api", "a-web", "b-web"]);
+    assert_eq!(
+        sorted(
+            &rt.containers()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        ),
+        ["a-api", "a-web", "b-web"]
+    );
     for t in &taken {
         assert!(rt.containers().contains(t), "{} changed", t.name);
     }
@@ -510,7 +565,10 @@ async fn a_missing_image_blocks_before_anything_changes() {
     assert_eq!(blockers[0].reason(), "ImageMissing");
     assert!(blockers[0].to_string().contains("api:1"));
     assert!(mutating(&rt.take_calls()).is_empty());
-    assert!(rt.containers().is_empty(), "not even db or a-web were created");
+    assert!(
+        rt.containers().is_empty(),
+        "not even db or a-web were created"
+    );
 
     rt.add_image("api:1");
     assert!(applied(r.reconcile(&target("a"), &LogProgress).await).converged());
@@ -525,14 +583,20 @@ async fn an_invalid_plan_or_selection_touches_nothing() {
     let Outcome::Invalid(v) = o else {
         panic!("expected Invalid, got {o:#?}")
     };
-    assert!(v.iter().any(|v| v.kind == ViolationKind::DuplicateName), "{v:?}");
+    assert!(
+        v.iter().any(|v| v.kind == ViolationKind::DuplicateName),
+        "{v:?}"
+    );
     assert_eq!(rt.take_calls(), [Call::List]);
 
     let o = r.reconcile(&target("zzz"), &LogProgress).await;
     let Outcome::Invalid(v) = o else {
         panic!("expected Invalid, got {o:#?}")
     };
-    assert!(v.iter().any(|v| v.kind == ViolationKind::UnknownVersion), "{v:?}");
+    assert!(
+        v.iter().any(|v| v.kind == ViolationKind::UnknownVersion),
+        "{v:?}"
+    );
     assert_eq!(rt.take_calls(), [Call::List]);
     assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
 }
@@ -564,7 +628,11 @@ async fn a_paused_selection_reports_pending_actions_and_changes_nothing() {
     let Outcome::Paused { pending, .. } = o else {
         panic!("expected Paused, got {o:#?}")
     };
-    assert!(pending.iter().any(|a| a.kind == ActionKind::Stop && a.container == "a-api"));
+    assert!(
+        pending
+            .iter()
+            .any(|a| a.kind == ActionKind::Stop && a.container == "a-api")
+    );
     assert_eq!(rt.take_calls(), [Call::List]);
     assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
 }
@@ -577,7 +645,10 @@ async fn a_changed_spec_recreates_only_that_container() {
     rt.add_image("web:2");
     let mut plan = plan_json();
     plan["versions"][0]["containers"][0]["image"] = json!("web:2");
-    let a = applied(r.reconcile(&target_of(plan.clone(), "a"), &LogProgress).await);
+    let a = applied(
+        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+            .await,
+    );
     assert!(a.converged(), "{:?}", a.error);
     assert!(a.switch.is_none());
     let calls = rt.take_calls();
@@ -644,7 +715,11 @@ async fn a_readiness_probe_that_keeps_failing_reports_not_ready() {
     rt.set_exec_exit("a-api", 1);
     let t0 = Instant::now();
     let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
-    assert!(t0.elapsed() < Duration::from_secs(10), "took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t0.elapsed()
+    );
     match &a.error {
         Some(ApplyError::NotReady { container, seconds }) => {
             assert_eq!(container, "a-api");
@@ -652,7 +727,11 @@ async fn a_readiness_probe_that_keeps_failing_reports_not_ready() {
         }
         other => panic!("expected NotReady, got {other:?}"),
     }
-    assert!(a.error.as_ref().is_some_and(|e| e.to_string().contains("a-api")));
+    assert!(
+        a.error
+            .as_ref()
+            .is_some_and(|e| e.to_string().contains("a-api"))
+    );
     assert_eq!(a.error.as_ref().map(ApplyError::reason), Some("Unhealthy"));
     assert!(!a.converged());
     assert!(!a.ready.contains("a-api"));
@@ -719,7 +798,8 @@ const CHILD_VALUE: &str = "TURNOUT_IT_SECRET_EXPECTED";
 fn plan_with_db_secrets(secrets: serde_json::Value) -> serde_json::Value {
     let mut plan = plan_json();
     plan["infrastructure"][0]["secrets"] = secrets;
-    plan["infrastructure"][0]["env"] = json!([{"name": "MYSQL_ROOT_PASSWORD_FILE", "value": "/run/secrets/root"}]);
+    plan["infrastructure"][0]["env"] =
+        json!([{"name": "MYSQL_ROOT_PASSWORD_FILE", "value": "/run/secrets/root"}]);
     plan
 }
 
@@ -731,7 +811,12 @@ fn a_secret_from_the_environment_reaches_the_container_only_as_a_file() {
     let var = format!("TURNOUT_IT_DB_ROOT_{}", std::process::id());
     let value = format!("pw-{}-Zq7xK9", std::process::id());
     let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["secret_env_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "secret_env_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_MARKER, "1")
         .env(CHILD_VAR, &var)
         .env(CHILD_VALUE, &value)
@@ -744,10 +829,19 @@ fn a_secret_from_the_environment_reaches_the_container_only_as_a_file() {
         out.status.success(),
         "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    assert!(stdout.contains("1 passed"), "the child test did not run:\n{stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child test did not run:\n{stdout}"
+    );
     // The child logs every action at TRACE; the value is in none of it.
-    assert!(stdout.contains("action"), "the child logged nothing:\n{stdout}");
-    assert!(!stdout.contains(&value) && !stderr.contains(&value), "the secret value leaked into the log");
+    assert!(
+        stdout.contains("action"),
+        "the child logged nothing:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains(&value) && !stderr.contains(&value),
+        "the secret value leaked into the log"
+    );
 }
 
 /// Runs only as the child of the test above.
@@ -768,27 +862,46 @@ async fn secret_env_child() {
     let dir = temp_dir("secret-env");
     let r = reconciler_with(&rt, StaticHost::default(), &dir);
     let t = target_of(
-        plan_with_db_secrets(json!([{"name": "root", "path": "/run/secrets/root", "from": {"env": var}}])),
+        plan_with_db_secrets(
+            json!([{"name": "root", "path": "/run/secrets/root", "from": {"env": var}}]),
+        ),
         "a",
     );
     let o = r.reconcile(&t, &LogProgress).await;
-    assert!(!format!("{o:?}").contains(&value), "the outcome carries the value");
+    assert!(
+        !format!("{o:?}").contains(&value),
+        "the outcome carries the value"
+    );
     let status = turnout::status::status_of(&t, &o, None);
     let status_json = serde_json::to_string(&status).expect("status serializes");
-    assert!(!status_json.contains(&value), "the status carries the value");
+    assert!(
+        !status_json.contains(&value),
+        "the status carries the value"
+    );
     let a = applied(o);
     assert!(a.converged(), "{:?}", a.error);
 
     let cfg = rt.config("db").expect("db was created");
     let shown = format!("{:?} {:?} {:?}", cfg.env, cfg.command, cfg.labels);
-    assert!(!shown.contains(&value), "the value is in env, argv or labels: {shown}");
-    assert_eq!(cfg.env, [(c("MYSQL_ROOT_PASSWORD_FILE"), c("/run/secrets/root"))]);
+    assert!(
+        !shown.contains(&value),
+        "the value is in env, argv or labels: {shown}"
+    );
+    assert_eq!(
+        cfg.env,
+        [(c("MYSQL_ROOT_PASSWORD_FILE"), c("/run/secrets/root"))]
+    );
     assert_eq!(cfg.secret_files.len(), 1);
     let (host_file, in_container) = &cfg.secret_files[0];
     assert_eq!(in_container, "/run/secrets/root");
-    assert!(host_file.starts_with(&dir), "{host_file:?} is outside the secrets dir");
-    assert_eq!(std::fs::read(host_file).expect("secret file"), value.as_bytes());
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        host_file.starts_with(&dir),
+        "{host_file:?} is outside the secrets dir"
+    );
+    assert_eq!(
+        std::fs::read(host_file).expect("secret file"),
+        value.as_bytes()
+    );
 }
 
 #[tokio::test]
@@ -825,7 +938,10 @@ async fn a_missing_secret_variable_is_named_without_any_value() {
     assert!(msg.contains(&var) && msg.contains("db"), "{msg}");
     assert_eq!(e.reason(), "SecretUnavailable");
     assert!(!a.converged());
-    assert!(status.contains(&var), "the status says which variable is missing: {status}");
+    assert!(
+        status.contains(&var),
+        "the status says which variable is missing: {status}"
+    );
     for text in [&msg, &everything, &status] {
         assert!(!text.contains(&file_value), "a value leaked: {text}");
     }
@@ -833,5 +949,155 @@ async fn a_missing_secret_variable_is_named_without_any_value() {
     let m = mutating(&rt.take_calls());
     assert!(m.is_empty(), "{m:?}");
     assert!(rt.containers().is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Recreating a container re-writes its secret files: a spec change, or the
+/// container deleted by hand. In-process (as whichever user runs the tests).
+#[tokio::test]
+async fn a_recreated_container_gets_its_secret_files_again() {
+    let dir = temp_dir("secret-recreate");
+    recreate_with_a_file_secret(dir.to_path_buf()).await;
+}
+
+const RECREATE_MARKER: &str = "TURNOUT_IT_RECREATE_CHILD";
+
+/// The same as an unprivileged user (turnout in standalone mode run by a
+/// member of the docker group): the test re-runs this binary as `nobody`
+/// when it runs as root.
+#[test]
+#[ignore = "bug: secrets::write_private reopens the existing mode-0400 secret file for writing; for a non-root turnout that is EACCES, so every recreate of a container with secrets fails"]
+fn a_recreated_container_gets_its_secret_files_again_without_root() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let dir = temp_dir("secret-recreate-child");
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["secret_recreate_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(RECREATE_MARKER, dir.as_os_str());
+    if std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+        std::os::unix::fs::chown(&*dir, Some(65534), Some(65534)).expect("chown");
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().expect("run the child test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+}
+
+/// Runs only as the child of the test above.
+#[tokio::test]
+async fn secret_recreate_child() {
+    let Some(dir) = std::env::var_os(RECREATE_MARKER) else {
+        return;
+    };
+    recreate_with_a_file_secret(dir.into()).await;
+}
+
+async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
+    let rt = runtime_with_images();
+    let value_file = dir.join("root-password");
+    std::fs::write(&value_file, "first-value").expect("write");
+    let r = reconciler_with(&rt, StaticHost::default(), &dir.join("store"));
+    let plan = plan_with_db_secrets(json!([
+        {"name": "root", "path": "/run/secrets/root", "from": {"file": value_file}}
+    ]));
+    let a = applied(r.reconcile(&target_of(plan.clone(), "a"), &LogProgress).await);
+    assert!(a.converged(), "{:?}", a.error);
+    let file = rt.config("db").expect("db").secret_files[0].0.clone();
+    assert_eq!(std::fs::read(&file).expect("secret file"), b"first-value");
+
+    // Deleted by hand: recreated, with the current value.
+    std::fs::write(&value_file, "second-value").expect("write");
+    rt.delete("db");
+    rt.take_calls();
+    let a = applied(r.reconcile(&target_of(plan.clone(), "a"), &LogProgress).await);
+    assert!(a.converged(), "recreating db failed: {:?}", a.error);
+    assert_eq!(mutating(&rt.take_calls()), [Call::Create(c("db")), Call::Start(c("db"))]);
+    assert_eq!(std::fs::read(&file).expect("secret file"), b"second-value");
+
+    // A spec change: recreated again.
+    rt.add_image("db:2");
+    let mut plan = plan;
+    plan["infrastructure"][0]["image"] = json!("db:2");
+    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    assert!(a.converged(), "recreating db failed: {:?}", a.error);
+}
+
+// ---- level-triggered: any sequence of drift and switches converges ----------
+
+mod drift_sequences {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PLANNED: [&str; 5] = ["db", "a-web", "a-api", "b-web", "b-worker"];
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Select(&'static str),
+        SetState(usize, RunState),
+        Delete(usize),
+        /// Toggle a-web's image between web:1 and web:2 (a spec change).
+        ToggleImage,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let state = prop_oneof![
+            Just(RunState::Running),
+            Just(RunState::Stopped),
+            Just(RunState::Paused),
+            Just(RunState::Restarting),
+        ];
+        prop_oneof![
+            prop_oneof![Just("a"), Just("b")].prop_map(Step::Select),
+            (0..PLANNED.len(), state).prop_map(|(i, s)| Step::SetState(i, s)),
+            (0..PLANNED.len()).prop_map(Step::Delete),
+            Just(Step::ToggleImage),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_reconcile_converges_and_the_next_one_only_lists(steps in prop::collection::vec(step(), 1..8)) {
+            let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+            tokio.block_on(async {
+                let rt = runtime_with_images();
+                rt.add_image("web:2");
+                let dir = temp_dir("seq");
+                let r = reconciler_with(&rt, StaticHost::default(), &dir);
+                let mut active = "a";
+                let mut image = "web:1";
+                for s in &steps {
+                    match s {
+                        Step::Select(v) => active = v,
+                        Step::SetState(i, st) => rt.set_state(PLANNED[*i], *st),
+                        Step::Delete(i) => rt.delete(PLANNED[*i]),
+                        Step::ToggleImage => image = if image == "web:1" { "web:2" } else { "web:1" },
+                    }
+                    let mut plan = plan_json();
+                    plan["versions"][0]["containers"][0]["image"] = json!(image);
+                    let t = target_of(plan, active);
+                    let a = applied(r.reconcile(&t, &LogProgress).await);
+                    prop_assert!(a.converged(), "after {s:?}: {:?}\n{:#?}", a.error, a.done);
+                    let want = if active == "a" { names(&["db", "a-web", "a-api"]) } else { names(&["db", "b-web", "b-worker"]) };
+                    prop_assert_eq!(rt.running(), want, "after {:?}", s);
+                    let calls = rt.take_calls();
+                    for call in &calls {
+                        if let Some(n) = call_container(call) {
+                            prop_assert!(PLANNED.contains(&n), "{call:?}");
+                        }
+                    }
+                    prop_assert!(applied(r.reconcile(&t, &LogProgress).await).converged());
+                    prop_assert_eq!(rt.take_calls(), [Call::List], "after {:?}", s);
+                    if active == "a" {
+                        prop_assert_eq!(rt.config("a-web").map(|c| c.image), Some(image.to_string()));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
 }

@@ -34,14 +34,18 @@ pub fn docker_raw(args: &[&str]) -> Output {
 
 /// Fails the test unless the engine answers and the images exist.
 pub fn require_docker(images: &[&str]) {
-    let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+    let info = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
     match info {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
             "these tests need a running Docker engine, and `docker info` failed: {}\nrun scripts/ensure-docker.sh (or `make test`, which does)",
             String::from_utf8_lossy(&o.stderr)
         ),
-        Err(e) => panic!("these tests need the docker CLI and engine ({e}); run scripts/ensure-docker.sh"),
+        Err(e) => {
+            panic!("these tests need the docker CLI and engine ({e}); run scripts/ensure-docker.sh")
+        }
     }
     for image in images {
         let out = docker_raw(&["image", "inspect", image]);
@@ -54,7 +58,14 @@ pub fn require_docker(images: &[&str]) {
 
 /// Removes every container turnout created for `plan` (and nothing else).
 pub fn remove_plan_containers(plan: &str) {
-    let ids = docker(&["ps", "-aq", "--filter", "label=dev.turnout.managed-by=turnout", "--filter", &format!("label=dev.turnout.plan={plan}")]);
+    let ids = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=dev.turnout.managed-by=turnout",
+        "--filter",
+        &format!("label=dev.turnout.plan={plan}"),
+    ]);
     for id in ids.split_whitespace() {
         let _ = docker_raw(&["rm", "-f", id]);
     }
@@ -62,8 +73,18 @@ pub fn remove_plan_containers(plan: &str) {
 
 /// Names of running containers of `plan`.
 pub fn running(plan: &str) -> Vec<String> {
-    let out = docker(&["ps", "--format", "{{.Names}}", "--filter", &format!("label=dev.turnout.plan={plan}")]);
-    let mut names: Vec<String> = out.lines().map(str::to_string).filter(|s| !s.is_empty()).collect();
+    let out = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=dev.turnout.plan={plan}"),
+    ]);
+    let mut names: Vec<String> = out
+        .lines()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty())
+        .collect();
     names.sort();
     names
 }
@@ -103,7 +124,11 @@ pub fn turnout_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("turnout");
-    assert!(bin.exists(), "{} is missing; build it with `cargo build -p turnout`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing; build it with `cargo build -p turnout`",
+        bin.display()
+    );
     bin
 }
 

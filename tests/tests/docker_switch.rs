@@ -19,8 +19,14 @@ type DockerReconciler = Reconciler<DockerRuntime, ProcHost, LocalSecrets>;
 
 async fn reconciler(tag: &str) -> DockerReconciler {
     require_docker(&[BUSYBOX]);
-    let rt = DockerRuntime::connect().await.expect("Docker engine reachable");
-    Reconciler::new(Arc::new(rt), ProcHost, SecretFiles::new(temp_dir(tag).join("secrets"), LocalSecrets))
+    let rt = DockerRuntime::connect()
+        .await
+        .expect("Docker engine reachable");
+    Reconciler::new(
+        Arc::new(rt),
+        ProcHost,
+        SecretFiles::new(temp_dir(tag).join("secrets"), LocalSecrets),
+    )
 }
 
 fn target(yaml: &str) -> Target {
@@ -49,18 +55,31 @@ async fn switches_between_versions_without_restarting_infrastructure() {
     remove_plan_containers(plan);
     let r = reconciler(plan).await;
 
-    expect_converged(&r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress).await);
+    expect_converged(
+        &r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
+            .await,
+    );
     assert_eq!(running(plan), expected_running(plan, "future"));
     let db_started = started_at(&format!("{plan}-db"));
 
-    for (from, to) in [("future", "dao"), ("dao", "blockchain"), ("blockchain", "future")] {
-        let outcome = r.reconcile(&target(&demo_plan(plan, base, to)), &LogProgress).await;
+    for (from, to) in [
+        ("future", "dao"),
+        ("dao", "blockchain"),
+        ("blockchain", "future"),
+    ] {
+        let outcome = r
+            .reconcile(&target(&demo_plan(plan, base, to)), &LogProgress)
+            .await;
         expect_converged(&outcome);
         if let Outcome::Applied(a) = &outcome {
             let sw = a.switch.as_ref().expect("a switch was recorded");
             assert_eq!((sw.from.as_deref(), sw.to.as_str()), (Some(from), to));
         }
-        assert_eq!(running(plan), expected_running(plan, to), "after {from} -> {to}");
+        assert_eq!(
+            running(plan),
+            expected_running(plan, to),
+            "after {from} -> {to}"
+        );
         for port in version_ports(base, to) {
             assert!(port_answers(port), "port {port} of {to} answers");
         }
@@ -68,11 +87,18 @@ async fn switches_between_versions_without_restarting_infrastructure() {
             assert!(!port_answers(port), "port {port} of {from} is closed");
         }
         assert!(port_answers(base), "infrastructure answers");
-        assert_eq!(started_at(&format!("{plan}-db")), db_started, "infrastructure was never restarted");
+        assert_eq!(
+            started_at(&format!("{plan}-db")),
+            db_started,
+            "infrastructure was never restarted"
+        );
     }
 
     // A converged host: the next reconcile changes nothing.
-    match r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress).await {
+    match r
+        .reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
+        .await
+    {
         Outcome::Applied(a) => assert!(a.done.is_empty() && a.converged(), "{a:#?}"),
         other => panic!("{other:#?}"),
     }
@@ -84,25 +110,42 @@ async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves()
     let _cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
     let r = reconciler(plan).await;
-    expect_converged(&r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress).await);
+    expect_converged(
+        &r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
+            .await,
+    );
 
     let dao_port = version_ports(base, "dao")[2];
     let squatter = TcpListener::bind(("0.0.0.0", dao_port)).expect("bind the dao shared port");
-    match r.reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress).await {
+    match r
+        .reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress)
+        .await
+    {
         Outcome::Blocked { blockers, .. } => {
             let b = blockers
                 .iter()
                 .find(|b| matches!(b, Blocker::PortConflict { port, .. } if *port == dao_port))
                 .unwrap_or_else(|| panic!("no conflict on {dao_port}: {blockers:#?}"));
             let text = b.to_string();
-            assert!(text.contains(&dao_port.to_string()) && text.contains(&std::process::id().to_string()), "{text}");
+            assert!(
+                text.contains(&dao_port.to_string())
+                    && text.contains(&std::process::id().to_string()),
+                "{text}"
+            );
         }
         other => panic!("expected Blocked, got {other:#?}"),
     }
-    assert_eq!(running(plan), expected_running(plan, "future"), "nothing was stopped");
+    assert_eq!(
+        running(plan),
+        expected_running(plan, "future"),
+        "nothing was stopped"
+    );
 
     drop(squatter);
-    expect_converged(&r.reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress).await);
+    expect_converged(
+        &r.reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress)
+            .await,
+    );
     assert_eq!(running(plan), expected_running(plan, "dao"));
 }
 
@@ -116,7 +159,11 @@ async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
         "command: [sh, -c, \"trap '' TERM; httpd -p 8080 -h /www; while true; do sleep 1; done\"]\n        ports: [{host: 21210,",
         1,
     );
-    assert_ne!(stubborn, demo_plan(plan, base, "future"), "the stubborn service was put in");
+    assert_ne!(
+        stubborn,
+        demo_plan(plan, base, "future"),
+        "the stubborn service was put in"
+    );
     let r = reconciler(plan).await;
     expect_converged(&r.reconcile(&target(&stubborn), &LogProgress).await);
 
@@ -124,8 +171,14 @@ async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
     let to_dao = stubborn.replace("activeVersion: future", "activeVersion: dao");
     expect_converged(&r.reconcile(&target(&to_dao), &LogProgress).await);
     let took = t0.elapsed();
-    assert!(!is_running(&format!("{plan}-future-service-1")), "the stubborn container was stopped");
+    assert!(
+        !is_running(&format!("{plan}-future-service-1")),
+        "the stubborn container was stopped"
+    );
     // stopTimeoutSeconds is 3: the switch waited for it, then killed it.
-    assert!(took >= Duration::from_secs(3), "the stop timeout was honoured ({took:?})");
+    assert!(
+        took >= Duration::from_secs(3),
+        "the stop timeout was honoured ({took:?})"
+    );
     assert_eq!(running(plan), expected_running(plan, "dao"));
 }

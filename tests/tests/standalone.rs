@@ -42,9 +42,10 @@ fn status_json(status: &Path) -> serde_json::Value {
 fn ready(status: &Path, version: &str) -> bool {
     let s = status_json(status);
     s["status"]["activeVersion"] == version
-        && s["status"]["conditions"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && s["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn expected_running(plan: &str, version: &str) -> Vec<String> {
@@ -71,44 +72,74 @@ fn standalone_follows_edits_ignores_bad_ones_and_corrects_drift() {
     write(&file, &demo_plan(plan, base, "future"));
     let _t = standalone(&file, &dir.join("state"), &status, 21399);
 
-    assert!(wait_until(Duration::from_secs(60), || ready(&status, "future")), "converged on future: {}", status_json(&status));
+    assert!(
+        wait_until(Duration::from_secs(60), || ready(&status, "future")),
+        "converged on future: {}",
+        status_json(&status)
+    );
     assert_eq!(running(plan), expected_running(plan, "future"));
 
     // Editing activeVersion switches the host.
     write(&file, &demo_plan(plan, base, "dao"));
-    assert!(wait_until(Duration::from_secs(60), || ready(&status, "dao")), "switched to dao: {}", status_json(&status));
+    assert!(
+        wait_until(Duration::from_secs(60), || ready(&status, "dao")),
+        "switched to dao: {}",
+        status_json(&status)
+    );
     assert_eq!(running(plan), expected_running(plan, "dao"));
 
     // Drift: an inactive version's container started by hand is stopped again.
     let stray = format!("{plan}-future-service-1");
     docker(&["start", &stray]);
-    assert!(wait_until(Duration::from_secs(10), || !is_running(&stray)), "drift was corrected");
+    assert!(
+        wait_until(Duration::from_secs(10), || !is_running(&stray)),
+        "drift was corrected"
+    );
 
     // A stopped database is brought back.
     let db = format!("{plan}-db");
     docker(&["stop", "-t", "1", &db]);
-    assert!(wait_until(Duration::from_secs(15), || is_running(&db)), "the database was restarted");
+    assert!(
+        wait_until(Duration::from_secs(15), || is_running(&db)),
+        "the database was restarted"
+    );
 
     // A removed service container is recreated.
     let svc = format!("{plan}-dao-service-2");
     docker(&["rm", "-f", &svc]);
-    assert!(wait_until(Duration::from_secs(15), || is_running(&svc)), "the service was recreated");
-    assert!(wait_until(Duration::from_secs(30), || ready(&status, "dao")));
+    assert!(
+        wait_until(Duration::from_secs(15), || is_running(&svc)),
+        "the service was recreated"
+    );
+    assert!(wait_until(Duration::from_secs(30), || ready(
+        &status, "dao"
+    )));
 
     // An edit that does not validate is reported and ignored; the host stays.
     let before = started_at(&format!("{plan}-dao-service-1"));
     write(&file, &demo_plan(plan, base, "nonexistent"));
     assert!(
-        wait_until(Duration::from_secs(15), || status_json(&status)["fileError"].as_str().is_some_and(|e| e.contains("nonexistent"))),
+        wait_until(Duration::from_secs(15), || {
+            status_json(&status)["fileError"]
+                .as_str()
+                .is_some_and(|e| e.contains("nonexistent"))
+        }),
         "the bad edit is reported: {}",
         status_json(&status)
     );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(running(plan), expected_running(plan, "dao"));
-    assert_eq!(started_at(&format!("{plan}-dao-service-1")), before, "nothing was restarted");
+    assert_eq!(
+        started_at(&format!("{plan}-dao-service-1")),
+        before,
+        "nothing was restarted"
+    );
 
     // The HTTP endpoint serves status and metrics.
-    let out = Command::new(turnout_bin()).args(["status", "--addr", "127.0.0.1:21399", "-o", "json"]).output().unwrap();
+    let out = Command::new(turnout_bin())
+        .args(["status", "--addr", "127.0.0.1:21399", "-o", "json"])
+        .output()
+        .unwrap();
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
     assert_eq!(s["status"]["activeVersion"], "dao");
 }
@@ -120,10 +151,16 @@ fn a_second_turnout_waits_for_the_host_lock() {
     let _cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
     let dir = temp_dir(plan);
-    let (file, status, state) = (dir.join("desired.yaml"), dir.join("status.json"), dir.join("state"));
+    let (file, status, state) = (
+        dir.join("desired.yaml"),
+        dir.join("status.json"),
+        dir.join("state"),
+    );
     write(&file, &demo_plan(plan, base, "future"));
     let first = standalone(&file, &state, &status, 21499);
-    assert!(wait_until(Duration::from_secs(60), || ready(&status, "future")));
+    assert!(wait_until(Duration::from_secs(60), || ready(
+        &status, "future"
+    )));
 
     let other = dir.join("other.yaml");
     write(&other, &demo_plan(plan, base, "dao"));
@@ -137,13 +174,23 @@ fn a_second_turnout_waits_for_the_host_lock() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(second.try_wait().unwrap().is_none(), "the second turnout waits while the first holds the lock");
-    assert_eq!(running(plan), expected_running(plan, "future"), "and changes nothing meanwhile");
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second turnout waits while the first holds the lock"
+    );
+    assert_eq!(
+        running(plan),
+        expected_running(plan, "future"),
+        "and changes nothing meanwhile"
+    );
 
     drop(first);
     let out = second.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("waiting") && stderr.contains("host lock"), "it said why it waited: {stderr}");
+    assert!(
+        stderr.contains("waiting") && stderr.contains("host lock"),
+        "it said why it waited: {stderr}"
+    );
     assert!(out.status.success(), "then it applied: {stderr}");
     assert_eq!(running(plan), expected_running(plan, "dao"));
 }
@@ -155,14 +202,30 @@ fn turnout_killed_mid_switch_converges_when_restarted() {
     let _cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
     let dir = temp_dir(plan);
-    let (future, dao, state) = (dir.join("future.yaml"), dir.join("dao.yaml"), dir.join("state"));
+    let (future, dao, state) = (
+        dir.join("future.yaml"),
+        dir.join("dao.yaml"),
+        dir.join("state"),
+    );
     write(&future, &demo_plan(plan, base, "future"));
     write(&dao, &demo_plan(plan, base, "dao"));
-    let apply = |f: &PathBuf| Command::new(turnout_bin()).arg("apply").arg(f).arg("--state-dir").arg(&state).output().unwrap();
+    let apply = |f: &PathBuf| {
+        Command::new(turnout_bin())
+            .arg("apply")
+            .arg(f)
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
     assert!(apply(&future).status.success());
 
     for delay_ms in [150, 400, 900] {
-        let target = if running(plan).iter().any(|n| n.contains("-dao-")) { &future } else { &dao };
+        let target = if running(plan).iter().any(|n| n.contains("-dao-")) {
+            &future
+        } else {
+            &dao
+        };
         let mut child = Command::new(turnout_bin())
             .arg("apply")
             .arg(target)
@@ -176,8 +239,16 @@ fn turnout_killed_mid_switch_converges_when_restarted() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let out = apply(target);
-        assert!(out.status.success(), "restarted turnout converged: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "restarted turnout converged: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let version = if target == &dao { "dao" } else { "future" };
-        assert_eq!(running(plan), expected_running(plan, version), "after a kill at {delay_ms} ms");
+        assert_eq!(
+            running(plan),
+            expected_running(plan, version),
+            "after a kill at {delay_ms} ms"
+        );
     }
 }

@@ -115,13 +115,13 @@ pub fn preflight(
 ) -> Vec<Blocker> {
     let mut blockers = Vec::new();
     for d in &desired.containers {
-        if let Some(o) = observed.iter().find(|o| o.name == d.name()) {
-            if !o.is_ours(&desired.plan) {
-                blockers.push(Blocker::NameTaken {
-                    name: d.name().to_string(),
-                    image: o.image.clone(),
-                });
-            }
+        if let Some(o) = observed.iter().find(|o| o.name == d.name())
+            && !o.is_ours(&desired.plan)
+        {
+            blockers.push(Blocker::NameTaken {
+                name: d.name().to_string(),
+                image: o.image.clone(),
+            });
         }
         if !images_present.contains(&d.spec.image) {
             blockers.push(Blocker::ImageMissing {

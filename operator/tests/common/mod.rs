@@ -82,8 +82,29 @@ pub fn target(active: &str) -> Target {
     target_of(plan_json(), active)
 }
 
-/// A fresh private directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "turnout-it-{tag}-{}-{}",
@@ -92,7 +113,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    TempDir(dir)
 }
 
 pub type TestReconciler = Reconciler<MemoryRuntime, StaticHost, LocalSecrets>;
@@ -126,9 +147,11 @@ pub fn mutating(calls: &[Call]) -> Vec<Call> {
 /// The container a call addresses, if it addresses one.
 pub fn call_container(c: &Call) -> Option<&str> {
     match c {
-        Call::Create(n) | Call::Start(n) | Call::Stop(n, _) | Call::Remove(n) | Call::Exec(n, _) => {
-            Some(n)
-        }
+        Call::Create(n)
+        | Call::Start(n)
+        | Call::Stop(n, _)
+        | Call::Remove(n)
+        | Call::Exec(n, _) => Some(n),
         Call::List | Call::ImagePresent(_) => None,
     }
 }
