@@ -265,7 +265,18 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
         progress: &dyn Progress,
     ) -> Outcome {
         let started_at = jiff::Timestamp::now();
-        let from = running_version(before, &desired.plan);
+        // Drift (another version's container started by hand) is not a switch:
+        // when the active version already runs, that is where we come from.
+        let active_runs = before.iter().any(|o| {
+            o.is_ours(&desired.plan)
+                && o.state == RunState::Running
+                && o.role() == Some(Role::Version(desired.active_version.clone()))
+        });
+        let from = if active_runs {
+            Some(desired.active_version.clone())
+        } else {
+            running_version(before, &desired.plan)
+        };
         let is_switch = from.as_deref() != Some(desired.active_version.as_str());
         let mut timings = PhaseTimings::default();
         let mut done = Vec::new();

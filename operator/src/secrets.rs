@@ -148,6 +148,11 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// Rewrites the file in place (same inode), so a running container's
 /// bind mount sees the new value.
 fn write_private(file: &Path, value: &[u8]) -> std::io::Result<()> {
+    // The file is 0400 between writes; open it for writing again without root.
+    match std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -318,10 +318,10 @@ fn simulate(
     let mut host: Vec<ObservedContainer> = observed.to_vec();
     for a in actions {
         let at = host.iter().position(|o| o.name == a.container);
-        if let Some(i) = at {
-            if !host[i].is_ours(PLAN) {
-                return Err(format!("{a:?} addresses a foreign container {:?}", host[i]));
-            }
+        if let Some(i) = at
+            && !host[i].is_ours(PLAN)
+        {
+            return Err(format!("{a:?} addresses a foreign container {:?}", host[i]));
         }
         match (a.kind, at) {
             (ActionKind::Stop, Some(i)) => {

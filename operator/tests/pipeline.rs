@@ -269,7 +269,6 @@ async fn drift_a_paused_container_is_stopped_and_started() {
 /// of the inactive version by hand is drift, and correcting it must not be
 /// reported as a switch from that version (nor skip the drift metric).
 #[tokio::test]
-#[ignore = "bug: reconcile::running_version takes the first running version container in list order, so drift of an inactive version whose names sort first is reported as a switch"]
 async fn drift_of_an_inactive_version_sorting_first_is_not_a_switch() {
     let (rt, r) = converged_on("a").await;
     assert!(applied(r.reconcile(&target("b"), &LogProgress).await).converged());
@@ -367,7 +366,11 @@ async fn a_foreign_container_on_a_planned_port_blocks_before_anything_changes() 
     assert_eq!(blockers[0].reason(), "PortConflict");
     let calls = rt.take_calls();
     assert!(mutating(&calls).is_empty(), "{calls:?}");
-    assert!(rt.running().is_empty() || rt.running() == names(&["squatter"]));
+    assert_eq!(
+        rt.running(),
+        names(&["squatter"]),
+        "nothing of the plan was started"
+    );
     assert_eq!(
         rt.containers(),
         [squatter],
@@ -965,14 +968,18 @@ const RECREATE_MARKER: &str = "TURNOUT_IT_RECREATE_CHILD";
 /// member of the docker group): the test re-runs this binary as `nobody`
 /// when it runs as root.
 #[test]
-#[ignore = "bug: secrets::write_private reopens the existing mode-0400 secret file for writing; for a non-root turnout that is EACCES, so every recreate of a container with secrets fails"]
 fn a_recreated_container_gets_its_secret_files_again_without_root() {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::CommandExt;
     let dir = temp_dir("secret-recreate-child");
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["secret_recreate_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(RECREATE_MARKER, dir.as_os_str());
+    cmd.args([
+        "secret_recreate_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(RECREATE_MARKER, dir.as_os_str());
     if std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
         std::os::unix::fs::chown(&*dir, Some(65534), Some(65534)).expect("chown");
         cmd.uid(65534).gid(65534);
@@ -1003,7 +1010,10 @@ async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
     let plan = plan_with_db_secrets(json!([
         {"name": "root", "path": "/run/secrets/root", "from": {"file": value_file}}
     ]));
-    let a = applied(r.reconcile(&target_of(plan.clone(), "a"), &LogProgress).await);
+    let a = applied(
+        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+            .await,
+    );
     assert!(a.converged(), "{:?}", a.error);
     let file = rt.config("db").expect("db").secret_files[0].0.clone();
     assert_eq!(std::fs::read(&file).expect("secret file"), b"first-value");
@@ -1012,9 +1022,15 @@ async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
     std::fs::write(&value_file, "second-value").expect("write");
     rt.delete("db");
     rt.take_calls();
-    let a = applied(r.reconcile(&target_of(plan.clone(), "a"), &LogProgress).await);
+    let a = applied(
+        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+            .await,
+    );
     assert!(a.converged(), "recreating db failed: {:?}", a.error);
-    assert_eq!(mutating(&rt.take_calls()), [Call::Create(c("db")), Call::Start(c("db"))]);
+    assert_eq!(
+        mutating(&rt.take_calls()),
+        [Call::Create(c("db")), Call::Start(c("db"))]
+    );
     assert_eq!(std::fs::read(&file).expect("secret file"), b"second-value");
 
     // A spec change: recreated again.
