@@ -182,6 +182,14 @@ pub fn version_containers(plan: &str, v: &str) -> Vec<String> {
     names
 }
 
+/// What runs when `version` of [`demo_plan`] is active: its containers and the infrastructure.
+pub fn expected_running(plan: &str, version: &str) -> Vec<String> {
+    let mut v = version_containers(plan, version);
+    v.push(format!("{plan}-db"));
+    v.sort();
+    v
+}
+
 /// Host ports of one version in [`demo_plan`].
 pub fn version_ports(base: u16, v: &str) -> Vec<u16> {
     let off = match v {

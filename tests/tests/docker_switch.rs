@@ -41,13 +41,6 @@ fn expect_converged(o: &Outcome) {
     }
 }
 
-fn expected_running(plan: &str, version: &str) -> Vec<String> {
-    let mut v = version_containers(plan, version);
-    v.push(format!("{plan}-db"));
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn switches_between_versions_without_restarting_infrastructure() {
     let (plan, base) = ("e2e-switch", 21000);

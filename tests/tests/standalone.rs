@@ -48,13 +48,6 @@ fn ready(status: &Path, version: &str) -> bool {
         })
 }
 
-fn expected_running(plan: &str, version: &str) -> Vec<String> {
-    let mut v = version_containers(plan, version);
-    v.push(format!("{plan}-db"));
-    v.sort();
-    v
-}
-
 fn write(path: &PathBuf, text: &str) {
     let tmp = path.with_extension("new");
     std::fs::write(&tmp, text).expect("write desired file");
