@@ -41,17 +41,19 @@ fn expect_converged(o: &Outcome) {
     }
 }
 
+/// A clean host for `plan`, converged on `yaml`; the guard removes the plan's containers.
+async fn converged_on(plan: &str, yaml: &str) -> (Cleanup, DockerReconciler) {
+    let cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let r = reconciler(plan).await;
+    expect_converged(&r.reconcile(&target(yaml), &LogProgress).await);
+    (cleanup, r)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn switches_between_versions_without_restarting_infrastructure() {
     let (plan, base) = ("e2e-switch", 21000);
-    let _cleanup = Cleanup(plan.to_string());
-    remove_plan_containers(plan);
-    let r = reconciler(plan).await;
-
-    expect_converged(
-        &r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
-            .await,
-    );
+    let (_cleanup, r) = converged_on(plan, &demo_plan(plan, base, "future")).await;
     assert_eq!(running(plan), expected_running(plan, "future"));
     let db_started = started_at(&format!("{plan}-db"));
 
@@ -100,13 +102,7 @@ async fn switches_between_versions_without_restarting_infrastructure() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves() {
     let (plan, base) = ("e2e-foreign", 21100);
-    let _cleanup = Cleanup(plan.to_string());
-    remove_plan_containers(plan);
-    let r = reconciler(plan).await;
-    expect_converged(
-        &r.reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
-            .await,
-    );
+    let (_cleanup, r) = converged_on(plan, &demo_plan(plan, base, "future")).await;
 
     let dao_port = version_ports(base, "dao")[2];
     let squatter = TcpListener::bind(("0.0.0.0", dao_port)).expect("bind the dao shared port");
@@ -145,8 +141,6 @@ async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
     let (plan, base) = ("e2e-stubborn", 21200);
-    let _cleanup = Cleanup(plan.to_string());
-    remove_plan_containers(plan);
     let stubborn = demo_plan(plan, base, "future").replacen(
         "command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{host: 21210,",
         "command: [sh, -c, \"trap '' TERM; httpd -p 8080 -h /www; while true; do sleep 1; done\"]\n        ports: [{host: 21210,",
@@ -157,8 +151,7 @@ async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
         demo_plan(plan, base, "future"),
         "the stubborn service was put in"
     );
-    let r = reconciler(plan).await;
-    expect_converged(&r.reconcile(&target(&stubborn), &LogProgress).await);
+    let (_cleanup, r) = converged_on(plan, &stubborn).await;
 
     let t0 = Instant::now();
     let to_dao = stubborn.replace("activeVersion: future", "activeVersion: dao");
