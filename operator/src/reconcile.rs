@@ -249,7 +249,14 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 Ok(true) => {
                     present.insert(image.to_string());
                 }
-                Ok(false) => {}
+                // Pulling changes no container, so it may happen before anything stops.
+                Ok(false) => match self.runtime.pull(image).await {
+                    Ok(()) => {
+                        info!(image, "pulled");
+                        present.insert(image.to_string());
+                    }
+                    Err(e) => warn!(image, error = %e, "image missing and not pullable"),
+                },
                 Err(e) => warn!(image, error = %e, "cannot inspect image"),
             }
         }

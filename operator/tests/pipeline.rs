@@ -550,6 +550,30 @@ async fn a_name_taken_by_a_foreign_container_blocks_and_it_is_never_touched() {
 }
 
 #[tokio::test]
+async fn a_missing_image_that_can_be_pulled_is_pulled_before_anything_changes() {
+    let rt = std::sync::Arc::new(MemoryRuntime::new());
+    for i in ["db:1", "web:1", "worker:1"] {
+        rt.add_image(i);
+    }
+    rt.add_pullable("api:1");
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("pull"));
+    assert!(applied(r.reconcile(&target("a"), &LogProgress).await).converged());
+    let calls = rt.take_calls();
+    let pull = calls
+        .iter()
+        .position(|c| *c == Call::Pull("api:1".to_string()))
+        .expect("api:1 was pulled");
+    let first_change = calls
+        .iter()
+        .position(Call::is_mutating)
+        .expect("then containers were made");
+    assert!(
+        pull < first_change,
+        "pulled before any container changed: {calls:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_image_blocks_before_anything_changes() {
     let rt = std::sync::Arc::new(MemoryRuntime::new());
     for i in ["db:1", "web:1", "worker:1"] {

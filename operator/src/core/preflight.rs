@@ -65,7 +65,7 @@ pub enum Blocker {
     },
     /// A planned container name is taken by a container turnout does not manage.
     NameTaken { name: String, image: String },
-    /// An image is not on the host.
+    /// An image is not on the host and could not be pulled.
     ImageMissing { image: String, wanted_by: String },
 }
 
@@ -97,7 +97,7 @@ impl fmt::Display for Blocker {
             ),
             Blocker::ImageMissing { image, wanted_by } => write!(
                 f,
-                "image {image}, needed by {wanted_by}, is not on the host; pull or build it (docker pull {image})"
+                "image {image}, needed by {wanted_by}, is not on the host and could not be pulled; build or load it, or check the name and the registry"
             ),
         }
     }

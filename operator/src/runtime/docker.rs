@@ -11,8 +11,8 @@ use bollard::models::{
     PortSummaryTypeEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -123,6 +123,18 @@ impl ContainerRuntime for DockerRuntime {
             }) => Ok(false),
             Err(e) => Err(about(image, e)),
         }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        // An image without a tag means :latest to Docker; pull exactly that.
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let mut progress = self.docker.create_image(Some(opts), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| about(image, e))?;
+        }
+        Ok(())
     }
 
     async fn create(&self, c: &ContainerConfig) -> Result<(), RuntimeError> {

@@ -17,6 +17,7 @@ use crate::core::model::{ObservedContainer, ObservedPort, RunState};
 pub enum Call {
     List,
     ImagePresent(String),
+    Pull(String),
     Create(String),
     Start(String),
     Stop(String, u32),
@@ -38,6 +39,8 @@ struct State {
     containers: BTreeMap<String, ObservedContainer>,
     configs: BTreeMap<String, ContainerConfig>,
     images: BTreeSet<String>,
+    /// Images a pull would fetch (the registry).
+    pullable: BTreeSet<String>,
     calls: Vec<Call>,
     next_id: u64,
     /// Exit code of exec probes per container (default 0).
@@ -78,6 +81,11 @@ impl MemoryRuntime {
             container: container.to_string(),
             action: action.to_string(),
         });
+    }
+
+    /// Makes `image` available from the "registry": a pull fetches it.
+    pub fn add_pullable(&self, image: &str) {
+        self.with(|s| s.pullable.insert(image.to_string()));
     }
 
     pub fn add_image(&self, image: &str) {
@@ -182,6 +190,21 @@ impl ContainerRuntime for MemoryRuntime {
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         self.call(Call::ImagePresent(image.to_string()))?;
         Ok(self.with(|s| s.images.contains(image)))
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Pull(image.to_string()))?;
+        self.with(|s| {
+            if s.pullable.contains(image) {
+                s.images.insert(image.to_string());
+                Ok(())
+            } else {
+                Err(RuntimeError::container(
+                    image,
+                    "pull access denied: repository does not exist (HTTP 404)",
+                ))
+            }
+        })
     }
 
     async fn create(&self, c: &ContainerConfig) -> Result<(), RuntimeError> {

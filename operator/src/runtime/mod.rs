@@ -107,6 +107,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Whether the image is present locally.
     fn image_present(&self, image: &str)
     -> impl Future<Output = Result<bool, RuntimeError>> + Send;
+    /// Pulls the image from its registry; an error says why it could not.
+    fn pull(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     fn create(
         &self,
         config: &ContainerConfig,

@@ -152,7 +152,7 @@ pub fn call_container(c: &Call) -> Option<&str> {
         | Call::Stop(n, _)
         | Call::Remove(n)
         | Call::Exec(n, _) => Some(n),
-        Call::List | Call::ImagePresent(_) => None,
+        Call::List | Call::ImagePresent(_) | Call::Pull(_) => None,
     }
 }
 
