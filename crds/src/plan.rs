@@ -181,6 +181,12 @@ pub struct ContainerSpec {
     /// built-in sync recipes for data bindings on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<Engine>,
+
+    /// The name of one of `secrets` holding the engine's admin password.
+    /// Sync recipes hand it to the database client as its environment
+    /// (e.g. MYSQL_PWD), never as an argument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_secret: Option<String>,
 }
 
 /// Seconds a container gets to stop before it is killed, when the plan says nothing.

@@ -375,6 +375,18 @@ fn check_container(c: &Placed, r: &mut Report) {
             );
         }
     }
+    if let Some(admin) = &spec.admin_secret
+        && !spec.secrets.iter().any(|s| &s.name == admin)
+    {
+        r.push(
+            ViolationKind::InvalidSecret,
+            at("adminSecret"),
+            format!(
+                "{}: adminSecret names {admin:?}, which is not one of its secrets; add it under secrets",
+                c.describe()
+            ),
+        );
+    }
     for (i, v) in spec.volumes.iter().enumerate() {
         let path = at(&format!("volumes[{i}]"));
         if let Some(p) = names::container_name_problem(&v.name) {
@@ -778,8 +790,21 @@ fn check_data_bindings(plan: &PortPlanSpec, r: &mut Report) {
                             ),
                         ),
                     }
-                    if db.is_empty() {
-                        r.push(ViolationKind::InvalidDataBinding, format!("{path}.database"), "the database name is empty");
+                    let redis = engine == Some(crate::plan::Engine::Redis);
+                    if redis && db.parse::<u8>().is_err() {
+                        r.push(
+                            ViolationKind::InvalidDataBinding,
+                            format!("{path}.database"),
+                            format!("on Redis the database is a logical db index (0, 1, ...), not {db:?}"),
+                        );
+                    } else if !redis && !database_name_ok(db) {
+                        r.push(
+                            ViolationKind::InvalidDataBinding,
+                            format!("{path}.database"),
+                            format!(
+                                "database name {db:?} must be letters, digits and '_', not starting with a digit, at most {MAX_DATABASE_NAME} characters (turnout adds suffixes for staging)"
+                            ),
+                        );
                     }
                 }
                 (None, true) => {
@@ -799,6 +824,17 @@ fn check_data_bindings(plan: &PortPlanSpec, r: &mut Report) {
             }
         }
     }
+}
+
+/// Longest database name turnout syncs; it appends `__turnout_staging` (17) within MySQL's 64.
+pub const MAX_DATABASE_NAME: usize = 40;
+
+/// Database names become identifiers in SQL, so they are kept to a safe alphabet.
+pub fn database_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_DATABASE_NAME
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Violations of a selection against the plan it names.

@@ -114,6 +114,56 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Copy the data of one version into another (databases the versions bind under the same name).
+    ///
+    /// Each target is backed up, loaded into a staging database, verified
+    /// against the source (row counts and checksums) and swapped in
+    /// atomically. A target written to since turnout last synced it is
+    /// refused unless --allow-overwrite-newer. The target version must not be running.
+    ///
+    /// Example: turnout sync --from future --to dao plan.yaml
+    Sync {
+        /// Files holding the PortPlan.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The source version.
+        #[arg(long)]
+        from: String,
+        /// The target version.
+        #[arg(long)]
+        to: String,
+        /// Do not back the targets up first.
+        #[arg(long)]
+        no_backup: bool,
+        /// Overwrite a target written to since turnout last synced it.
+        #[arg(long)]
+        allow_overwrite_newer: bool,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
+        #[command(flatten)]
+        state: StateDir,
+    },
+    /// List the backups of every data binding of a plan.
+    Backups {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
+    },
+    /// Put a backup back into the database it was taken from (the current contents are backed up first).
+    ///
+    /// Example: turnout restore plan.yaml --backup /var/lib/turnout/backups/test-mysql/dao_users/20261125T120000.000Z.sql
+    Restore {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The backup file, as `turnout backups` lists it.
+        #[arg(long, value_name = "PATH")]
+        backup: PathBuf,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
+        #[command(flatten)]
+        state: StateDir,
+    },
     /// Print the CustomResourceDefinitions (PortPlan, VersionSelection, DataSync) as YAML.
     ///
     /// Example: turnout crds | kubectl apply -f -

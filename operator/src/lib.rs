@@ -18,4 +18,5 @@ pub mod runtime;
 pub mod secrets;
 pub mod standalone;
 pub mod status;
+pub mod sync;
 pub mod target;

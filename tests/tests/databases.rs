@@ -69,7 +69,12 @@ spec: {{planRef: {plan}, activeVersion: {active}}}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_password() {
-    require_docker(&[BUSYBOX, "turnout/mariadb:demo", "turnout/postgres:demo", "turnout/redis:demo"]);
+    require_docker(&[
+        BUSYBOX,
+        "turnout/mariadb:demo",
+        "turnout/postgres:demo",
+        "turnout/redis:demo",
+    ]);
     let plan = "e2e-db";
     let _cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
@@ -77,7 +82,11 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
     let secret = dir.join("db-password");
     std::fs::write(&secret, PASSWORD).unwrap();
     let rt = DockerRuntime::connect().await.expect("engine");
-    let r = Reconciler::new(Arc::new(rt), ProcHost, SecretFiles::new(dir.join("state"), LocalSecrets));
+    let r = Reconciler::new(
+        Arc::new(rt),
+        ProcHost,
+        SecretFiles::new(dir.join("state"), LocalSecrets),
+    );
     let apply = |yaml: String| {
         let docs = Documents::parse(Path::new("db.yaml"), &yaml).unwrap();
         let t = target_of(&docs, "db.yaml").unwrap();
@@ -90,14 +99,25 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
     };
 
     converged(apply(plan_yaml(plan, &secret, "future", "")).await);
-    let dbs = [format!("{plan}-mariadb"), format!("{plan}-postgres"), format!("{plan}-redis")];
+    let dbs = [
+        format!("{plan}-mariadb"),
+        format!("{plan}-postgres"),
+        format!("{plan}-redis"),
+    ];
     let started: Vec<String> = dbs.iter().map(|d| started_at(d)).collect();
     for port in [23306, 25432, 26379, 23001] {
         assert!(port_answers(port), "port {port} answers");
     }
 
     // Data written now must survive a switch and a recreation.
-    docker(&["exec", &dbs[0], "mariadb", "-uroot", "-e", "CREATE DATABASE IF NOT EXISTS e2e_keep"]);
+    docker(&[
+        "exec",
+        &dbs[0],
+        "mariadb",
+        "-uroot",
+        "-e",
+        "CREATE DATABASE IF NOT EXISTS e2e_keep",
+    ]);
 
     let a = converged(apply(plan_yaml(plan, &secret, "dao", "")).await);
     assert_eq!(a.switch.as_ref().map(|s| s.to.as_str()), Some("dao"));
@@ -110,14 +130,31 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
     converged(apply(changed).await);
     assert_ne!(started_at(&dbs[0]), started[0], "mariadb was recreated");
     assert_eq!(started_at(&dbs[1]), started[1], "postgres was left alone");
-    let dbs_list = docker(&["exec", &dbs[0], "mariadb", "-uroot", "-N", "-e", "SHOW DATABASES"]);
-    assert!(dbs_list.lines().any(|l| l == "e2e_keep"), "data survived: {dbs_list}");
+    let dbs_list = docker(&[
+        "exec",
+        &dbs[0],
+        "mariadb",
+        "-uroot",
+        "-N",
+        "-e",
+        "SHOW DATABASES",
+    ]);
+    assert!(
+        dbs_list.lines().any(|l| l == "e2e_keep"),
+        "data survived: {dbs_list}"
+    );
 
     // The password appears in no container's inspectable config.
     for d in &dbs {
         let inspect = docker(&["inspect", d]);
-        assert!(!inspect.contains(PASSWORD), "{d}'s docker inspect shows the password");
+        assert!(
+            !inspect.contains(PASSWORD),
+            "{d}'s docker inspect shows the password"
+        );
         let env = docker(&["exec", d, "env"]);
-        assert!(!env.contains(PASSWORD), "{d}'s environment holds the password");
+        assert!(
+            !env.contains(PASSWORD),
+            "{d}'s environment holds the password"
+        );
     }
 }

@@ -11,20 +11,37 @@ use std::time::Duration;
 use turnout_e2e::*;
 
 fn dockerd_pid() -> Option<u32> {
-    std::fs::read_to_string("/var/run/docker.pid").ok()?.trim().parse().ok()
+    std::fs::read_to_string("/var/run/docker.pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn restart_engine() {
     let pid = dockerd_pid().expect("dockerd writes /var/run/docker.pid");
-    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
     assert!(killed.success(), "could not signal dockerd {pid}");
     assert!(
-        wait_until(Duration::from_secs(60), || !Path::new(&format!("/proc/{pid}")).exists()),
+        wait_until(Duration::from_secs(60), || !Path::new(&format!(
+            "/proc/{pid}"
+        ))
+        .exists()),
         "dockerd {pid} did not stop"
     );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-docker.sh");
-    let up = Command::new("bash").arg(script).stdout(Stdio::null()).status().unwrap();
-    assert!(up.success(), "scripts/ensure-docker.sh brought the engine back");
+    let up = Command::new("bash")
+        .arg(script)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run scripts/ensure-docker.sh");
+    assert!(
+        up.success(),
+        "scripts/ensure-docker.sh brought the engine back"
+    );
 }
 
 fn ready(status: &Path, version: &str) -> bool {
@@ -33,9 +50,10 @@ fn ready(status: &Path, version: &str) -> bool {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     s["status"]["activeVersion"] == version
-        && s["status"]["conditions"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && s["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 #[test]
@@ -59,7 +77,10 @@ fn an_engine_restart_mid_switch_ends_converged() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_until(Duration::from_secs(60), || ready(&status, "future")), "converged on future");
+    assert!(
+        wait_until(Duration::from_secs(60), || ready(&status, "future")),
+        "converged on future"
+    );
 
     std::fs::write(&file, demo_plan(plan, base, "dao")).unwrap();
     let first_dao = format!("{plan}-dao-service-1");

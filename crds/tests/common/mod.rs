@@ -47,6 +47,7 @@ pub fn container(name: &str) -> ContainerSpec {
         readiness: None,
         stop_timeout_seconds: None,
         engine: None,
+        admin_secret: None,
     }
 }
 

@@ -5,4 +5,5 @@ pub mod crds;
 pub mod plan;
 pub mod ports;
 pub mod status;
+pub mod sync;
 pub mod validate;

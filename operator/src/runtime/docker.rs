@@ -291,3 +291,228 @@ impl ContainerRuntime for DockerRuntime {
             .boxed()
     }
 }
+
+mod data {
+    //! [`DataExec`] for the Docker engine.
+
+    use bollard::container::LogOutput;
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    use futures::stream::BoxStream;
+    use futures::{StreamExt, TryStreamExt};
+    use std::pin::Pin;
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    use super::{DockerRuntime, about};
+    use crate::runtime::RuntimeError;
+    use crate::runtime::stream::{
+        Captured, DataExec, ExecSpec, STDERR_LIMIT, Sink, Source, Streamed,
+    };
+
+    type Output = BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
+    type Input = Pin<Box<dyn AsyncWrite + Send>>;
+    /// The sink's exec (container, exec id), where to write, and the sink's output.
+    type SinkParts<'a> = (
+        Option<(String, String)>,
+        Pin<Box<dyn AsyncWrite + Send + 'a>>,
+        Option<Output>,
+    );
+
+    fn keep(into: &mut String, bytes: &[u8]) {
+        let room = STDERR_LIMIT.saturating_sub(into.len());
+        into.push_str(&String::from_utf8_lossy(&bytes[..bytes.len().min(room)]));
+    }
+
+    impl DockerRuntime {
+        async fn start(
+            &self,
+            spec: &ExecSpec,
+            stdin: bool,
+        ) -> Result<(String, Output, Option<Input>), RuntimeError> {
+            let env: Vec<String> = spec
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.expose()))
+                .collect();
+            let exec = self
+                .docker
+                .create_exec(
+                    &spec.container,
+                    CreateExecOptions {
+                        cmd: Some(spec.argv.clone()),
+                        env: Some(env),
+                        attach_stdin: Some(stdin),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| about(&spec.container, e))?;
+            match self
+                .docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|e| about(&spec.container, e))?
+            {
+                StartExecResults::Attached { output, input } => {
+                    Ok((exec.id, output, stdin.then_some(input)))
+                }
+                StartExecResults::Detached => Err(RuntimeError::container(
+                    &spec.container,
+                    "exec started detached",
+                )),
+            }
+        }
+
+        async fn exit_code(&self, container: &str, id: &str) -> Result<i64, RuntimeError> {
+            // The output stream ending does not always mean the process is reaped.
+            for _ in 0..100 {
+                let i = self
+                    .docker
+                    .inspect_exec(id)
+                    .await
+                    .map_err(|e| about(container, e))?;
+                if i.running != Some(true) {
+                    return Ok(i.exit_code.unwrap_or(-1));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(RuntimeError::container(
+                container,
+                "exec still running after its output ended",
+            ))
+        }
+    }
+
+    impl DataExec for DockerRuntime {
+        async fn capture(&self, spec: &ExecSpec, limit: usize) -> Result<Captured, RuntimeError> {
+            let (id, mut out, _) = self.start(spec, false).await?;
+            let mut stdout = Vec::new();
+            let mut stderr = String::new();
+            let mut truncated = false;
+            while let Some(chunk) = out
+                .try_next()
+                .await
+                .map_err(|e| about(&spec.container, e))?
+            {
+                match chunk {
+                    LogOutput::StdErr { message } => keep(&mut stderr, &message),
+                    other => {
+                        let bytes = other.into_bytes();
+                        let room = limit.saturating_sub(stdout.len());
+                        truncated |= bytes.len() > room;
+                        stdout.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    }
+                }
+            }
+            Ok(Captured {
+                exit_code: self.exit_code(&spec.container, &id).await?,
+                stdout,
+                stderr,
+                truncated,
+            })
+        }
+
+        async fn stream(
+            &self,
+            from: Source<'_>,
+            to: Sink<'_>,
+            on_bytes: &(dyn Fn(u64) + Sync),
+        ) -> Result<Streamed, RuntimeError> {
+            let mut report = Streamed::default();
+            // The sink first, so the source never writes into nothing.
+            let (sink_exec, mut writer, sink_output): SinkParts<'_> = match to {
+                Sink::Exec(spec) => {
+                    let (id, out, input) = self.start(spec, true).await?;
+                    let input = input.ok_or_else(|| {
+                        RuntimeError::container(&spec.container, "no stdin attached")
+                    })?;
+                    (Some((spec.container.clone(), id)), input, Some(out))
+                }
+                Sink::Writer(w) => (None, w, None),
+            };
+            // Drain the sink's output concurrently so it never blocks on a full pipe.
+            let sink_container = sink_exec
+                .as_ref()
+                .map(|(c, _)| c.clone())
+                .unwrap_or_default();
+            let drain = async move {
+                let mut err = String::new();
+                if let Some(mut out) = sink_output {
+                    while let Some(chunk) = out.next().await {
+                        match chunk {
+                            Ok(LogOutput::StdErr { message }) => keep(&mut err, &message),
+                            Ok(_) => {}
+                            Err(e) => return Err(about(&sink_container, e)),
+                        }
+                    }
+                }
+                Ok(err)
+            };
+            let pump = async {
+                let mut total = 0u64;
+                let mut source_exec = None;
+                let mut source_err = String::new();
+                match from {
+                    Source::Exec(spec) => {
+                        let (id, mut out, _) = self.start(spec, false).await?;
+                        source_exec = Some((spec.container.clone(), id));
+                        while let Some(chunk) = out
+                            .try_next()
+                            .await
+                            .map_err(|e| about(&spec.container, e))?
+                        {
+                            match chunk {
+                                LogOutput::StdErr { message } => keep(&mut source_err, &message),
+                                other => {
+                                    let bytes = other.into_bytes();
+                                    writer.write_all(&bytes).await.map_err(|e| {
+                                        RuntimeError::container(
+                                            &spec.container,
+                                            format!("writing the stream: {e}"),
+                                        )
+                                    })?;
+                                    total += bytes.len() as u64;
+                                    on_bytes(total);
+                                }
+                            }
+                        }
+                    }
+                    Source::Reader(mut r) => {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = r.read(&mut buf).await.map_err(|e| {
+                                RuntimeError::container("-", format!("reading the stream: {e}"))
+                            })?;
+                            if n == 0 {
+                                break;
+                            }
+                            writer.write_all(&buf[..n]).await.map_err(|e| {
+                                RuntimeError::container("-", format!("writing the stream: {e}"))
+                            })?;
+                            total += n as u64;
+                            on_bytes(total);
+                        }
+                    }
+                }
+                // EOF for the sink's stdin.
+                writer.shutdown().await.map_err(|e| {
+                    RuntimeError::container("-", format!("closing the stream: {e}"))
+                })?;
+                Ok::<_, RuntimeError>((total, source_exec, source_err))
+            };
+            let (pumped, drained) = futures::join!(pump, drain);
+            let (total, source_exec, source_err) = pumped?;
+            report.bytes = total;
+            report.source_stderr = source_err;
+            report.sink_stderr = drained?;
+            if let Some((c, id)) = source_exec {
+                report.source_exit = Some(self.exit_code(&c, &id).await?);
+            }
+            if let Some((c, id)) = sink_exec {
+                report.sink_exit = Some(self.exit_code(&c, &id).await?);
+            }
+            Ok(report)
+        }
+    }
+}

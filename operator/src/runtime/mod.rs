@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod memory;
+pub mod stream;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,0 +1,142 @@
+//! Commands run inside containers for data work: capture a command's
+//! output, or stream one command's stdout into another's stdin (or to and
+//! from a file) through the engine's exec API, with bounded memory.
+//!
+//! Values a command needs that are secret (a database password) travel as
+//! the exec's environment, never as argv, and are never logged.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::RuntimeError;
+
+/// A value that must not be shown: Debug and Display print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: impl Into<String>) -> SecretValue {
+        SecretValue(value.into())
+    }
+
+    /// The value itself, for handing to the engine only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A command to run inside a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub container: String,
+    /// The argv; never holds a secret.
+    pub argv: Vec<String>,
+    /// Environment for this command only.
+    pub env: Vec<(String, SecretValue)>,
+}
+
+impl ExecSpec {
+    pub fn new(container: &str, argv: impl IntoIterator<Item = impl Into<String>>) -> ExecSpec {
+        ExecSpec {
+            container: container.to_string(),
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn with_env(mut self, env: Vec<(String, SecretValue)>) -> ExecSpec {
+        self.env = env;
+        self
+    }
+
+    /// The command for messages: argv only (which holds no secret).
+    pub fn display(&self) -> String {
+        format!("{} in {}", self.argv.join(" "), self.container)
+    }
+}
+
+/// What a captured command printed and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    pub exit_code: i64,
+    pub stdout: Vec<u8>,
+    /// The start of stderr, for messages.
+    pub stderr: String,
+    /// stdout was longer than the limit and was cut.
+    pub truncated: bool,
+}
+
+/// Where streamed bytes come from.
+pub enum Source<'a> {
+    Exec(&'a ExecSpec),
+    Reader(Pin<Box<dyn AsyncRead + Send + 'a>>),
+}
+
+/// Where streamed bytes go.
+pub enum Sink<'a> {
+    Exec(&'a ExecSpec),
+    Writer(Pin<Box<dyn AsyncWrite + Send + 'a>>),
+}
+
+/// How a stream ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Streamed {
+    pub bytes: u64,
+    /// Exit code of the source command, when the source was a command.
+    pub source_exit: Option<i64>,
+    pub sink_exit: Option<i64>,
+    pub source_stderr: String,
+    pub sink_stderr: String,
+}
+
+impl Streamed {
+    /// Whether both commands (where there were commands) exited 0.
+    pub fn succeeded(&self) -> bool {
+        self.source_exit.is_none_or(|c| c == 0) && self.sink_exit.is_none_or(|c| c == 0)
+    }
+}
+
+/// How much stderr is kept for messages.
+pub const STDERR_LIMIT: usize = 8 * 1024;
+
+/// Data commands inside containers. The Docker runtime implements it.
+pub trait DataExec: Send + Sync {
+    /// Runs a command and keeps up to `limit` bytes of its stdout.
+    fn capture(
+        &self,
+        spec: &ExecSpec,
+        limit: usize,
+    ) -> impl Future<Output = Result<Captured, RuntimeError>> + Send;
+
+    /// Streams `from` into `to`, calling `on_bytes` with the running total.
+    /// Memory stays bounded whatever the size of the data.
+    fn stream(
+        &self,
+        from: Source<'_>,
+        to: Sink<'_>,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> impl Future<Output = Result<Streamed, RuntimeError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_never_print() {
+        let spec = ExecSpec::new("db", ["mariadb"])
+            .with_env(vec![("MYSQL_PWD".into(), SecretValue::new("hunter2"))]);
+        let shown = format!("{spec:?} {}", spec.display());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

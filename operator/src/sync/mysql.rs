@@ -1,0 +1,347 @@
+//! The MySQL/MariaDB recipe: inspect, dump, load, verify and swap databases
+//! with the server's own client tools, run inside the database container.
+//!
+//! Database names are validated to `[A-Za-z_][A-Za-z0-9_]*`, so they can be
+//! quoted as identifiers; SQL is passed as one argv element, never through a
+//! shell. The admin password reaches the client as `MYSQL_PWD`.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+use turnout_crds::plan::Engine;
+
+use super::{Endpoint, SyncError};
+use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
+
+/// Suffix of the database a copy is loaded into before the swap.
+pub const STAGING: &str = "__turnout_staging";
+/// Suffix of the database the previous tables are moved to by the swap.
+pub const OLD: &str = "__turnout_old";
+
+/// A database endpoint with its client credentials.
+pub struct Db<'a> {
+    pub at: &'a Endpoint,
+    pub password: Option<SecretValue>,
+}
+
+/// What a database holds: tables with row counts and checksums, and views.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Fingerprint {
+    pub tables: Vec<(String, u64, String)>,
+    pub views: Vec<String>,
+}
+
+impl Fingerprint {
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.1).sum()
+    }
+
+    /// One digest over every table's name, rows and checksum, and the views.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        for (t, rows, sum) in &self.tables {
+            h.update(format!("table {t} {rows} {sum}\n"));
+        }
+        for v in &self.views {
+            h.update(format!("view {v}\n"));
+        }
+        h.finalize()
+            .iter()
+            .take(16)
+            .fold(String::new(), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    }
+
+    /// What differs, for a person.
+    pub fn difference(&self, other: &Fingerprint) -> String {
+        let mut out = Vec::new();
+        for (t, rows, sum) in &self.tables {
+            match other.tables.iter().find(|o| &o.0 == t) {
+                None => out.push(format!("table {t} is missing")),
+                Some((_, r, s)) if r != rows => {
+                    out.push(format!("table {t} has {r} rows, expected {rows}"))
+                }
+                Some((_, _, s)) if s != sum => {
+                    out.push(format!("table {t} checksum {s}, expected {sum}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for (t, ..) in &other.tables {
+            if !self.tables.iter().any(|o| &o.0 == t) {
+                out.push(format!("unexpected table {t}"));
+            }
+        }
+        if self.views != other.views {
+            out.push(format!(
+                "views {:?}, expected {:?}",
+                other.views, self.views
+            ));
+        }
+        out.join("; ")
+    }
+}
+
+fn client(engine: Engine) -> &'static str {
+    if engine == Engine::Mariadb {
+        "mariadb"
+    } else {
+        "mysql"
+    }
+}
+
+fn dumper(engine: Engine) -> &'static str {
+    if engine == Engine::Mariadb {
+        "mariadb-dump"
+    } else {
+        "mysqldump"
+    }
+}
+
+fn env(db: &Db) -> Vec<(String, SecretValue)> {
+    db.password
+        .iter()
+        .map(|p| ("MYSQL_PWD".to_string(), p.clone()))
+        .collect()
+}
+
+/// Runs SQL and returns the rows as tab-separated fields.
+pub async fn query<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    sql: &str,
+) -> Result<Vec<Vec<String>>, SyncError> {
+    let spec = ExecSpec::new(
+        &db.at.container,
+        [
+            client(db.at.engine),
+            "-uroot",
+            "--batch",
+            "--raw",
+            "--skip-column-names",
+            "--default-character-set=utf8mb4",
+            "-e",
+            sql,
+        ],
+    )
+    .with_env(env(db));
+    let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
+    if out.exit_code != 0 {
+        return Err(SyncError::Command {
+            what: format!("{} on {}", first_words(sql), db.at.container),
+            code: out.exit_code,
+            stderr: out.stderr.trim().to_string(),
+        });
+    }
+    if out.truncated {
+        return Err(SyncError::Io(format!(
+            "the answer to {} was too large",
+            first_words(sql)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect())
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn q(name: &str) -> String {
+    format!("`{name}`")
+}
+
+pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {
+    let rows = query(
+        rt,
+        db,
+        &format!(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+        ),
+    )
+    .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Tables (with rows and checksums) and views of database `name`.
+pub async fn fingerprint<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    name: &str,
+) -> Result<Fingerprint, SyncError> {
+    let objects = query(
+        rt,
+        db,
+        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}' ORDER BY TABLE_NAME"),
+    )
+    .await?;
+    let mut fp = Fingerprint::default();
+    let mut tables = Vec::new();
+    for row in objects {
+        match row.as_slice() {
+            [t, kind] if kind == "VIEW" => fp.views.push(t.clone()),
+            [t, _] => tables.push(t.clone()),
+            _ => {}
+        }
+    }
+    if tables.is_empty() {
+        return Ok(fp);
+    }
+    let list = tables
+        .iter()
+        .map(|t| format!("{}.{}", q(name), q(t)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sums = query(rt, db, &format!("CHECKSUM TABLE {list} EXTENDED")).await?;
+    let counts_sql = tables
+        .iter()
+        .map(|t| format!("SELECT '{t}', COUNT(*) FROM {}.{}", q(name), q(t)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let counts = query(rt, db, &counts_sql).await?;
+    for t in tables {
+        let qualified = format!("{name}.{t}");
+        let sum = sums
+            .iter()
+            .find(|r| r.first() == Some(&qualified))
+            .and_then(|r| r.get(1).cloned())
+            .unwrap_or_default();
+        let rows = counts
+            .iter()
+            .find(|r| r.first() == Some(&t))
+            .and_then(|r| r.get(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        fp.tables.push((t, rows, sum));
+    }
+    Ok(fp)
+}
+
+/// The dump of database `name` (tables, data, views), written to stdout.
+pub fn dump(db: &Db, name: &str) -> ExecSpec {
+    ExecSpec::new(
+        &db.at.container,
+        [
+            dumper(db.at.engine),
+            "-uroot",
+            "--single-transaction",
+            "--hex-blob",
+            "--skip-triggers",
+            "--default-character-set=utf8mb4",
+            name,
+        ],
+    )
+    .with_env(env(db))
+}
+
+/// Loads a dump from stdin into database `name`.
+pub fn load(db: &Db, name: &str) -> ExecSpec {
+    ExecSpec::new(
+        &db.at.container,
+        [
+            client(db.at.engine),
+            "-uroot",
+            "--default-character-set=utf8mb4",
+            name,
+        ],
+    )
+    .with_env(env(db))
+}
+
+pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    query(
+        rt,
+        db,
+        &format!(
+            "DROP DATABASE IF EXISTS {n}; CREATE DATABASE {n} CHARACTER SET utf8mb4",
+            n = q(name)
+        ),
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn drop_db<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    query(rt, db, &format!("DROP DATABASE IF EXISTS {}", q(name)))
+        .await
+        .map(|_| ())
+}
+
+/// Swaps the staging tables into `target` in one atomic RENAME TABLE (the
+/// previous tables go to `<target>__turnout_old`), then puts the source's
+/// views in place. The caller has backed the target up.
+pub async fn swap<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    views_from: (&Db<'_>, &str),
+    target: &str,
+    staged: &Fingerprint,
+) -> Result<(), SyncError> {
+    let (source, source_db) = views_from;
+    let staging = format!("{target}{STAGING}");
+    let old = format!("{target}{OLD}");
+    let current = fingerprint(rt, db, target).await?;
+    query(
+        rt,
+        db,
+        &format!(
+            "CREATE DATABASE IF NOT EXISTS {t} CHARACTER SET utf8mb4; DROP DATABASE IF EXISTS {o}; CREATE DATABASE {o} CHARACTER SET utf8mb4",
+            t = q(target),
+            o = q(&old)
+        ),
+    )
+    .await?;
+    let mut renames: Vec<String> = current
+        .tables
+        .iter()
+        .map(|(t, ..)| format!("{}.{} TO {}.{}", q(target), q(t), q(&old), q(t)))
+        .collect();
+    renames.extend(
+        staged
+            .tables
+            .iter()
+            .map(|(t, ..)| format!("{}.{} TO {}.{}", q(&staging), q(t), q(target), q(t))),
+    );
+    // Foreign keys would refuse the intermediate state of a multi-table rename.
+    if !renames.is_empty() {
+        query(
+            rt,
+            db,
+            &format!(
+                "SET foreign_key_checks = 0; RENAME TABLE {}",
+                renames.join(", ")
+            ),
+        )
+        .await?;
+    }
+    // Views: drop the target's, then create the source's, rewritten to the target.
+    for v in &current.views {
+        query(
+            rt,
+            db,
+            &format!("DROP VIEW IF EXISTS {}.{}", q(target), q(v)),
+        )
+        .await?;
+    }
+    for v in &staged.views {
+        let rows = query(
+            rt,
+            source,
+            &format!("SHOW CREATE VIEW {}.{}", q(source_db), q(v)),
+        )
+        .await?;
+        let create = rows
+            .first()
+            .and_then(|r| r.get(1))
+            .ok_or_else(|| SyncError::Io(format!("no definition for view {v}")))?;
+        let rewritten = create.replace(&format!("{}.", q(source_db)), &format!("{}.", q(target)));
+        let sql = format!("USE {}; {}", q(target), rewritten);
+        query(rt, db, &sql).await?;
+    }
+    drop_db(rt, db, &old).await?;
+    drop_db(rt, db, &staging).await
+}

@@ -1,0 +1,56 @@
+//! What turnout last wrote into each target, so a target written to since
+//! is not overwritten silently. Kept as JSON in turnout's state directory,
+//! replaced atomically.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One target's last sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Written {
+    /// Fingerprint digest of the target right after turnout wrote it.
+    pub checksum: String,
+    /// Where the data came from, e.g. `test-mysql/future_users`.
+    pub source: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// A swap under way: the digest the target has once it completes. A
+    /// sync killed after the swap but before the record leaves the target
+    /// with this digest, which is ours, not someone else's write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+}
+
+/// The records of every target, keyed by `container/database`.
+#[derive(Debug)]
+pub struct Records {
+    path: PathBuf,
+    pub entries: BTreeMap<String, Written>,
+}
+
+impl Records {
+    pub fn load(dir: &Path) -> std::io::Result<Records> {
+        let path = dir.join("sync-records.json");
+        let entries = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(Records { path, entries })
+    }
+
+    pub fn save(&self) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&self.entries).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}

@@ -1,0 +1,389 @@
+//! Executes the copies of a sync, one binding after another:
+//! guard -> back up the target -> load into staging -> verify -> swap -> record.
+//! A sync killed at any point leaves the target as it was (before the
+//! atomic swap) or complete (after it); running it again finishes the job.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tracing::info;
+use turnout_crds::datasync::SyncStep;
+
+use super::mysql::{self, Db, Fingerprint, STAGING};
+use super::record::{Records, Written};
+use super::{Endpoint, StepPlan, SyncError};
+use crate::runtime::stream::{DataExec, SecretValue, Sink, Source};
+use crate::secrets::SecretResolver;
+
+/// How a sync behaves.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// Back up each existing target before it is overwritten.
+    pub backup: bool,
+    /// Overwrite a target written to since turnout last synced it.
+    pub allow_overwrite_newer: bool,
+    /// Where backups go: `<dir>/<container>/<database>/<time>.sql`.
+    pub backup_dir: PathBuf,
+    /// Backups kept per target; older ones are pruned.
+    pub keep_backups: usize,
+    /// Where the records of what turnout wrote are kept.
+    pub state_dir: PathBuf,
+}
+
+/// Reports progress of a sync.
+pub trait SyncProgress: Send + Sync {
+    fn phase(&self, binding: &str, phase: &str);
+    fn bytes(&self, binding: &str, total: u64);
+}
+
+/// Progress that only logs phases.
+pub struct LogSyncProgress;
+
+impl SyncProgress for LogSyncProgress {
+    fn phase(&self, binding: &str, phase: &str) {
+        info!(binding, phase, "sync");
+    }
+
+    fn bytes(&self, _: &str, _: u64) {}
+}
+
+fn password<S: SecretResolver>(
+    secrets: &S,
+    e: &Endpoint,
+) -> Result<Option<SecretValue>, SyncError> {
+    let Some(from) = &e.admin else {
+        return Ok(None);
+    };
+    let bytes = secrets
+        .resolve(&e.container, "adminSecret", from)
+        .map_err(|err| SyncError::Secret {
+            container: e.container.clone(),
+            message: err.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(Some(SecretValue::new(text.trim_end_matches(['\n', '\r']))))
+}
+
+/// Runs every step; returns the status of each step done (or attempted)
+/// and the first error, which stops the sync.
+pub async fn run_sync<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    steps: &[StepPlan],
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> (Vec<SyncStep>, Result<(), SyncError>) {
+    let mut done = Vec::new();
+    for step in steps {
+        let t0 = Instant::now();
+        let mut status = SyncStep {
+            binding: step.binding.clone(),
+            source: step.source.label(),
+            target: step.target.label(),
+            ..Default::default()
+        };
+        let r = copy(rt, secrets, step, opts, progress, &mut status).await;
+        status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+        done.push(status);
+        if let Err(e) = r {
+            return (done, Err(e));
+        }
+    }
+    (done, Ok(()))
+}
+
+async fn copy<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    step: &StepPlan,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+    status: &mut SyncStep,
+) -> Result<(), SyncError> {
+    let b = step.binding.as_str();
+    let src = Db {
+        at: &step.source,
+        password: password(secrets, &step.source)?,
+    };
+    let dst = Db {
+        at: &step.target,
+        password: password(secrets, &step.target)?,
+    };
+    let (sdb, tdb) = (step.source.database.as_str(), step.target.database.as_str());
+    let io = |e: std::io::Error| {
+        SyncError::Io(format!("sync records in {}: {e}", opts.state_dir.display()))
+    };
+
+    progress.phase(b, "inspect");
+    if !mysql::exists(rt, &src, sdb).await? {
+        return Err(SyncError::SourceMissing(step.source.label()));
+    }
+    let source_fp = mysql::fingerprint(rt, &src, sdb).await?;
+    status.source_checksum = Some(source_fp.digest());
+    status.rows = Some(source_fp.rows());
+
+    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let key = step.target.label();
+    let target_exists = mysql::exists(rt, &dst, tdb).await?;
+    if target_exists {
+        let now = mysql::fingerprint(rt, &dst, tdb).await?.digest();
+        if let Some(rec) = records.entries.get(&key) {
+            let ours = now == rec.checksum || rec.pending.as_deref() == Some(now.as_str());
+            if !ours && !opts.allow_overwrite_newer {
+                return Err(SyncError::TargetChanged {
+                    target: key,
+                    now,
+                    recorded: rec.checksum.clone(),
+                    from: rec.source.clone(),
+                    at: rec.at.clone(),
+                });
+            }
+        }
+        if now == source_fp.digest() {
+            // Already a copy of the source (e.g. a rerun after a kill past the swap).
+            progress.phase(b, "already in sync");
+            status.target_checksum = Some(now.clone());
+            record(&mut records, &key, &now, &step.source.label()).map_err(io)?;
+            return Ok(());
+        }
+        if opts.backup {
+            progress.phase(b, "backup");
+            status.backup = Some(
+                backup(rt, &dst, &step.target, opts)
+                    .await?
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+
+    progress.phase(b, "copy");
+    let staging = format!("{tdb}{STAGING}");
+    mysql::recreate(rt, &dst, &staging).await?;
+    let from = mysql::dump(&src, sdb);
+    let to = mysql::load(&dst, &staging);
+    let streamed = rt
+        .stream(Source::Exec(&from), Sink::Exec(&to), &|n| {
+            progress.bytes(b, n)
+        })
+        .await?;
+    status.bytes = streamed.bytes;
+    if !streamed.succeeded() {
+        let _ = mysql::drop_db(rt, &dst, &staging).await;
+        let (what, code, stderr) = if streamed.source_exit != Some(0) {
+            (from.display(), streamed.source_exit, streamed.source_stderr)
+        } else {
+            (to.display(), streamed.sink_exit, streamed.sink_stderr)
+        };
+        return Err(SyncError::Command {
+            what,
+            code: code.unwrap_or(-1),
+            stderr: stderr.trim().to_string(),
+        });
+    }
+
+    progress.phase(b, "verify");
+    let staged = mysql::fingerprint(rt, &dst, &staging).await?;
+    if !same_content(&source_fp, &staged) {
+        let _ = mysql::drop_db(rt, &dst, &staging).await;
+        return Err(SyncError::Mismatch {
+            source_db: step.source.label(),
+            target: key,
+            detail: source_fp.difference(&staged),
+        });
+    }
+
+    progress.phase(b, "swap");
+    let entry = records
+        .entries
+        .entry(key.clone())
+        .or_insert_with(|| Written {
+            checksum: String::new(),
+            source: step.source.label(),
+            at: jiff::Timestamp::now().to_string(),
+            pending: None,
+        });
+    entry.pending = Some(staged.digest());
+    records.save().map_err(io)?;
+    mysql::swap(rt, &dst, (&src, sdb), tdb, &staged).await?;
+    let after = mysql::fingerprint(rt, &dst, tdb).await?;
+    if !same_content(&source_fp, &after) {
+        return Err(SyncError::Mismatch {
+            source_db: step.source.label(),
+            target: key,
+            detail: source_fp.difference(&after),
+        });
+    }
+    status.target_checksum = Some(after.digest());
+    record(&mut records, &key, &after.digest(), &step.source.label()).map_err(io)
+}
+
+fn same_content(a: &Fingerprint, b: &Fingerprint) -> bool {
+    a.digest() == b.digest()
+}
+
+fn record(records: &mut Records, key: &str, checksum: &str, source: &str) -> std::io::Result<()> {
+    records.entries.insert(
+        key.to_string(),
+        Written {
+            checksum: checksum.to_string(),
+            source: source.to_string(),
+            at: jiff::Timestamp::now().to_string(),
+            pending: None,
+        },
+    );
+    records.save()
+}
+
+/// Directory of the backups of one target.
+pub fn backup_dir_of(opts: &SyncOptions, target: &Endpoint) -> PathBuf {
+    opts.backup_dir
+        .join(&target.container)
+        .join(&target.database)
+}
+
+/// Dumps the target to a new file in its backup directory (0600), then
+/// prunes old backups beyond `keep_backups`.
+async fn backup<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &Endpoint,
+    opts: &SyncOptions,
+) -> Result<PathBuf, SyncError> {
+    let err = |message: String| SyncError::Backup {
+        target: target.label(),
+        message,
+    };
+    let dir = backup_dir_of(opts, target);
+    private_dir(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.3fZ")
+        .to_string();
+    let file = dir.join(format!("{stamp}.sql"));
+    let partial = dir.join(format!("{stamp}.sql.partial"));
+    let f = open_private(&partial)
+        .await
+        .map_err(|e| err(format!("cannot write {}: {e}", partial.display())))?;
+    let spec = mysql::dump(db, &target.database);
+    let out = rt
+        .stream(Source::Exec(&spec), Sink::Writer(Box::pin(f)), &|_| {})
+        .await?;
+    if !out.succeeded() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(err(format!(
+            "{} exited {:?}: {}",
+            spec.display(),
+            out.source_exit,
+            out.source_stderr.trim()
+        )));
+    }
+    // Only a complete dump gets the .sql name.
+    std::fs::rename(&partial, &file).map_err(|e| err(e.to_string()))?;
+    prune(&dir, opts.keep_backups.max(1));
+    Ok(file)
+}
+
+async fn open_private(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await?;
+    Ok(f)
+}
+
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// The complete backups of a directory, oldest first.
+pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn prune(dir: &Path, keep: usize) {
+    let files = list_backups(dir);
+    let excess = files.len().saturating_sub(keep);
+    for old in &files[..excess] {
+        if let Err(e) = std::fs::remove_file(old) {
+            tracing::warn!(file = %old.display(), error = %e, "cannot prune an old backup");
+        }
+    }
+}
+
+/// Puts a backup back: loads it into staging, then swaps it into the target
+/// (whose current contents are backed up first).
+pub async fn restore<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    target: &Endpoint,
+    file: &Path,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+) -> Result<SyncStep, SyncError> {
+    let t0 = Instant::now();
+    let db = Db {
+        at: target,
+        password: password(secrets, target)?,
+    };
+    let tdb = target.database.as_str();
+    let mut status = SyncStep {
+        binding: "restore".into(),
+        source: file.display().to_string(),
+        target: target.label(),
+        ..Default::default()
+    };
+    if opts.backup && mysql::exists(rt, &db, tdb).await? {
+        progress.phase("restore", "backup");
+        status.backup = Some(backup(rt, &db, target, opts).await?.display().to_string());
+    }
+    progress.phase("restore", "load");
+    let staging = format!("{tdb}{STAGING}");
+    mysql::recreate(rt, &db, &staging).await?;
+    let reader = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let load = mysql::load(&db, &staging);
+    let out = rt
+        .stream(Source::Reader(Box::pin(reader)), Sink::Exec(&load), &|n| {
+            progress.bytes("restore", n)
+        })
+        .await?;
+    status.bytes = out.bytes;
+    if !out.succeeded() {
+        let _ = mysql::drop_db(rt, &db, &staging).await;
+        return Err(SyncError::Command {
+            what: load.display(),
+            code: out.sink_exit.unwrap_or(-1),
+            stderr: out.sink_stderr.trim().to_string(),
+        });
+    }
+    let staged = mysql::fingerprint(rt, &db, &staging).await?;
+    progress.phase("restore", "swap");
+    mysql::swap(rt, &db, (&db, &staging), tdb, &staged).await?;
+    let after = mysql::fingerprint(rt, &db, tdb).await?;
+    status.rows = Some(after.rows());
+    status.target_checksum = Some(after.digest());
+    let mut records = Records::load(&opts.state_dir).map_err(|e| SyncError::Io(e.to_string()))?;
+    record(
+        &mut records,
+        &target.label(),
+        &after.digest(),
+        &status.source,
+    )
+    .map_err(|e| SyncError::Io(e.to_string()))?;
+    status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(status)
+}
