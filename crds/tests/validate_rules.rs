@@ -639,8 +639,35 @@ fn every_builtin_engine_accepts_a_database_binding() {
     ] {
         let mut p = valid_plan();
         p.infrastructure[0].engine = Some(engine);
+        if engine == Engine::Redis {
+            // On Redis a binding names a logical db index.
+            let host = p.infrastructure[0].name.clone();
+            for (i, v) in p.versions.iter_mut().enumerate() {
+                for b in v.data.iter_mut().filter(|b| b.container == host) {
+                    b.database = Some(i.to_string());
+                }
+            }
+        }
         assert_valid(&p);
     }
+}
+
+#[test]
+fn a_redis_binding_names_a_db_index_and_sql_databases_a_safe_name() {
+    let mut p = valid_plan();
+    p.infrastructure[0].engine = Some(Engine::Redis);
+    let v = validate_plan(&p);
+    assert!(
+        !v.is_empty()
+            && v.iter()
+                .all(|x| x.kind == K::InvalidDataBinding && x.message.contains("db index")),
+        "{v:#?}"
+    );
+
+    let mut p = valid_plan();
+    p.versions[0].data[0].database = Some("users; DROP DATABASE x".into());
+    let v = single(&p, K::InvalidDataBinding);
+    assert!(v.path.ends_with(".database"), "{}", v.path);
 }
 
 #[test]
