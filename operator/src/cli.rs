@@ -75,6 +75,8 @@ pub enum Command {
         resync: u64,
         #[command(flatten)]
         state: StateDir,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
     },
     /// Show what `apply` would do: the ordered actions with their reasons, and what blocks them. Changes nothing.
     ///
@@ -99,6 +101,8 @@ pub enum Command {
         status_file: Option<PathBuf>,
         #[command(flatten)]
         state: StateDir,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
     },
     /// Show the status of the running standalone turnout.
     ///

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             listen,
             resync,
             state,
+            data,
         } => block_on(async move {
             turnout::standalone::run(turnout::standalone::Options {
                 file,
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
                 listen,
                 state_dir: state.dir,
                 resync: Duration::from_secs(resync.max(1)),
+                sync: data.switch_options(),
             })
             .await
             .map(|()| ExitCode::SUCCESS)
@@ -38,7 +40,13 @@ fn main() -> ExitCode {
             files,
             status_file,
             state,
-        } => block_on(commands::apply::run(files, status_file, state.dir)),
+            data,
+        } => block_on(commands::apply::run(
+            files,
+            status_file,
+            state.dir,
+            data.switch_options(),
+        )),
         Command::Sync {
             files,
             from,

@@ -10,7 +10,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
+use std::path::PathBuf;
+
+use futures::future::{BoxFuture, join_all};
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 use turnout_crds::plan::{DEFAULT_STOP_TIMEOUT_SECONDS, PortPlanSpec};
 use turnout_crds::selection::{PhaseTimings, VersionSelectionSpec};
@@ -41,6 +44,14 @@ pub enum ApplyError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error(
+        "the data sync {from} -> {to} failed: {message}; {to} was not started and nothing was overwritten"
+    )]
+    Sync {
+        from: String,
+        to: String,
+        message: String,
+    },
     #[error("interrupted: turnout is shutting down; the next reconcile finishes the change")]
     Cancelled,
     #[error(
@@ -57,6 +68,7 @@ impl ApplyError {
             ApplyError::Secret(e) => e.reason(),
             ApplyError::NotReady { .. } => "Unhealthy",
             ApplyError::Cancelled => "Interrupted",
+            ApplyError::Sync { .. } => "SyncFailed",
         }
     }
 }
@@ -100,6 +112,8 @@ pub struct Applied {
     /// The version that was running before, when this was a switch.
     pub switch: Option<Switch>,
     pub timings: PhaseTimings,
+    /// The data copied on this switch (`syncOnSwitch`), one step per binding.
+    pub synced: Vec<turnout_crds::datasync::SyncStep>,
 }
 
 /// A change of the running version.
@@ -147,6 +161,77 @@ impl Progress for LogProgress {
     }
 }
 
+/// Copies a version's data into the next on a switch (`syncOnSwitch`).
+pub trait SwitchSync: Send + Sync {
+    /// Whether a switch `from` -> `to` has data bindings to copy.
+    fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool;
+    /// Copies; the error is a sentence for status and logs.
+    fn sync<'a>(
+        &'a self,
+        plan: &'a PortPlanSpec,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<turnout_crds::datasync::SyncStep>, String>>;
+}
+
+/// A switch whose data still has to be copied, kept on disk so a turnout
+/// killed after stopping the old version still syncs before starting the new.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Intent {
+    plan: String,
+    from: String,
+    to: String,
+    synced: bool,
+}
+
+/// Switch syncing: the copier, where intents live, and syncs that failed.
+struct SyncSetup {
+    copier: Arc<dyn SwitchSync>,
+    dir: PathBuf,
+    /// Switch key -> why its sync failed; such a switch does not begin again
+    /// until the plan or selection changes (or turnout restarts).
+    failed: Mutex<HashMap<String, String>>,
+}
+
+impl SyncSetup {
+    fn intent_path(&self) -> PathBuf {
+        self.dir.join("switch-intent.json")
+    }
+
+    fn intent(&self) -> Option<Intent> {
+        let text = std::fs::read_to_string(self.intent_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn save(&self, intent: &Intent) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.intent_path().with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(intent).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, self.intent_path())
+    }
+
+    fn failed(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        match self.failed.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// Identifies one switch of one spec: a changed plan or selection is a new attempt.
+fn switch_key(target: &Target, from: &str) -> String {
+    let spec = serde_json::to_vec(&(&target.plan, &target.selection)).unwrap_or_default();
+    let digest = Sha256::digest(&spec);
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}/{from}->{}/{short}",
+        target.plan_name, target.selection.active_version
+    )
+}
+
 /// Drives the pipeline against one runtime and host.
 pub struct Reconciler<R, H, S> {
     pub runtime: Arc<R>,
@@ -154,6 +239,7 @@ pub struct Reconciler<R, H, S> {
     secrets: SecretFiles<S>,
     /// Container id -> ready, so a converged host is not re-probed.
     ready_cache: Mutex<HashMap<String, bool>>,
+    sync: Option<SyncSetup>,
 }
 
 impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
@@ -163,7 +249,40 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             host,
             secrets,
             ready_cache: Mutex::new(HashMap::new()),
+            sync: None,
         }
+    }
+
+    /// Copies data on switches with `copier`, keeping switch intents in `dir`.
+    pub fn with_sync(mut self, copier: Arc<dyn SwitchSync>, dir: impl Into<PathBuf>) -> Self {
+        self.sync = Some(SyncSetup {
+            copier,
+            dir: dir.into(),
+            failed: Mutex::new(HashMap::new()),
+        });
+        self
+    }
+
+    /// The version whose data a switch to the active version must copy, if any.
+    fn sync_source(&self, target: &Target, observed: &[ObservedContainer]) -> Option<String> {
+        let setup = self.sync.as_ref()?;
+        if !target.selection.sync_on_switch {
+            return None;
+        }
+        let to = &target.selection.active_version;
+        let from = switch_from(observed, &target.plan_name, to)
+            .filter(|f| f != to)
+            .or_else(|| {
+                // A switch interrupted after the old version stopped.
+                setup
+                    .intent()
+                    .filter(|i| i.plan == target.plan_name && &i.to == to && !i.synced)
+                    .map(|i| i.from)
+            })?;
+        setup
+            .copier
+            .has_data(&target.plan, &from, to)
+            .then_some(from)
     }
 
     /// The pure part, without touching the host: validation, desired state and
@@ -217,9 +336,19 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 error: None,
                 switch: None,
                 timings: PhaseTimings::default(),
+                synced: Vec::new(),
             });
         }
-        let blockers = self.preflight(&desired, &observed).await;
+        let mut blockers = self.preflight(&desired, &observed).await;
+        if let (Some(setup), Some(from)) = (&self.sync, self.sync_source(target, &observed))
+            && let Some(message) = setup.failed().get(&switch_key(target, &from))
+        {
+            blockers.push(Blocker::SyncFailed {
+                from,
+                to: target.selection.active_version.clone(),
+                message: message.clone(),
+            });
+        }
         if !blockers.is_empty() {
             return Outcome::Blocked {
                 observed,
@@ -274,22 +403,61 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
         let started_at = jiff::Timestamp::now();
         // Drift (another version's container started by hand) is not a switch:
         // when the active version already runs, that is where we come from.
-        let active_runs = before.iter().any(|o| {
-            o.is_ours(&desired.plan)
-                && o.state == RunState::Running
-                && o.role() == Some(Role::Version(desired.active_version.clone()))
-        });
-        let from = if active_runs {
-            Some(desired.active_version.clone())
-        } else {
-            running_version(before, &desired.plan)
-        };
+        let from = switch_from(before, &desired.plan, &desired.active_version);
+        let sync_from = self.sync_source(target, before);
+        if let (Some(setup), Some(f)) = (&self.sync, &sync_from) {
+            let intent = Intent {
+                plan: desired.plan.clone(),
+                from: f.clone(),
+                to: desired.active_version.clone(),
+                synced: false,
+            };
+            if let Err(e) = setup.save(&intent) {
+                warn!(error = %e, "cannot record the switch intent");
+            }
+        }
+        let mut synced = Vec::new();
         let is_switch = from.as_deref() != Some(desired.active_version.as_str());
         let mut timings = PhaseTimings::default();
         let mut done = Vec::new();
         let mut error = None;
         let mut ready = BTreeSet::new();
         for phase in [Phase::Stop, Phase::Infrastructure, Phase::Version] {
+            // The copy runs once the old version is stopped (a quiescent
+            // source) and the infrastructure is up, before the new version starts.
+            if phase == Phase::Version
+                && let (Some(setup), Some(f)) = (&self.sync, &sync_from)
+            {
+                let to = desired.active_version.clone();
+                let t0 = Instant::now();
+                let r = setup.copier.sync(&target.plan, f, &to).await;
+                timings.sync_ms = Some(u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX));
+                match r {
+                    Ok(steps) => {
+                        synced = steps;
+                        let intent = Intent {
+                            plan: desired.plan.clone(),
+                            from: f.clone(),
+                            to,
+                            synced: true,
+                        };
+                        if let Err(e) = setup.save(&intent) {
+                            warn!(error = %e, "cannot record the finished sync");
+                        }
+                    }
+                    Err(message) => {
+                        setup
+                            .failed()
+                            .insert(switch_key(target, f), message.clone());
+                        error = Some(ApplyError::Sync {
+                            from: f.clone(),
+                            to,
+                            message,
+                        });
+                        break;
+                    }
+                }
+            }
             let of_phase: Vec<&Action> = actions.iter().filter(|a| a.phase == phase).collect();
             if of_phase.is_empty() {
                 continue;
@@ -337,6 +505,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             error,
             switch,
             timings,
+            synced,
         })
     }
 
@@ -504,6 +673,21 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+}
+
+/// Where a switch to `active` comes from: `active` itself when it already
+/// runs (drift is not a switch), else the version found running, if any.
+fn switch_from(observed: &[ObservedContainer], plan: &str, active: &str) -> Option<String> {
+    let active_runs = observed.iter().any(|o| {
+        o.is_ours(plan)
+            && o.state == RunState::Running
+            && o.role() == Some(Role::Version(active.to_string()))
+    });
+    if active_runs {
+        Some(active.to_string())
+    } else {
+        running_version(observed, plan)
     }
 }
 

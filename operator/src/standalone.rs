@@ -36,6 +36,8 @@ pub struct Options {
     pub listen: Option<std::net::SocketAddr>,
     pub state_dir: PathBuf,
     pub resync: Duration,
+    /// How `syncOnSwitch` copies data.
+    pub sync: crate::sync::run::SyncOptions,
 }
 
 /// What `/status` and the status file hold.
@@ -139,11 +141,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
     });
 
-    let reconciler = Reconciler::new(
-        runtime,
-        ProcHost,
-        SecretFiles::new(opts.state_dir.join("secrets"), LocalSecrets),
-    );
+    let reconciler = engine_reconciler(runtime, &opts.state_dir, opts.sync.clone());
     let driver = Driver { stop: stop.clone() };
     let mut target: Option<Target> = None;
     let mut file_error: Option<String> = None;
@@ -247,6 +245,27 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     info!("shutting down");
     Ok(())
+}
+
+/// The reconciler of the real host: the engine, `/proc`, local secrets, and
+/// `syncOnSwitch` through the engine.
+pub fn engine_reconciler(
+    runtime: Arc<DockerRuntime>,
+    state_dir: &Path,
+    sync: crate::sync::run::SyncOptions,
+) -> Reconciler<DockerRuntime, ProcHost, LocalSecrets> {
+    let intents = sync.state_dir.clone();
+    let copier = crate::sync::run::EngineSwitchSync {
+        runtime: runtime.clone(),
+        secrets: LocalSecrets,
+        options: sync,
+    };
+    Reconciler::new(
+        runtime,
+        ProcHost,
+        SecretFiles::new(state_dir.join("secrets"), LocalSecrets),
+    )
+    .with_sync(Arc::new(copier), intents)
 }
 
 /// Loads the file and checks it; the error is a sentence for the log and status.

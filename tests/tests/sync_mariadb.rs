@@ -268,6 +268,44 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
 
     // 7. The password is in no inspectable config.
     assert!(!docker(&["inspect", DB]).contains(PASSWORD));
+
+    // 8. Switching to dao with syncOnSwitch copies future's data first.
+    std::fs::write(
+        &env.file,
+        plan_yaml(&secret).replace("activeVersion: future", "activeVersion: dao"),
+    )
+    .unwrap();
+    let status = dir.join("status.json");
+    let switched = Command::new(turnout_bin())
+        .arg("apply")
+        .arg(&env.file)
+        .arg("--data-dir")
+        .arg(&env.data)
+        .arg("--state-dir")
+        .arg(&env.state)
+        .arg("--status-file")
+        .arg(&status)
+        .output()
+        .unwrap();
+    assert!(switched.status.success(), "{}", text(&switched));
+    assert_eq!(
+        contents("e2esync_dao"),
+        source,
+        "the switch copied future's data into dao"
+    );
+    assert_eq!(
+        running(PLAN),
+        vec![format!("{PLAN}-dao-service"), DB.to_string()]
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    assert!(
+        s["status"]["lastSwitch"]["phases"]["syncMs"]
+            .as_u64()
+            .is_some(),
+        "{s}"
+    );
+    assert!(!std::fs::read_to_string(&status).unwrap().contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread")]

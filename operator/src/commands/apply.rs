@@ -9,11 +9,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::core::Action;
-use crate::host::ProcHost;
 use crate::lock::HostLock;
-use crate::reconcile::{Outcome, Progress, Reconciler};
+use crate::reconcile::{Outcome, Progress};
 use crate::runtime::docker::DockerRuntime;
-use crate::secrets::{LocalSecrets, SecretFiles};
 use crate::standalone::{StandaloneStatus, write_atomically};
 use crate::status::{ready_condition, status_of};
 use crate::target::load_target;
@@ -52,15 +50,12 @@ pub async fn run(
     files: Vec<PathBuf>,
     status_file: Option<PathBuf>,
     state_dir: PathBuf,
+    sync: crate::sync::run::SyncOptions,
 ) -> anyhow::Result<ExitCode> {
     let target = load_target(&files)?;
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
-    let reconciler = Reconciler::new(
-        runtime,
-        ProcHost,
-        SecretFiles::new(state_dir.join("secrets"), LocalSecrets),
-    );
+    let reconciler = crate::standalone::engine_reconciler(runtime, &state_dir, sync);
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done: {msg}")

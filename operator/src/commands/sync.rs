@@ -36,6 +36,11 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// Options for `syncOnSwitch`: always back up, never overwrite newer data.
+    pub fn switch_options(&self) -> SyncOptions {
+        self.options(true, false)
+    }
+
     fn options(&self, backup: bool, allow_overwrite_newer: bool) -> SyncOptions {
         SyncOptions {
             backup,

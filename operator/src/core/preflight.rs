@@ -65,6 +65,12 @@ pub enum Blocker {
     },
     /// A planned container name is taken by a container turnout does not manage.
     NameTaken { name: String, image: String },
+    /// The data sync of this switch failed before; the switch waits.
+    SyncFailed {
+        from: String,
+        to: String,
+        message: String,
+    },
     /// An image is not on the host and could not be pulled.
     ImageMissing { image: String, wanted_by: String },
 }
@@ -75,6 +81,7 @@ impl Blocker {
         match self {
             Blocker::PortConflict { .. } | Blocker::NameTaken { .. } => "PortConflict",
             Blocker::ImageMissing { .. } => "ImageMissing",
+            Blocker::SyncFailed { .. } => "SyncFailed",
         }
     }
 }
@@ -94,6 +101,10 @@ impl fmt::Display for Blocker {
             Blocker::NameTaken { name, image } => write!(
                 f,
                 "the name {name} is taken by a container turnout does not manage (image {image}); rename or remove it yourself, turnout never touches it"
+            ),
+            Blocker::SyncFailed { from, to, message } => write!(
+                f,
+                "the data sync {from} -> {to} failed ({message}); the host waits with the infrastructure running and nothing overwritten. Fix the cause, then edit the plan or selection (or restart turnout) to try again, or set syncOnSwitch: false"
             ),
             Blocker::ImageMissing { image, wanted_by } => write!(
                 f,

@@ -387,3 +387,41 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
     status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(status)
 }
+
+/// `syncOnSwitch` through the engine: the copier the reconciler calls
+/// between stopping the old version and starting the new one.
+pub struct EngineSwitchSync<R, S> {
+    pub runtime: std::sync::Arc<R>,
+    pub secrets: S,
+    pub options: SyncOptions,
+}
+
+impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
+    for EngineSwitchSync<R, S>
+{
+    fn has_data(&self, plan: &turnout_crds::PortPlanSpec, from: &str, to: &str) -> bool {
+        super::plan_steps(plan, from, to).is_ok_and(|s| !s.is_empty())
+    }
+
+    fn sync<'a>(
+        &'a self,
+        plan: &'a turnout_crds::PortPlanSpec,
+        from: &'a str,
+        to: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+        Box::pin(async move {
+            let steps = super::plan_steps(plan, from, to).map_err(|e| e.to_string())?;
+            let (done, result) = run_sync(
+                self.runtime.as_ref(),
+                &self.secrets,
+                &steps,
+                &self.options,
+                &LogSyncProgress,
+            )
+            .await;
+            result
+                .map(|()| done)
+                .map_err(|e| format!("[{}] {e}", e.reason()))
+        })
+    }
+}

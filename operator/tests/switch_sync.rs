@@ -1,0 +1,164 @@
+//! `syncOnSwitch` in the pipeline: the copy runs after the old version
+//! stopped and the infrastructure is up, before the new version starts; a
+//! failed copy keeps the new version down and is not retried for the same spec.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use futures::future::BoxFuture;
+use turnout::core::Blocker;
+use turnout::reconcile::{LogProgress, Outcome, SwitchSync};
+use turnout::runtime::memory::MemoryRuntime;
+use turnout_crds::PortPlanSpec;
+use turnout_crds::datasync::SyncStep;
+
+/// Records what was running when each copy ran; fails while `fail` is set.
+struct FakeSync {
+    rt: Arc<MemoryRuntime>,
+    calls: Mutex<Vec<(String, String, BTreeSet<String>)>>,
+    fail: Mutex<bool>,
+}
+
+impl SwitchSync for FakeSync {
+    fn has_data(&self, _: &PortPlanSpec, _: &str, _: &str) -> bool {
+        true
+    }
+
+    fn sync<'a>(
+        &'a self,
+        _: &'a PortPlanSpec,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+        Box::pin(async move {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((from.into(), to.into(), self.rt.running()));
+            if *self.fail.lock().unwrap() {
+                Err("the source database is missing".into())
+            } else {
+                Ok(vec![SyncStep {
+                    binding: "users".into(),
+                    ..Default::default()
+                }])
+            }
+        })
+    }
+}
+
+fn setup(tag: &str) -> (Arc<MemoryRuntime>, Arc<FakeSync>, TestReconciler, TempDir) {
+    let rt = runtime_with_images();
+    let dir = temp_dir(tag);
+    let fake = Arc::new(FakeSync {
+        rt: rt.clone(),
+        calls: Mutex::new(Vec::new()),
+        fail: Mutex::new(false),
+    });
+    let r = reconciler_with(&rt, Default::default(), &dir.join("secrets"))
+        .with_sync(fake.clone(), dir.join("state"));
+    (rt, fake, r, dir)
+}
+
+fn running(v: &[&str]) -> BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_copy_runs_between_stopping_the_old_version_and_starting_the_new() {
+    let (rt, fake, r, _dir) = setup("sync-order");
+    assert!(
+        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+    );
+    assert!(
+        fake.calls.lock().unwrap().is_empty(),
+        "a first start copies nothing"
+    );
+
+    match r.reconcile(&target("b"), &LogProgress).await {
+        Outcome::Applied(a) => {
+            assert!(a.converged(), "{a:#?}");
+            assert_eq!(a.synced.len(), 1);
+            assert!(a.timings.sync_ms.is_some());
+        }
+        other => panic!("{other:#?}"),
+    }
+    let calls = fake.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (from, to, up) = &calls[0];
+    assert_eq!((from.as_str(), to.as_str()), ("a", "b"));
+    assert_eq!(
+        up,
+        &running(&["db"]),
+        "only the infrastructure ran during the copy"
+    );
+    assert_eq!(rt.running(), running(&["db", "b-web", "b-worker"]));
+
+    // Converged: no copy again.
+    r.reconcile(&target("b"), &LogProgress).await;
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_copy_keeps_the_new_version_down_and_waits_for_a_change() {
+    let (rt, fake, r, _dir) = setup("sync-fail");
+    assert!(
+        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+    );
+    *fake.fail.lock().unwrap() = true;
+
+    match r.reconcile(&target("b"), &LogProgress).await {
+        Outcome::Applied(a) => {
+            let e = a.error.expect("the copy failed");
+            assert_eq!(e.reason(), "SyncFailed");
+            assert!(e.to_string().contains("source database is missing"));
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert_eq!(
+        rt.running(),
+        running(&["db"]),
+        "b did not start; infrastructure stays up"
+    );
+
+    // The same spec does not try again, and changes nothing.
+    rt.take_calls();
+    match r.reconcile(&target("b"), &LogProgress).await {
+        Outcome::Blocked { blockers, .. } => {
+            assert!(
+                blockers
+                    .iter()
+                    .any(|b| matches!(b, Blocker::SyncFailed { .. }) && b.reason() == "SyncFailed"),
+                "{blockers:?}"
+            );
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert!(mutating(&rt.take_calls()).is_empty());
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+
+    // Once fixed, a changed selection (here: another generation of the spec) tries again and
+    // the copy comes from the version that was running before, remembered on disk.
+    *fake.fail.lock().unwrap() = false;
+    let mut retry = target("b");
+    retry.plan.versions[1].containers[0].stop_timeout_seconds = Some(7);
+    assert!(
+        matches!(r.reconcile(&retry, &LogProgress).await, Outcome::Applied(a) if a.converged())
+    );
+    let calls = fake.calls.lock().unwrap().clone();
+    assert_eq!((calls[1].0.as_str(), calls[1].1.as_str()), ("a", "b"));
+    assert_eq!(rt.running(), running(&["db", "b-web", "b-worker"]));
+}
+
+#[tokio::test]
+async fn sync_on_switch_false_copies_nothing() {
+    let (_rt, fake, r, _dir) = setup("sync-off");
+    r.reconcile(&target("a"), &LogProgress).await;
+    let mut t = target("b");
+    t.selection.sync_on_switch = false;
+    assert!(matches!(r.reconcile(&t, &LogProgress).await, Outcome::Applied(a) if a.converged()));
+    assert!(fake.calls.lock().unwrap().is_empty());
+}
