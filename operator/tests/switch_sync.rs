@@ -36,9 +36,9 @@ impl SwitchSync for FakeSync {
         Box::pin(async move {
             self.calls
                 .lock()
-                .unwrap()
+                .expect("lock")
                 .push((from.into(), to.into(), self.rt.running()));
-            if *self.fail.lock().unwrap() {
+            if *self.fail.lock().expect("lock") {
                 Err("the source database is missing".into())
             } else {
                 Ok(vec![SyncStep {
