@@ -9,7 +9,10 @@
 //! [`plan_steps`] is pure; [`run::run_sync`] executes through
 //! [`crate::runtime::stream::DataExec`].
 
+pub mod db;
+pub mod engines;
 pub mod mysql;
+pub mod postgres;
 pub mod record;
 pub mod run;
 
@@ -128,9 +131,9 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
     let engine = c
         .engine
         .ok_or_else(|| unsupported(format!("{} has no engine", c.name)))?;
-    if !matches!(engine, Engine::Mysql | Engine::Mariadb) {
+    if !matches!(engine, Engine::Mysql | Engine::Mariadb | Engine::Postgres) {
         return Err(unsupported(format!(
-            "the {engine:?} recipe is not built yet; MySQL and MariaDB are"
+            "the {engine:?} recipe is not built yet; MySQL, MariaDB and PostgreSQL are"
         )));
     }
     Ok(Endpoint {

@@ -5,84 +5,11 @@
 //! quoted as identifiers; SQL is passed as one argv element, never through a
 //! shell. The admin password reaches the client as `MYSQL_PWD`.
 
-use std::fmt::Write as _;
-
-use sha2::{Digest, Sha256};
 use turnout_crds::plan::Engine;
 
-use super::{Endpoint, SyncError};
+use super::SyncError;
+use super::db::{Db, Fingerprint, OLD, STAGING};
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
-
-/// Suffix of the database a copy is loaded into before the swap.
-pub const STAGING: &str = "__turnout_staging";
-/// Suffix of the database the previous tables are moved to by the swap.
-pub const OLD: &str = "__turnout_old";
-
-/// A database endpoint with its client credentials.
-pub struct Db<'a> {
-    pub at: &'a Endpoint,
-    pub password: Option<SecretValue>,
-}
-
-/// What a database holds: tables with row counts and checksums, and views.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Fingerprint {
-    pub tables: Vec<(String, u64, String)>,
-    pub views: Vec<String>,
-}
-
-impl Fingerprint {
-    pub fn rows(&self) -> u64 {
-        self.tables.iter().map(|t| t.1).sum()
-    }
-
-    /// One digest over every table's name, rows and checksum, and the views.
-    pub fn digest(&self) -> String {
-        let mut h = Sha256::new();
-        for (t, rows, sum) in &self.tables {
-            h.update(format!("table {t} {rows} {sum}\n"));
-        }
-        for v in &self.views {
-            h.update(format!("view {v}\n"));
-        }
-        h.finalize()
-            .iter()
-            .take(16)
-            .fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
-    }
-
-    /// What differs, for a person.
-    pub fn difference(&self, other: &Fingerprint) -> String {
-        let mut out = Vec::new();
-        for (t, rows, sum) in &self.tables {
-            match other.tables.iter().find(|o| &o.0 == t) {
-                None => out.push(format!("table {t} is missing")),
-                Some((_, r, s)) if r != rows => {
-                    out.push(format!("table {t} has {r} rows, expected {rows}"))
-                }
-                Some((_, _, s)) if s != sum => {
-                    out.push(format!("table {t} checksum {s}, expected {sum}"))
-                }
-                Some(_) => {}
-            }
-        }
-        for (t, ..) in &other.tables {
-            if !self.tables.iter().any(|o| &o.0 == t) {
-                out.push(format!("unexpected table {t}"));
-            }
-        }
-        if self.views != other.views {
-            out.push(format!(
-                "views {:?}, expected {:?}",
-                other.views, self.views
-            ));
-        }
-        out.join("; ")
-    }
-}
 
 fn client(engine: Engine) -> &'static str {
     if engine == Engine::Mariadb {

@@ -9,7 +9,8 @@ use std::time::Instant;
 use tracing::info;
 use turnout_crds::datasync::SyncStep;
 
-use super::mysql::{self, Db, Fingerprint, STAGING};
+use super::db::{Db, Fingerprint};
+use super::engines::{self as engine, STAGING};
 use super::record::{Records, Written};
 use super::{Endpoint, StepPlan, SyncError};
 use crate::runtime::stream::{DataExec, SecretValue, Sink, Source};
@@ -115,18 +116,19 @@ async fn copy<R: DataExec, S: SecretResolver>(
     };
 
     progress.phase(b, "inspect");
-    if !mysql::exists(rt, &src, sdb).await? {
+    if !engine::exists(rt, &src, sdb).await? {
         return Err(SyncError::SourceMissing(step.source.label()));
     }
-    let source_fp = mysql::fingerprint(rt, &src, sdb).await?;
+    let source_fp = engine::fingerprint(rt, &src, sdb).await?;
     status.source_checksum = Some(source_fp.digest());
     status.rows = Some(source_fp.rows());
 
     let mut records = Records::load(&opts.state_dir).map_err(io)?;
     let key = step.target.label();
-    let target_exists = mysql::exists(rt, &dst, tdb).await?;
+    engine::recover(rt, &dst, tdb).await?;
+    let target_exists = engine::exists(rt, &dst, tdb).await?;
     if target_exists {
-        let now = mysql::fingerprint(rt, &dst, tdb).await?.digest();
+        let now = engine::fingerprint(rt, &dst, tdb).await?.digest();
         if let Some(rec) = records.entries.get(&key) {
             let ours = now == rec.checksum || rec.pending.as_deref() == Some(now.as_str());
             if !ours && !opts.allow_overwrite_newer {
@@ -159,9 +161,9 @@ async fn copy<R: DataExec, S: SecretResolver>(
 
     progress.phase(b, "copy");
     let staging = format!("{tdb}{STAGING}");
-    mysql::recreate(rt, &dst, &staging).await?;
-    let from = mysql::dump(&src, sdb);
-    let to = mysql::load(&dst, &staging);
+    engine::recreate(rt, &dst, &staging).await?;
+    let from = engine::dump(&src, sdb);
+    let to = engine::load(&dst, &staging);
     let streamed = rt
         .stream(Source::Exec(&from), Sink::Exec(&to), &|n| {
             progress.bytes(b, n)
@@ -169,7 +171,7 @@ async fn copy<R: DataExec, S: SecretResolver>(
         .await?;
     status.bytes = streamed.bytes;
     if !streamed.succeeded() {
-        let _ = mysql::drop_db(rt, &dst, &staging).await;
+        let _ = engine::drop_db(rt, &dst, &staging).await;
         let (what, code, stderr) = if streamed.source_exit != Some(0) {
             (from.display(), streamed.source_exit, streamed.source_stderr)
         } else {
@@ -183,9 +185,9 @@ async fn copy<R: DataExec, S: SecretResolver>(
     }
 
     progress.phase(b, "verify");
-    let staged = mysql::fingerprint(rt, &dst, &staging).await?;
+    let staged = engine::fingerprint(rt, &dst, &staging).await?;
     if !same_content(&source_fp, &staged) {
-        let _ = mysql::drop_db(rt, &dst, &staging).await;
+        let _ = engine::drop_db(rt, &dst, &staging).await;
         return Err(SyncError::Mismatch {
             source_db: step.source.label(),
             target: key,
@@ -205,8 +207,8 @@ async fn copy<R: DataExec, S: SecretResolver>(
         });
     entry.pending = Some(staged.digest());
     records.save().map_err(io)?;
-    mysql::swap(rt, &dst, (&src, sdb), tdb, &staged).await?;
-    let after = mysql::fingerprint(rt, &dst, tdb).await?;
+    engine::swap(rt, &dst, (&src, sdb), tdb, &staged).await?;
+    let after = engine::fingerprint(rt, &dst, tdb).await?;
     if !same_content(&source_fp, &after) {
         return Err(SyncError::Mismatch {
             source_db: step.source.label(),
@@ -264,7 +266,7 @@ async fn backup<R: DataExec>(
     let f = open_private(&partial)
         .await
         .map_err(|e| err(format!("cannot write {}: {e}", partial.display())))?;
-    let spec = mysql::dump(db, &target.database);
+    let spec = engine::dump(db, &target.database);
     let out = rt
         .stream(Source::Exec(&spec), Sink::Writer(Box::pin(f)), &|_| {})
         .await?;
@@ -345,17 +347,17 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
         target: target.label(),
         ..Default::default()
     };
-    if opts.backup && mysql::exists(rt, &db, tdb).await? {
+    if opts.backup && engine::exists(rt, &db, tdb).await? {
         progress.phase("restore", "backup");
         status.backup = Some(backup(rt, &db, target, opts).await?.display().to_string());
     }
     progress.phase("restore", "load");
     let staging = format!("{tdb}{STAGING}");
-    mysql::recreate(rt, &db, &staging).await?;
+    engine::recreate(rt, &db, &staging).await?;
     let reader = tokio::fs::File::open(file)
         .await
         .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", file.display())))?;
-    let load = mysql::load(&db, &staging);
+    let load = engine::load(&db, &staging);
     let out = rt
         .stream(Source::Reader(Box::pin(reader)), Sink::Exec(&load), &|n| {
             progress.bytes("restore", n)
@@ -363,17 +365,17 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
         .await?;
     status.bytes = out.bytes;
     if !out.succeeded() {
-        let _ = mysql::drop_db(rt, &db, &staging).await;
+        let _ = engine::drop_db(rt, &db, &staging).await;
         return Err(SyncError::Command {
             what: load.display(),
             code: out.sink_exit.unwrap_or(-1),
             stderr: out.sink_stderr.trim().to_string(),
         });
     }
-    let staged = mysql::fingerprint(rt, &db, &staging).await?;
+    let staged = engine::fingerprint(rt, &db, &staging).await?;
     progress.phase("restore", "swap");
-    mysql::swap(rt, &db, (&db, &staging), tdb, &staged).await?;
-    let after = mysql::fingerprint(rt, &db, tdb).await?;
+    engine::swap(rt, &db, (&db, &staging), tdb, &staged).await?;
+    let after = engine::fingerprint(rt, &db, tdb).await?;
     status.rows = Some(after.rows());
     status.target_checksum = Some(after.digest());
     let mut records = Records::load(&opts.state_dir).map_err(|e| SyncError::Io(e.to_string()))?;

@@ -1,0 +1,248 @@
+//! Benchmark 1: a switch future -> dao, turnout against the original shell
+//! script's way (docker CLI), alternating on the same containers and engine.
+//!
+//! Every measured run starts from the same host: all three versions'
+//! containers exist, future and the infrastructure run, dao and blockchain
+//! are stopped (turnout puts it back there between runs, unmeasured). Every
+//! run ends with the infrastructure and dao running, checked after each run.
+//!
+//! - turnout (library): one `Reconciler::reconcile` with the Docker runtime,
+//!   already connected. Includes list, validate, diff, preflight (image
+//!   check, /proc scan), the parallel stops and starts, and the wait for
+//!   dao's http readiness probes; `Applied.timings` splits it.
+//! - turnout apply (CLI): the same through `turnout apply FILE`, a new process
+//!   (start-up, engine connection, host lock) like the script's.
+//! - script: `docker stop` once per container of the other versions (future
+//!   and blockchain, one after the other, as the script did), then one
+//!   `docker start` of dao's list. It does not wait for readiness;
+//!   "script + ready" adds the time until dao's three ports answer HTTP
+//!   (polled every 20 ms), the point turnout's total ends at.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+use turnout::host::ProcHost;
+use turnout::reconcile::{LogProgress, Outcome, Reconciler, Target};
+use turnout::runtime::docker::DockerRuntime;
+use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::target::target_of;
+use turnout_crds::load::Documents;
+use turnout_e2e::{
+    Cleanup, demo_plan, docker, expected_running, remove_plan_containers, running,
+    version_containers, version_ports,
+};
+
+use crate::support::{
+    Counting, bench_dir, calls_between, http_ok, list, median, ms, show_calls, verdict, write_file,
+};
+
+pub type Bench = Reconciler<Counting<DockerRuntime>, ProcHost, LocalSecrets>;
+
+const PLAN: &str = "bench-switch";
+const BASE: u16 = 22000;
+
+pub fn target(yaml: &str) -> Target {
+    let docs = Documents::parse(Path::new("bench.yaml"), yaml).expect("bench plan parses");
+    target_of(&docs, "bench.yaml").expect("one selection and its plan")
+}
+
+pub fn reconciler(rt: &Runtime, dir: &Path) -> Bench {
+    let docker = rt
+        .block_on(DockerRuntime::connect())
+        .expect("Docker engine reachable");
+    Reconciler::new(
+        Arc::new(Counting::new(docker)),
+        ProcHost,
+        SecretFiles::new(dir.join("secrets"), LocalSecrets),
+    )
+}
+
+/// One reconcile that must converge; panics with the outcome otherwise.
+pub fn converge(rt: &Runtime, r: &Bench, yaml: &str) -> Outcome {
+    let o = rt.block_on(r.reconcile(&target(yaml), &LogProgress));
+    match &o {
+        Outcome::Applied(a) if a.converged() => o,
+        other => panic!("expected a converged host, got {other:#?}"),
+    }
+}
+
+fn check_on(plan: &str, version: &str, what: &str) {
+    assert_eq!(
+        running(plan),
+        expected_running(plan, version),
+        "after {what}: {version} and the infrastructure run"
+    );
+}
+
+struct TurnoutRun {
+    total: f64,
+    stop: f64,
+    start: f64,
+    ready: f64,
+}
+
+fn turnout_library(rt: &Runtime, r: &Bench, dao: &str) -> (TurnoutRun, String) {
+    let before = r.runtime.snapshot();
+    let t0 = Instant::now();
+    let o = rt.block_on(r.reconcile(&target(dao), &LogProgress));
+    let total = ms(t0.elapsed());
+    let (_, _, by) = calls_between(&before, &r.runtime.snapshot());
+    let Outcome::Applied(a) = &o else {
+        panic!("switch did not apply: {o:#?}")
+    };
+    assert!(a.converged(), "switch converged: {a:#?}");
+    let t = &a.timings;
+    let f = |x: Option<u64>| x.unwrap_or(0) as f64;
+    (
+        TurnoutRun {
+            total,
+            stop: f(t.stop_ms),
+            start: f(t.start_ms),
+            ready: f(t.ready_ms),
+        },
+        show_calls(&by),
+    )
+}
+
+fn turnout_cli(bin: &Path, file: &Path, state: &Path) -> f64 {
+    let t0 = Instant::now();
+    let status = Command::new(bin)
+        .arg("apply")
+        .arg(file)
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("turnout apply runs");
+    let took = ms(t0.elapsed());
+    assert!(status.success(), "turnout apply converged");
+    took
+}
+
+struct ScriptRun {
+    stop: f64,
+    start: f64,
+    until_ready: f64,
+}
+
+fn script(to: &str) -> ScriptRun {
+    let t0 = Instant::now();
+    for other in ["future", "blockchain"] {
+        for c in version_containers(PLAN, other) {
+            docker(&["stop", &c]);
+        }
+    }
+    let stopped = ms(t0.elapsed());
+    let mut start = vec!["start".to_string()];
+    start.extend(version_containers(PLAN, to));
+    let args: Vec<&str> = start.iter().map(String::as_str).collect();
+    docker(&args);
+    let started = ms(t0.elapsed());
+    let ports = version_ports(BASE, to);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ports.iter().all(|p| http_ok(*p)) {
+        assert!(Instant::now() < deadline, "{to} answers within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ScriptRun {
+        stop: stopped,
+        start: started - stopped,
+        until_ready: ms(t0.elapsed()),
+    }
+}
+
+pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
+    println!("\n== 1. switch future -> dao: turnout vs the docker CLI script ({reps} runs each, alternating)");
+    remove_plan_containers(PLAN);
+    let _cleanup = Cleanup(PLAN.to_string());
+    let dir = bench_dir(PLAN);
+    let (future, dao) = (
+        demo_plan(PLAN, BASE, "future"),
+        demo_plan(PLAN, BASE, "dao"),
+    );
+    let dao_file = dir.join("dao.yaml");
+    write_file(&dao_file, &dao);
+    let r = reconciler(rt, &dir);
+    // Every version's containers exist, as on a host that has switched before.
+    for v in ["future", "dao", "blockchain", "future"] {
+        converge(rt, &r, &demo_plan(PLAN, BASE, v));
+    }
+    let reset = || {
+        converge(rt, &r, &future);
+        check_on(PLAN, "future", "reset");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // One unmeasured run of each, then alternate which goes first.
+    reset();
+    let _ = turnout_library(rt, &r, &dao);
+    reset();
+    let _ = script("dao");
+    let (mut lib, mut cli, mut sh) = (Vec::new(), Vec::new(), Vec::new());
+    let mut calls = String::new();
+    for i in 0..reps {
+        let order: [u8; 3] = if i % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        for which in order {
+            reset();
+            match which {
+                0 => {
+                    let (t, c) = turnout_library(rt, &r, &dao);
+                    lib.push(t);
+                    calls = c;
+                    check_on(PLAN, "dao", "turnout (library)");
+                }
+                1 => {
+                    cli.push(turnout_cli(bin, &dao_file, &dir.join("state")));
+                    check_on(PLAN, "dao", "turnout apply");
+                }
+                _ => {
+                    sh.push(script("dao"));
+                    check_on(PLAN, "dao", "the script");
+                }
+            }
+        }
+    }
+    let col = |f: &dyn Fn(&TurnoutRun) -> f64| lib.iter().map(f).collect::<Vec<f64>>();
+    let lib_total = col(&|t| t.total);
+    let lib_no_ready = col(&|t| t.total - t.ready);
+    let sh_total: Vec<f64> = sh.iter().map(|s| s.stop + s.start).collect();
+    let sh_ready: Vec<f64> = sh.iter().map(|s| s.until_ready).collect();
+    let base = median(&sh_total);
+    let row = |name: &str, v: &[f64]| {
+        println!(
+            "  {name:<38} median {:>6.0} ms  ratio to script {:>5.2}  runs {}",
+            median(v),
+            median(v) / base,
+            list(v)
+        );
+    };
+    row("turnout (library), total", &lib_total);
+    row("turnout (library), without ready wait", &lib_no_ready);
+    row("turnout apply (CLI process), total", &cli);
+    row("script: docker stop x6 + docker start", &sh_total);
+    row("script + until dao answers HTTP", &sh_ready);
+    println!(
+        "  turnout phases (median): stop {:.0} ms, start {:.0} ms, ready wait {:.0} ms; engine calls per switch: {calls}",
+        median(&col(&|t| t.stop)),
+        median(&col(&|t| t.start)),
+        median(&col(&|t| t.ready))
+    );
+    println!(
+        "  script phases (median): 6 x docker stop {:.0} ms, docker start of 3 {:.0} ms",
+        median(&sh.iter().map(|s| s.stop).collect::<Vec<_>>()),
+        median(&sh.iter().map(|s| s.start).collect::<Vec<_>>())
+    );
+    let ratio = median(&lib_total) / base;
+    println!(
+        "RESULT switch: turnout total {:.0} ms / script {:.0} ms = {ratio:.2}x (without ready wait {:.2}x; like-for-like with script+ready {:.2}x; CLI {:.2}x) vs target <= 0.50x: {}",
+        median(&lib_total),
+        base,
+        median(&lib_no_ready) / base,
+        median(&lib_total) / median(&sh_ready),
+        median(&cli) / base,
+        verdict(ratio <= 0.5)
+    );
+}

@@ -1,0 +1,203 @@
+//! End-to-end: `turnout sync` and `restore` against a real PostgreSQL server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use turnout::host::ProcHost;
+use turnout::reconcile::{LogProgress, Outcome, Reconciler};
+use turnout::runtime::docker::DockerRuntime;
+use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::target::target_of;
+use turnout_crds::load::Documents;
+use turnout_e2e::*;
+
+const PASSWORD: &str = "pg-Pw-9e1d7";
+const PLAN: &str = "e2e-pgsync";
+const DB: &str = "e2e-pgsync-postgres";
+
+fn plan_yaml(secret: &Path) -> String {
+    let secret = secret.display();
+    let version = |v: &str, port: u16, db: &str| {
+        format!(
+            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
+        )
+    };
+    format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/postgres:demo\n      engine: postgres\n      adminSecret: db-root\n      env: [{{name: POSTGRES_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 24532, container: 5432}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/postgresql/data}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
+        version("future", 24501, "pgsync_future"),
+        version("dao", 24502, "pgsync_dao"),
+    )
+}
+
+fn psql(db: &str, sql: &str) -> String {
+    docker(&[
+        "exec",
+        DB,
+        "psql",
+        "-U",
+        "postgres",
+        "-X",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        db,
+        "-c",
+        sql,
+    ])
+}
+
+/// Row counts and a hash of every table's rows, computed independently of turnout.
+fn contents(db: &str) -> String {
+    let tables = psql(
+        db,
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    );
+    tables
+        .lines()
+        .map(|t| psql(db, &format!("SELECT '{t}', count(*), md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM {t} x")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const SEED: &str = "
+CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, email text NULL, avatar bytea NULL);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users(id), amount numeric(10,2), note text NULL);
+INSERT INTO users SELECT i, '用户 ' || i || ' Ünïcødé ✓', CASE WHEN i % 7 = 0 THEN NULL ELSE 'u' || i || '@example.org' END,
+  CASE WHEN i % 5 = 0 THEN NULL ELSE decode(md5(i::text), 'hex') END FROM generate_series(1, 30000) i;
+INSERT INTO orders SELECT i, 1 + (i * 7) % 30000, i * 1.25, CASE WHEN i % 3 = 0 THEN NULL ELSE repeat('x', i % 50) END FROM generate_series(1, 5000) i;
+CREATE VIEW active_users AS SELECT id, name FROM users WHERE email IS NOT NULL;
+";
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_sync_copies_verifies_guards_and_restores() {
+    require_docker(&[BUSYBOX, "turnout/postgres:demo"]);
+    let _cleanup = Cleanup(PLAN.to_string());
+    remove_plan_containers(PLAN);
+    let dir = temp_dir(PLAN);
+    let secret = dir.join("pw");
+    std::fs::write(&secret, PASSWORD).unwrap();
+    let file = dir.join("plan.yaml");
+    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    let rt = DockerRuntime::connect().await.unwrap();
+    let r = Reconciler::new(
+        Arc::new(rt),
+        ProcHost,
+        SecretFiles::new(dir.join("secrets"), LocalSecrets),
+    );
+    match r
+        .reconcile(
+            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
+            &LogProgress,
+        )
+        .await
+    {
+        Outcome::Applied(a) if a.converged() => {}
+        other => panic!("{other:#?}"),
+    }
+    psql(
+        "postgres",
+        "DROP DATABASE IF EXISTS pgsync_future WITH (FORCE)",
+    );
+    psql(
+        "postgres",
+        "DROP DATABASE IF EXISTS pgsync_dao WITH (FORCE)",
+    );
+    psql("postgres", "CREATE DATABASE pgsync_future");
+    psql("pgsync_future", SEED);
+    let source = contents("pgsync_future");
+    assert!(
+        source.contains("public.users|30000") && source.contains("public.orders|5000"),
+        "{source}"
+    );
+
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    let turnout = |args: &[&str]| -> Output {
+        Command::new(turnout_bin())
+            .args(args)
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .expect("turnout runs")
+    };
+
+    let out = turnout(&["sync", "--from", "future", "--to", "dao"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(PASSWORD));
+    assert_eq!(contents("pgsync_dao"), source);
+    assert_eq!(
+        psql("pgsync_dao", "SELECT count(*) FROM active_users"),
+        psql("pgsync_future", "SELECT count(*) FROM active_users")
+    );
+    assert!(
+        !psql("postgres", "SELECT datname FROM pg_database").contains("__turnout"),
+        "no staging left"
+    );
+
+    psql(
+        "pgsync_dao",
+        "INSERT INTO users (id, name) VALUES (999999, 'by hand')",
+    );
+    let written = contents("pgsync_dao");
+    let refused = turnout(&["sync", "--from", "future", "--to", "dao"]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("written to since"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(contents("pgsync_dao"), written);
+
+    let forced = turnout(&[
+        "sync",
+        "--from",
+        "future",
+        "--to",
+        "dao",
+        "--allow-overwrite-newer",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_eq!(contents("pgsync_dao"), source);
+
+    let backups: Vec<PathBuf> = {
+        let d = data.join("backups").join(DB).join("pgsync_dao");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    let backup = backups.last().expect("a backup of dao").clone();
+    let restored = Command::new(turnout_bin())
+        .arg("restore")
+        .arg(&file)
+        .arg("--backup")
+        .arg(&backup)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert_eq!(
+        contents("pgsync_dao"),
+        written,
+        "the backup restored the exact previous contents"
+    );
+    assert!(!docker(&["inspect", DB]).contains(PASSWORD));
+}
