@@ -303,16 +303,23 @@ mod data {
     use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
     use super::{DockerRuntime, about};
+    use crate::core::model::{LABEL_MANAGED_BY, LABEL_ROLE, MANAGED_BY};
     use crate::runtime::RuntimeError;
     use crate::runtime::stream::{
-        Captured, DataExec, ExecSpec, STDERR_LIMIT, Sink, Source, Streamed,
+        Captured, DataExec, ExecSpec, Job, STDERR_LIMIT, Sink, Source, Streamed,
     };
+    use bollard::errors::Error as BollardError;
+    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+    use bollard::query_parameters::{
+        AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    };
+    use std::collections::HashMap;
 
     type Output = BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
     type Input = Pin<Box<dyn AsyncWrite + Send>>;
-    /// The sink's exec (container, exec id), where to write, and the sink's output.
+    /// The sink's command (container, handle), where to write, and the sink's output.
     type SinkParts<'a> = (
-        Option<(String, String)>,
+        Option<(String, Handle)>,
         Pin<Box<dyn AsyncWrite + Send + 'a>>,
         Option<Output>,
     );
@@ -322,17 +329,26 @@ mod data {
         into.push_str(&String::from_utf8_lossy(&bytes[..bytes.len().min(room)]));
     }
 
+    /// A started data command: an exec in a running container, or a job container.
+    enum Handle {
+        Exec(String),
+        Job(String),
+    }
+
     impl DockerRuntime {
         async fn start(
             &self,
             spec: &ExecSpec,
             stdin: bool,
-        ) -> Result<(String, Output, Option<Input>), RuntimeError> {
+        ) -> Result<(Handle, Output, Option<Input>), RuntimeError> {
             let env: Vec<String> = spec
                 .env
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.expose()))
                 .collect();
+            if let Some(job) = &spec.job {
+                return self.start_job(spec, job, env, stdin).await;
+            }
             let exec = self
                 .docker
                 .create_exec(
@@ -355,7 +371,7 @@ mod data {
                 .map_err(|e| about(&spec.container, e))?
             {
                 StartExecResults::Attached { output, input } => {
-                    Ok((exec.id, output, stdin.then_some(input)))
+                    Ok((Handle::Exec(exec.id), output, stdin.then_some(input)))
                 }
                 StartExecResults::Detached => Err(RuntimeError::container(
                     &spec.container,
@@ -364,7 +380,109 @@ mod data {
             }
         }
 
-        async fn exit_code(&self, container: &str, id: &str) -> Result<i64, RuntimeError> {
+        async fn start_job(
+            &self,
+            spec: &ExecSpec,
+            job: &Job,
+            env: Vec<String>,
+            stdin: bool,
+        ) -> Result<(Handle, Output, Option<Input>), RuntimeError> {
+            let name = spec.container.as_str();
+            let labels = HashMap::from([
+                (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+                (LABEL_ROLE.to_string(), "job".to_string()),
+            ]);
+            let mounts = job
+                .volumes
+                .iter()
+                .map(|v| Mount {
+                    target: Some(v.path.clone()),
+                    source: Some(v.name.clone()),
+                    typ: Some(MountType::VOLUME),
+                    read_only: Some(v.read_only),
+                    ..Default::default()
+                })
+                .collect();
+            let body = ContainerCreateBody {
+                image: Some(job.image.clone()),
+                cmd: Some(spec.argv.clone()),
+                env: Some(env),
+                labels: Some(labels),
+                attach_stdin: Some(stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                open_stdin: Some(stdin),
+                stdin_once: Some(stdin),
+                host_config: Some(HostConfig {
+                    mounts: Some(mounts),
+                    network_mode: Some("none".to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let opts = CreateContainerOptionsBuilder::default().name(name).build();
+            self.docker
+                .create_container(Some(opts), body)
+                .await
+                .map_err(|e| about(name, e))?;
+            let attach = AttachContainerOptionsBuilder::default()
+                .stream(true)
+                .stdin(stdin)
+                .stdout(true)
+                .stderr(true)
+                .build();
+            let attached = match self.docker.attach_container(name, Some(attach)).await {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = self.remove_job(name).await;
+                    return Err(about(name, e));
+                }
+            };
+            if let Err(e) = self.docker.start_container(name, None).await {
+                let _ = self.remove_job(name).await;
+                return Err(about(name, e));
+            }
+            Ok((
+                Handle::Job(name.to_string()),
+                attached.output,
+                stdin.then_some(attached.input),
+            ))
+        }
+
+        async fn remove_job(&self, name: &str) -> Result<(), RuntimeError> {
+            // force: a job that outlived its stream is ours to stop; v(false): keep volumes.
+            let opts = RemoveContainerOptionsBuilder::default()
+                .v(false)
+                .force(true)
+                .build();
+            match self.docker.remove_container(name, Some(opts)).await {
+                Ok(())
+                | Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(()),
+                Err(e) => Err(about(name, e)),
+            }
+        }
+
+        async fn exit_code(&self, container: &str, handle: &Handle) -> Result<i64, RuntimeError> {
+            let id = match handle {
+                Handle::Exec(id) => id,
+                Handle::Job(name) => {
+                    let mut wait = self.docker.wait_container(name, None);
+                    let code = match wait.next().await {
+                        Some(Ok(r)) => r.status_code,
+                        // bollard reports a non-zero exit as an error carrying the code.
+                        Some(Err(BollardError::DockerContainerWaitError { code, .. })) => code,
+                        Some(Err(e)) => {
+                            let _ = self.remove_job(name).await;
+                            return Err(about(name, e));
+                        }
+                        None => -1,
+                    };
+                    self.remove_job(name).await?;
+                    return Ok(code);
+                }
+            };
             // The output stream ending does not always mean the process is reaped.
             for _ in 0..100 {
                 let i = self

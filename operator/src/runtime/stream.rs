@@ -37,11 +37,23 @@ impl fmt::Debug for SecretValue {
 /// A command to run inside a container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecSpec {
+    /// The running container to exec in, or the name of the job container.
     pub container: String,
     /// The argv; never holds a secret.
     pub argv: Vec<String>,
     /// Environment for this command only.
     pub env: Vec<(String, SecretValue)>,
+    /// Run in a one-off container instead of exec'ing in a running one.
+    pub job: Option<Job>,
+}
+
+/// A one-off container for a data command whose service is stopped: the
+/// service's image with the service's named volumes, no network. turnout
+/// labels it, waits for it and removes it (never its volumes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub image: String,
+    pub volumes: Vec<turnout_crds::plan::VolumeMount>,
 }
 
 impl ExecSpec {
@@ -50,7 +62,15 @@ impl ExecSpec {
             container: container.to_string(),
             argv: argv.into_iter().map(Into::into).collect(),
             env: Vec::new(),
+            job: None,
         }
+    }
+
+    /// The command as a job named `name`, in `image` with `volumes`.
+    pub fn as_job(mut self, name: &str, job: Job) -> ExecSpec {
+        self.container = name.to_string();
+        self.job = Some(job);
+        self
     }
 
     pub fn with_env(mut self, env: Vec<(String, SecretValue)>) -> ExecSpec {

@@ -9,7 +9,7 @@ use crate::runtime::stream::{DataExec, ExecSpec};
 pub use super::db::STAGING;
 
 fn is_pg(db: &Db) -> bool {
-    db.at.engine == Engine::Postgres
+    db.at.engine == Some(Engine::Postgres)
 }
 
 pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {

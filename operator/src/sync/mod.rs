@@ -82,12 +82,16 @@ impl SyncError {
     }
 }
 
-/// One end of a copy: a database on a container.
+/// One end of a copy: a database on a container, or a service's own data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
     pub container: String,
-    pub engine: Engine,
+    /// The engine, for a database binding.
+    pub engine: Option<Engine>,
+    /// The database, or for a service binding the binding's name.
     pub database: String,
+    /// For a service binding: how to run its export and import.
+    pub service: Option<ServiceData>,
     /// Where the container's admin password comes from, if it has one.
     #[serde(skip)]
     pub admin: Option<SecretSource>,
@@ -97,6 +101,17 @@ impl Endpoint {
     pub fn label(&self) -> String {
         format!("{}/{}", self.container, self.database)
     }
+}
+
+/// A service's data, moved with the plan's own export and import argv, run
+/// as one-off containers of the service's image on its volumes (so the
+/// service itself can stay stopped: a quiescent source).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceData {
+    pub image: String,
+    pub volumes: Vec<turnout_crds::plan::VolumeMount>,
+    pub export: Vec<String>,
+    pub import: Vec<String>,
 }
 
 /// One binding to copy.
@@ -112,10 +127,29 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
         binding: b.name.clone(),
         message,
     };
+    if let (Some(export), Some(import)) = (&b.export, &b.import) {
+        let c = plan
+            .infrastructure
+            .iter()
+            .chain(plan.versions.iter().flat_map(|v| v.containers.iter()))
+            .find(|c| c.name == b.container)
+            .ok_or_else(|| unsupported(format!("{} is not in the plan", b.container)))?;
+        return Ok(Endpoint {
+            container: c.name.clone(),
+            engine: None,
+            database: b.name.clone(),
+            service: Some(ServiceData {
+                image: c.image.clone(),
+                volumes: c.volumes.clone(),
+                export: export.clone(),
+                import: import.clone(),
+            }),
+            admin: None,
+        });
+    }
     let Some(database) = &b.database else {
         return Err(unsupported(
-            "bindings with export/import commands are not synced by this version of turnout yet"
-                .into(),
+            "names neither a database nor export/import commands".into(),
         ));
     };
     let c = plan
@@ -138,8 +172,9 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
     }
     Ok(Endpoint {
         container: c.name.clone(),
-        engine,
+        engine: Some(engine),
         database: database.clone(),
+        service: None,
         admin: c
             .admin_secret
             .as_ref()
@@ -162,10 +197,29 @@ pub fn plan_steps(plan: &PortPlanSpec, from: &str, to: &str) -> Result<Vec<StepP
         let Some(tb) = target.data.iter().find(|t| t.name == sb.name) else {
             continue;
         };
+        let (source, target) = (endpoint(plan, sb)?, endpoint(plan, tb)?);
+        if source.service.is_some() != target.service.is_some() {
+            return Err(SyncError::Unsupported {
+                binding: sb.name.clone(),
+                message: format!(
+                    "{from} binds it as {} and {to} as {}; both must be databases or both services",
+                    if source.service.is_some() {
+                        "a service"
+                    } else {
+                        "a database"
+                    },
+                    if target.service.is_some() {
+                        "a service"
+                    } else {
+                        "a database"
+                    },
+                ),
+            });
+        }
         steps.push(StepPlan {
             binding: sb.name.clone(),
-            source: endpoint(plan, sb)?,
-            target: endpoint(plan, tb)?,
+            source,
+            target,
         });
     }
     Ok(steps)

@@ -11,16 +11,16 @@ use super::SyncError;
 use super::db::{Db, Fingerprint, OLD, STAGING};
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
 
-fn client(engine: Engine) -> &'static str {
-    if engine == Engine::Mariadb {
+fn client(engine: Option<Engine>) -> &'static str {
+    if engine == Some(Engine::Mariadb) {
         "mariadb"
     } else {
         "mysql"
     }
 }
 
-fn dumper(engine: Engine) -> &'static str {
-    if engine == Engine::Mariadb {
+fn dumper(engine: Option<Engine>) -> &'static str {
+    if engine == Some(Engine::Mariadb) {
         "mariadb-dump"
     } else {
         "mysqldump"

@@ -83,7 +83,11 @@ pub async fn run_sync<R: DataExec, S: SecretResolver>(
             target: step.target.label(),
             ..Default::default()
         };
-        let r = copy(rt, secrets, step, opts, progress, &mut status).await;
+        let r = if step.source.service.is_some() {
+            copy_service(rt, step, opts, progress, &mut status).await
+        } else {
+            copy(rt, secrets, step, opts, progress, &mut status).await
+        };
         status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
         done.push(status);
         if let Err(e) = r {
@@ -301,13 +305,20 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// The complete backups of a directory, oldest first.
+/// The complete backups of a directory (database dumps and service data), oldest first.
 pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
+    let mut files = list_files(dir, "sql");
+    files.extend(list_files(dir, "data"));
+    files.sort();
+    files
+}
+
+fn list_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .filter(|p| p.extension().is_some_and(|x| x == ext))
                 .collect()
         })
         .unwrap_or_default();
@@ -316,7 +327,11 @@ pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn prune(dir: &Path, keep: usize) {
-    let files = list_backups(dir);
+    prune_ext(dir, keep, "sql");
+}
+
+fn prune_ext(dir: &Path, keep: usize, ext: &str) {
+    let files = list_files(dir, ext);
     let excess = files.len().saturating_sub(keep);
     for old in &files[..excess] {
         if let Err(e) = std::fs::remove_file(old) {
@@ -336,6 +351,9 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
     progress: &dyn SyncProgress,
 ) -> Result<SyncStep, SyncError> {
     let t0 = Instant::now();
+    if target.service.is_some() {
+        return restore_service(rt, target, file, opts, progress, t0).await;
+    }
     let db = Db {
         at: target,
         password: password(secrets, target)?,
@@ -426,4 +444,283 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
                 .map_err(|e| format!("[{}] {e}", e.reason()))
         })
     }
+}
+
+/// A writer that only hashes and counts what it is given.
+#[derive(Default)]
+struct HashWriter {
+    hasher: sha2::Sha256,
+    bytes: u64,
+}
+
+impl HashWriter {
+    fn digest(self) -> String {
+        use sha2::Digest;
+        self.hasher
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl tokio::io::AsyncWrite for HashWriter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use sha2::Digest;
+        self.hasher.update(buf);
+        self.bytes += buf.len() as u64;
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A unique name for a one-off data container.
+fn job_name(container: &str, what: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{container}-turnout-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn service_spec(e: &Endpoint, export: bool) -> Result<crate::runtime::stream::ExecSpec, SyncError> {
+    use crate::runtime::stream::{ExecSpec, Job};
+    let s = e
+        .service
+        .as_ref()
+        .ok_or_else(|| SyncError::Io(format!("{} is not a service binding", e.label())))?;
+    let (argv, what) = if export {
+        (&s.export, "export")
+    } else {
+        (&s.import, "import")
+    };
+    Ok(ExecSpec::new(&e.container, argv.clone()).as_job(
+        &job_name(&e.container, what),
+        Job {
+            image: s.image.clone(),
+            volumes: s.volumes.clone(),
+        },
+    ))
+}
+
+fn failed(spec: &crate::runtime::stream::ExecSpec, code: Option<i64>, stderr: &str) -> SyncError {
+    SyncError::Command {
+        what: spec.display(),
+        code: code.unwrap_or(-1),
+        stderr: stderr.trim().to_string(),
+    }
+}
+
+/// The digest of what `e`'s export prints.
+async fn export_digest<R: DataExec>(rt: &R, e: &Endpoint) -> Result<(String, u64), SyncError> {
+    let spec = service_spec(e, true)?;
+    let mut sink = HashWriter::default();
+    let out = rt
+        .stream(
+            Source::Exec(&spec),
+            Sink::Writer(Box::pin(&mut sink)),
+            &|_| {},
+        )
+        .await?;
+    if !out.succeeded() {
+        return Err(failed(&spec, out.source_exit, &out.source_stderr));
+    }
+    let bytes = sink.bytes;
+    Ok((sink.digest(), bytes))
+}
+
+/// A service's own data: export (a one-off container of the source
+/// service's image on its volumes) streamed into import (likewise for the
+/// target). There is no staging name for arbitrary data, so the target is
+/// backed up first, the copy is verified by exporting the target again
+/// (the export must print the same bytes for the same data), and a copy that
+/// does not verify is undone from the backup.
+async fn copy_service<R: DataExec>(
+    rt: &R,
+    step: &StepPlan,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+    status: &mut SyncStep,
+) -> Result<(), SyncError> {
+    let b = step.binding.as_str();
+    let io = |e: std::io::Error| {
+        SyncError::Io(format!("sync records in {}: {e}", opts.state_dir.display()))
+    };
+    progress.phase(b, "inspect");
+    let (source_digest, _) = export_digest(rt, &step.source).await?;
+    status.source_checksum = Some(source_digest.clone());
+    let (now, _) = export_digest(rt, &step.target).await?;
+    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let key = step.target.label();
+    if let Some(rec) = records.entries.get(&key)
+        && now != rec.checksum
+        && rec.pending.as_deref() != Some(now.as_str())
+        && !opts.allow_overwrite_newer
+    {
+        return Err(SyncError::TargetChanged {
+            target: key,
+            now,
+            recorded: rec.checksum.clone(),
+            from: rec.source.clone(),
+            at: rec.at.clone(),
+        });
+    }
+    if now == source_digest {
+        progress.phase(b, "already in sync");
+        status.target_checksum = Some(now.clone());
+        return record(&mut records, &key, &now, &step.source.label()).map_err(io);
+    }
+    let mut backup_file = None;
+    if opts.backup {
+        progress.phase(b, "backup");
+        let dir = backup_dir_of(opts, &step.target);
+        private_dir(&dir).map_err(|e| SyncError::Backup {
+            target: key.clone(),
+            message: e.to_string(),
+        })?;
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%S%.3fZ")
+            .to_string();
+        let partial = dir.join(format!("{stamp}.data.partial"));
+        let file = dir.join(format!("{stamp}.data"));
+        let f = open_private(&partial)
+            .await
+            .map_err(|e| SyncError::Backup {
+                target: key.clone(),
+                message: e.to_string(),
+            })?;
+        let spec = service_spec(&step.target, true)?;
+        let out = rt
+            .stream(Source::Exec(&spec), Sink::Writer(Box::pin(f)), &|_| {})
+            .await?;
+        if !out.succeeded() {
+            let _ = std::fs::remove_file(&partial);
+            return Err(failed(&spec, out.source_exit, &out.source_stderr));
+        }
+        std::fs::rename(&partial, &file).map_err(|e| SyncError::Backup {
+            target: key.clone(),
+            message: e.to_string(),
+        })?;
+        prune_ext(&dir, opts.keep_backups.max(1), "data");
+        status.backup = Some(file.display().to_string());
+        backup_file = Some(file);
+    }
+    progress.phase(b, "copy");
+    let entry = records
+        .entries
+        .entry(key.clone())
+        .or_insert_with(|| Written {
+            checksum: now.clone(),
+            source: step.source.label(),
+            at: jiff::Timestamp::now().to_string(),
+            pending: None,
+        });
+    entry.pending = Some(source_digest.clone());
+    records.save().map_err(io)?;
+    let (export, import) = (
+        service_spec(&step.source, true)?,
+        service_spec(&step.target, false)?,
+    );
+    let out = rt
+        .stream(Source::Exec(&export), Sink::Exec(&import), &|n| {
+            progress.bytes(b, n)
+        })
+        .await?;
+    status.bytes = out.bytes;
+    let verified = if out.succeeded() {
+        progress.phase(b, "verify");
+        export_digest(rt, &step.target).await?.0 == source_digest
+    } else {
+        false
+    };
+    if !verified {
+        if let Some(file) = &backup_file {
+            progress.phase(b, "undo");
+            let reader = tokio::fs::File::open(file)
+                .await
+                .map_err(|e| SyncError::Io(e.to_string()))?;
+            let undo = service_spec(&step.target, false)?;
+            rt.stream(Source::Reader(Box::pin(reader)), Sink::Exec(&undo), &|_| {})
+                .await?;
+        }
+        if !out.succeeded() {
+            let (spec, code, err) = if out.source_exit != Some(0) {
+                (&export, out.source_exit, &out.source_stderr)
+            } else {
+                (&import, out.sink_exit, &out.sink_stderr)
+            };
+            return Err(failed(spec, code, err));
+        }
+        return Err(SyncError::Mismatch {
+            source_db: step.source.label(),
+            target: key,
+            detail: "exporting the target again does not give the source's bytes".into(),
+        });
+    }
+    status.target_checksum = Some(source_digest.clone());
+    record(&mut records, &key, &source_digest, &step.source.label()).map_err(io)
+}
+
+/// Imports a service-data backup into the target service (through a one-off container).
+async fn restore_service<R: DataExec>(
+    rt: &R,
+    target: &Endpoint,
+    file: &Path,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+    t0: Instant,
+) -> Result<SyncStep, SyncError> {
+    progress.phase("restore", "import");
+    let reader = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let import = service_spec(target, false)?;
+    let out = rt
+        .stream(
+            Source::Reader(Box::pin(reader)),
+            Sink::Exec(&import),
+            &|n| progress.bytes("restore", n),
+        )
+        .await?;
+    if !out.succeeded() {
+        return Err(failed(&import, out.sink_exit, &out.sink_stderr));
+    }
+    let (digest, _) = export_digest(rt, target).await?;
+    let mut records = Records::load(&opts.state_dir).map_err(|e| SyncError::Io(e.to_string()))?;
+    record(
+        &mut records,
+        &target.label(),
+        &digest,
+        &file.display().to_string(),
+    )
+    .map_err(|e| SyncError::Io(e.to_string()))?;
+    Ok(SyncStep {
+        binding: "restore".into(),
+        source: file.display().to_string(),
+        target: target.label(),
+        bytes: out.bytes,
+        target_checksum: Some(digest),
+        duration_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+        ..Default::default()
+    })
 }

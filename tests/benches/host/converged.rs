@@ -56,7 +56,7 @@ pub fn run(rt: &Runtime, n: usize) {
         "  steady state: median {p50:.2} ms, p99 {p99:.2} ms, max {:.2} ms; calls per reconcile: {steady}",
         percentile(&samples, 1.0)
     );
-    println!("  samples (ms, rounded): {}", list(&samples));
+    println!("  samples (ms): {}", list(&samples));
     println!(
         "RESULT converged: {max_total} engine call(s) per reconcile, {max_mutating} mutating; median {p50:.2} ms, p99 {p99:.2} ms vs target <= 20 ms, 0 mutating: {}",
         verdict(p99 <= 20.0 && max_mutating == 0)

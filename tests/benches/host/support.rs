@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
 use turnout::core::ObservedContainer;
-use turnout::runtime::{
-    ContainerConfig, ContainerRuntime, ExecOutput, RuntimeError, RuntimeEvent,
-};
+use turnout::runtime::{ContainerConfig, ContainerRuntime, ExecOutput, RuntimeError, RuntimeEvent};
 
 // ---------------------------------------------------------------- statistics
 
@@ -37,9 +35,19 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `[a, b, c]` with one decimal, for the raw samples in the report.
+/// `[a, b, c]`, for the raw samples in the report (one decimal below 100).
 pub fn list(samples: &[f64]) -> String {
-    let v: Vec<String> = samples.iter().map(|x| format!("{x:.0}")).collect();
+    let small = samples.iter().all(|x| *x < 100.0);
+    let v: Vec<String> = samples
+        .iter()
+        .map(|x| {
+            if small {
+                format!("{x:.1}")
+            } else {
+                format!("{x:.0}")
+            }
+        })
+        .collect();
     format!("[{}]", v.join(", "))
 }
 
@@ -171,8 +179,7 @@ pub fn http_ok(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s
-        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    if s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
         .is_err()
     {
         return false;

@@ -156,7 +156,9 @@ fn script(to: &str) -> ScriptRun {
 }
 
 pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
-    println!("\n== 1. switch future -> dao: turnout vs the docker CLI script ({reps} runs each, alternating)");
+    println!(
+        "\n== 1. switch future -> dao: turnout vs the docker CLI script ({reps} runs each, alternating)"
+    );
     remove_plan_containers(PLAN);
     let _cleanup = Cleanup(PLAN.to_string());
     let dir = bench_dir(PLAN);

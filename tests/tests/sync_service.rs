@@ -1,0 +1,204 @@
+//! End-to-end: a service's own data (the shared services of the original
+//! plan) moved with the plan's export/import argv, run as one-off
+//! containers on the services' volumes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use turnout::host::ProcHost;
+use turnout::reconcile::{LogProgress, Outcome, Reconciler};
+use turnout::runtime::docker::DockerRuntime;
+use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::target::target_of;
+use turnout_crds::load::Documents;
+use turnout_e2e::*;
+
+const PLAN: &str = "e2e-svcsync";
+
+fn plan_yaml(export_future: &str) -> String {
+    let version = |v: &str, port: u16, export: &str| {
+        format!(
+            r#"    - name: {v}
+      ranges: [{{name: shared, from: {port}, to: {port}}}]
+      containers:
+        - name: {PLAN}-{v}-shared
+          image: "{BUSYBOX}"
+          command: [httpd, -f, -p, "8080", -h, /www]
+          ports: [{{host: {port}, container: 8080, range: shared}}]
+          volumes: [{{name: {PLAN}-{v}-data, path: /data}}]
+      data:
+        - name: shared
+          container: {PLAN}-{v}-shared
+          export: {export}
+          import: [sh, -c, "cat > /data/shared.json.new && mv /data/shared.json.new /data/shared.json"]
+"#
+        )
+    };
+    format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
+        version("future", 24601, export_future),
+        version("dao", 24602, "[cat, /data/shared.json]"),
+    )
+}
+
+fn volume_file(version: &str) -> String {
+    let out = docker_raw(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{PLAN}-{version}-data:/data"),
+        BUSYBOX,
+        "cat",
+        "/data/shared.json",
+    ]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn put_volume_file(version: &str, content: &str) {
+    docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{PLAN}-{version}-data:/data"),
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!("printf '%s' '{content}' > /data/shared.json"),
+    ]);
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn jobs_left() -> String {
+    docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=dev.turnout.role=job",
+        "--format",
+        "{{.Names}}",
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_data_round_trips_through_export_and_import() {
+    require_docker(&[BUSYBOX]);
+    let _cleanup = Cleanup(PLAN.to_string());
+    remove_plan_containers(PLAN);
+    let dir = temp_dir(PLAN);
+    let file = dir.join("plan.yaml");
+    std::fs::write(&file, plan_yaml("[cat, /data/shared.json]")).unwrap();
+    put_volume_file("future", r#"{"members":[1,2,3],"name":"ünïcødé"}"#);
+    put_volume_file("dao", r#"{"old":true}"#);
+
+    let rt = DockerRuntime::connect().await.unwrap();
+    let r = Reconciler::new(
+        Arc::new(rt),
+        ProcHost,
+        SecretFiles::new(dir.join("secrets"), LocalSecrets),
+    );
+    match r
+        .reconcile(
+            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
+            &LogProgress,
+        )
+        .await
+    {
+        Outcome::Applied(a) if a.converged() => {}
+        other => panic!("{other:#?}"),
+    }
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    let turnout = |args: &[&str], f: &Path| -> Output {
+        Command::new(turnout_bin())
+            .args(args)
+            .arg(f)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .expect("turnout runs")
+    };
+
+    // The source service is running, the target's is not: both work through one-off containers.
+    let out = turnout(&["sync", "--from", "future", "--to", "dao"], &file);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(volume_file("dao"), volume_file("future"));
+    assert!(
+        jobs_left().is_empty(),
+        "job containers were removed: {}",
+        jobs_left()
+    );
+    let backups = std::fs::read_dir(
+        data.join("backups")
+            .join(format!("{PLAN}-dao-shared"))
+            .join("shared"),
+    )
+    .unwrap()
+    .count();
+    assert_eq!(backups, 1, "the previous dao data was backed up");
+
+    // A failing export fails the sync with its stderr, and leaves the target as it was.
+    put_volume_file("dao", r#"{"kept":true}"#);
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        plan_yaml("[sh, -c, \"echo export exploded >&2; exit 3\"]"),
+    )
+    .unwrap();
+    let failed = turnout(
+        &[
+            "sync",
+            "--from",
+            "future",
+            "--to",
+            "dao",
+            "--allow-overwrite-newer",
+        ],
+        &broken,
+    );
+    assert!(!failed.status.success());
+    assert!(
+        text(&failed).contains("export exploded") && text(&failed).contains("exit 3"),
+        "{}",
+        text(&failed)
+    );
+    assert_eq!(volume_file("dao"), r#"{"kept":true}"#);
+    assert!(
+        jobs_left().is_empty(),
+        "job containers were removed: {}",
+        jobs_left()
+    );
+
+    // The backup taken before the first copy puts dao's original data back.
+    let dao_backups = data
+        .join("backups")
+        .join(format!("{PLAN}-dao-shared"))
+        .join("shared");
+    let first = std::fs::read_dir(&dao_backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .min()
+        .unwrap();
+    let restored = Command::new(turnout_bin())
+        .arg("restore")
+        .arg(&file)
+        .arg("--backup")
+        .arg(&first)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert_eq!(volume_file("dao"), r#"{"old":true}"#);
+}
