@@ -339,7 +339,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 synced: Vec::new(),
             });
         }
-        let mut blockers = self.preflight(&desired, &observed).await;
+        let mut blockers = self.preflight(&desired, &observed, true).await;
         if let (Some(setup), Some(from)) = (&self.sync, self.sync_source(target, &observed))
             && let Some(message) = setup.failed().get(&switch_key(target, &from))
         {
@@ -365,6 +365,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
         &self,
         desired: &Desired,
         observed: &[ObservedContainer],
+        pull: bool,
     ) -> Vec<Blocker> {
         let images: BTreeSet<&str> = desired
             .containers
@@ -379,6 +380,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                     present.insert(image.to_string());
                 }
                 // Pulling changes no container, so it may happen before anything stops.
+                Ok(false) if !pull => {}
                 Ok(false) => match self.runtime.pull(image).await {
                     Ok(()) => {
                         info!(image, "pulled");
@@ -678,7 +680,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
 
 /// Where a switch to `active` comes from: `active` itself when it already
 /// runs (drift is not a switch), else the version found running, if any.
-fn switch_from(observed: &[ObservedContainer], plan: &str, active: &str) -> Option<String> {
+pub fn switch_from(observed: &[ObservedContainer], plan: &str, active: &str) -> Option<String> {
     let active_runs = observed.iter().any(|o| {
         o.is_ours(plan)
             && o.state == RunState::Running

@@ -275,6 +275,21 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         plan_yaml(&secret).replace("activeVersion: future", "activeVersion: dao"),
     )
     .unwrap();
+    let plan = Command::new(turnout_bin())
+        .arg("plan")
+        .arg(&env.file)
+        .output()
+        .unwrap();
+    assert!(plan.status.success(), "{}", text(&plan));
+    let shown = text(&plan);
+    assert!(
+        shown.contains("copies data") && shown.contains(&format!("{DB}/e2esync_dao")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("35001"),
+        "plan shows the rows it would overwrite: {shown}"
+    );
     let status = dir.join("status.json");
     let switched = Command::new(turnout_bin())
         .arg("apply")

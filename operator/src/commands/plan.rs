@@ -24,6 +24,8 @@ struct PlanView {
     active_version: String,
     actions: Vec<Action>,
     blockers: Vec<Blocker>,
+    /// What the switch's data sync would overwrite.
+    overwrites: Vec<crate::sync::run::Overwrite>,
 }
 
 pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode> {
@@ -49,13 +51,29 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
             ProcHost,
             SecretFiles::new("/nonexistent", LocalSecrets),
         );
-        r.preflight(&desired, &observed).await
+        r.preflight(&desired, &observed, false).await
     };
+    let mut overwrites = Vec::new();
+    let from = crate::reconcile::switch_from(
+        &observed,
+        &target.plan_name,
+        &target.selection.active_version,
+    );
+    if let Some(from) =
+        from.filter(|f| *f != target.selection.active_version && target.selection.sync_on_switch)
+    {
+        let rt = DockerRuntime::connect().await?;
+        for step in crate::sync::plan_steps(&target.plan, &from, &target.selection.active_version)?
+        {
+            overwrites.push(crate::sync::run::preview(&rt, &LocalSecrets, &step).await?);
+        }
+    }
     let view = PlanView {
         plan: target.plan_name.clone(),
         active_version: target.selection.active_version.clone(),
         actions,
         blockers,
+        overwrites,
     };
     let mut out = std::io::stdout().lock();
     match format {
@@ -90,6 +108,29 @@ fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
         ]);
     }
     t.write(out, "  ")?;
+    if !v.overwrites.is_empty() {
+        writeln!(
+            out,
+            "\nAfter stopping and before starting, the switch copies data (each target is backed up, then replaced):"
+        )?;
+        let mut t = Table::new(["BINDING", "FROM", "OVERWRITES", "TABLES", "ROWS", "SIZE"]);
+        for o in &v.overwrites {
+            let what = |n: String| if o.exists { n } else { "-".to_string() };
+            t.row([
+                o.binding.clone(),
+                o.source.clone(),
+                if o.exists {
+                    o.target.clone()
+                } else {
+                    format!("{} (new)", o.target)
+                },
+                what(o.tables.to_string()),
+                what(o.rows.to_string()),
+                what(format!("{:.1} MB", o.bytes as f64 / 1e6)),
+            ]);
+        }
+        t.write(out, "  ")?;
+    }
     if !v.blockers.is_empty() {
         writeln!(
             out,

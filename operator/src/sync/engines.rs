@@ -86,3 +86,28 @@ pub async fn swap<R: DataExec>(
         mysql::swap(rt, db, views_from, target, staged).await
     }
 }
+
+/// Bytes the database takes on disk, as the server reports it.
+pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, SyncError> {
+    let rows = if is_pg(db) {
+        postgres::query(
+            rt,
+            db,
+            "postgres",
+            &[&format!("SELECT pg_database_size('{name}')")],
+        )
+        .await?
+    } else {
+        mysql::query(
+            rt,
+            db,
+            &format!("SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}'"),
+        )
+        .await?
+    };
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}

@@ -724,3 +724,48 @@ async fn restore_service<R: DataExec>(
         ..Default::default()
     })
 }
+
+/// What a copy would overwrite, for `turnout plan`. Reads only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overwrite {
+    pub binding: String,
+    pub source: String,
+    pub target: String,
+    /// Whether the target holds data now (a database exists; services always may).
+    pub exists: bool,
+    pub tables: usize,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+pub async fn preview<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    step: &StepPlan,
+) -> Result<Overwrite, SyncError> {
+    let mut o = Overwrite {
+        binding: step.binding.clone(),
+        source: step.source.label(),
+        target: step.target.label(),
+        exists: true,
+        tables: 0,
+        rows: 0,
+        bytes: 0,
+    };
+    if step.target.service.is_some() {
+        return Ok(o);
+    }
+    let db = Db {
+        at: &step.target,
+        password: password(secrets, &step.target)?,
+    };
+    o.exists = engine::exists(rt, &db, &step.target.database).await?;
+    if o.exists {
+        let fp = engine::fingerprint(rt, &db, &step.target.database).await?;
+        o.tables = fp.tables.len();
+        o.rows = fp.rows();
+        o.bytes = engine::size(rt, &db, &step.target.database).await?;
+    }
+    Ok(o)
+}

@@ -61,4 +61,5 @@ pub fn run(rt: &Runtime, n: usize) {
         "RESULT converged: {max_total} engine call(s) per reconcile, {max_mutating} mutating; median {p50:.2} ms, p99 {p99:.2} ms vs target <= 20 ms, 0 mutating: {}",
         verdict(p99 <= 20.0 && max_mutating == 0)
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

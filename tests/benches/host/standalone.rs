@@ -124,7 +124,7 @@ pub fn run(rt: &Runtime, bin: &Path, idle_secs: u64, samples: usize, idle: bool,
         .spawn()
         .expect("turnout standalone starts");
     let pid = child.id();
-    let _standalone = Standalone(child);
+    let standalone = Standalone(child);
     assert!(
         wait_until(Duration::from_secs(60), || ready_on(&status, "future")),
         "standalone reports Ready on future; see {}",
@@ -254,4 +254,6 @@ pub fn run(rt: &Runtime, bin: &Path, idle_secs: u64, samples: usize, idle: bool,
             );
         }
     }
+    drop(standalone);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -247,4 +247,5 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
         median(&cli) / base,
         verdict(ratio <= 0.5)
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
