@@ -266,6 +266,22 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     assert!(text(&ghost).contains("does not exist"), "{}", text(&ghost));
     assert_eq!(contents("e2esync_dao"), written);
 
+    // 6b. A wrong admin password fails clearly, names no password, changes nothing.
+    std::fs::write(&secret, "not-the-password").unwrap();
+    let denied = env.turnout(&[
+        "sync",
+        "--from",
+        "future",
+        "--to",
+        "dao",
+        "--allow-overwrite-newer",
+    ]);
+    std::fs::write(&secret, PASSWORD).unwrap();
+    assert!(!denied.status.success());
+    assert!(text(&denied).contains("Access denied"), "{}", text(&denied));
+    assert!(!text(&denied).contains("not-the-password") && !text(&denied).contains(PASSWORD));
+    assert_eq!(contents("e2esync_dao"), written);
+
     // 7. The password is in no inspectable config.
     assert!(!docker(&["inspect", DB]).contains(PASSWORD));
 

@@ -27,6 +27,18 @@ fn dumper(engine: Option<Engine>) -> &'static str {
     }
 }
 
+/// Connects as root: over TCP to 127.0.0.1 with the admin password when the
+/// plan names one (so the password is really checked), else the local socket.
+fn connect(db: &Db, mut spec: ExecSpec) -> ExecSpec {
+    if db.password.is_some() {
+        spec.argv.splice(
+            1..1,
+            ["--protocol=TCP".to_string(), "--host=127.0.0.1".to_string()],
+        );
+    }
+    spec
+}
+
 fn env(db: &Db) -> Vec<(String, SecretValue)> {
     db.password
         .iter()
@@ -44,7 +56,7 @@ pub async fn query<R: DataExec>(
         &db.at.container,
         [
             client(db.at.engine),
-            "-uroot",
+            "--user=root",
             "--batch",
             "--raw",
             "--skip-column-names",
@@ -54,6 +66,7 @@ pub async fn query<R: DataExec>(
         ],
     )
     .with_env(env(db));
+    let spec = connect(db, spec);
     let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
     if out.exit_code != 0 {
         return Err(SyncError::Command {
@@ -150,33 +163,39 @@ pub async fn fingerprint<R: DataExec>(
 
 /// The dump of database `name` (tables, data, views), written to stdout.
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
-    ExecSpec::new(
-        &db.at.container,
-        [
-            dumper(db.at.engine),
-            "-uroot",
-            "--single-transaction",
-            "--hex-blob",
-            "--skip-triggers",
-            "--default-character-set=utf8mb4",
-            name,
-        ],
+    connect(
+        db,
+        ExecSpec::new(
+            &db.at.container,
+            [
+                dumper(db.at.engine),
+                "--user=root",
+                "--single-transaction",
+                "--hex-blob",
+                "--skip-triggers",
+                "--default-character-set=utf8mb4",
+                name,
+            ],
+        )
+        .with_env(env(db)),
     )
-    .with_env(env(db))
 }
 
 /// Loads a dump from stdin into database `name`.
 pub fn load(db: &Db, name: &str) -> ExecSpec {
-    ExecSpec::new(
-        &db.at.container,
-        [
-            client(db.at.engine),
-            "-uroot",
-            "--default-character-set=utf8mb4",
-            name,
-        ],
+    connect(
+        db,
+        ExecSpec::new(
+            &db.at.container,
+            [
+                client(db.at.engine),
+                "--user=root",
+                "--default-character-set=utf8mb4",
+                name,
+            ],
+        )
+        .with_env(env(db)),
     )
-    .with_env(env(db))
 }
 
 pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {

@@ -17,6 +17,15 @@ fn env(db: &Db) -> Vec<(String, SecretValue)> {
         .collect()
 }
 
+/// Connects as postgres: over TCP to 127.0.0.1 with the admin password when
+/// the plan names one (so it is really checked), else the local socket.
+fn connect(db: &Db, mut spec: ExecSpec) -> ExecSpec {
+    if db.password.is_some() {
+        spec.argv.splice(1..1, ["--host=127.0.0.1".to_string()]);
+    }
+    spec
+}
+
 fn q(name: &str) -> String {
     format!("\"{name}\"")
 }
@@ -51,7 +60,7 @@ pub async fn query<R: DataExec>(
         argv.push("-c".into());
         argv.push((*s).to_string());
     }
-    let spec = ExecSpec::new(&db.at.container, argv).with_env(env(db));
+    let spec = connect(db, ExecSpec::new(&db.at.container, argv).with_env(env(db)));
     let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
     if out.exit_code != 0 {
         let first = statements
@@ -131,36 +140,42 @@ pub async fn fingerprint<R: DataExec>(
 }
 
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
-    ExecSpec::new(
-        &db.at.container,
-        [
-            "pg_dump",
-            "-U",
-            "postgres",
-            "--no-owner",
-            "--no-privileges",
-            name,
-        ],
+    connect(
+        db,
+        ExecSpec::new(
+            &db.at.container,
+            [
+                "pg_dump",
+                "-U",
+                "postgres",
+                "--no-owner",
+                "--no-privileges",
+                name,
+            ],
+        )
+        .with_env(env(db)),
     )
-    .with_env(env(db))
 }
 
 pub fn load(db: &Db, name: &str) -> ExecSpec {
-    ExecSpec::new(
-        &db.at.container,
-        [
-            "psql",
-            "-U",
-            "postgres",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            name,
-        ],
+    connect(
+        db,
+        ExecSpec::new(
+            &db.at.container,
+            [
+                "psql",
+                "-U",
+                "postgres",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                name,
+            ],
+        )
+        .with_env(env(db)),
     )
-    .with_env(env(db))
 }
 
 pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
