@@ -165,9 +165,12 @@ impl Progress for LogProgress {
 pub trait SwitchSync: Send + Sync {
     /// Whether a switch `from` -> `to` has data bindings to copy.
     fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool;
-    /// Copies; the error is a sentence for status and logs.
+    /// Copies, as the DataSync called `name` (deterministic per selection,
+    /// switch and spec: running it again after it succeeded is a no-op).
+    /// The error is a sentence for status and logs.
     fn sync<'a>(
         &'a self,
+        name: &'a str,
         plan: &'a PortPlanSpec,
         from: &'a str,
         to: &'a str,
@@ -221,15 +224,46 @@ impl SyncSetup {
     }
 }
 
+/// The selection's generation, or outside Kubernetes a short hash of plan and selection.
+fn generation_of(target: &Target) -> String {
+    match target.generation {
+        Some(g) => g.to_string(),
+        None => {
+            let spec = serde_json::to_vec(&(&target.plan, &target.selection)).unwrap_or_default();
+            Sha256::digest(&spec)
+                .iter()
+                .take(5)
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        }
+    }
+}
+
 /// Identifies one switch of one spec: a changed plan or selection is a new attempt.
 fn switch_key(target: &Target, from: &str) -> String {
-    let spec = serde_json::to_vec(&(&target.plan, &target.selection)).unwrap_or_default();
-    let digest = Sha256::digest(&spec);
-    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!(
-        "{}/{from}->{}/{short}",
-        target.plan_name, target.selection.active_version
+        "{}/{from}->{}/{}",
+        target.plan_name,
+        target.selection.active_version,
+        generation_of(target)
     )
+}
+
+/// The deterministic name of the DataSync a switch creates: selection, from,
+/// to and generation, as a DNS label (at most 63 characters).
+pub fn datasync_name(target: &Target, from: &str) -> String {
+    let generation = generation_of(target);
+    let raw = format!(
+        "{}-{from}-to-{}",
+        target.selection_name, target.selection.active_version
+    );
+    let mut name: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name.truncate(62 - generation.len());
+    format!("{}-{generation}", name.trim_matches('-'))
 }
 
 /// Drives the pipeline against one runtime and host.
@@ -432,7 +466,8 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             {
                 let to = desired.active_version.clone();
                 let t0 = Instant::now();
-                let r = setup.copier.sync(&target.plan, f, &to).await;
+                let name = datasync_name(target, f);
+                let r = setup.copier.sync(&name, &target.plan, f, &to).await;
                 timings.sync_ms = Some(u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX));
                 match r {
                     Ok(steps) => {

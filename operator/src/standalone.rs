@@ -26,7 +26,6 @@ use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::{LocalSecrets, SecretFiles};
 use crate::status::{outcome_label, status_of};
-use crate::target::load_target;
 
 /// Settings of `turnout standalone`.
 #[derive(Clone, Debug)]
@@ -53,6 +52,9 @@ pub struct StandaloneStatus {
     pub file_error: Option<String>,
     pub updated_at: String,
     pub status: VersionSelectionStatus,
+    /// The host's DataSyncs (from the file, and those switches created), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_syncs: Vec<crate::sync::store::StoredSync>,
 }
 
 /// State shared with the HTTP endpoints.
@@ -144,6 +146,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let reconciler = engine_reconciler(runtime, &opts.state_dir, opts.sync.clone());
     let driver = Driver { stop: stop.clone() };
     let mut target: Option<Target> = None;
+    let mut file_syncs: FileSyncs = Vec::new();
     let mut file_error: Option<String> = None;
     let mut reload = true;
     let mut prev_status: Option<VersionSelectionStatus> = None;
@@ -152,7 +155,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         if reload {
             reload = false;
             match load_and_check(&opts.file) {
-                Ok(t) => {
+                Ok((t, syncs)) => {
+                    file_syncs = syncs;
                     if target.as_ref() != Some(&t) {
                         info!(version = %t.selection.active_version, plan = %t.plan_name, "desired state loaded");
                     }
@@ -194,7 +198,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             } else {
                 converged_on = Some(t.clone());
             }
+            if !file_syncs.is_empty() {
+                run_file_syncs(reconciler.runtime.as_ref(), &opts.sync, t, &file_syncs).await;
+            }
+            let mut data_syncs = crate::sync::run::store_of(&opts.sync).all();
+            data_syncs.truncate(10);
             let doc = StandaloneStatus {
+                data_syncs,
                 file: opts.file.display().to_string(),
                 plan: t.plan_name.clone(),
                 selection: t.selection_name.clone(),
@@ -269,8 +279,22 @@ pub fn engine_reconciler(
 }
 
 /// Loads the file and checks it; the error is a sentence for the log and status.
-fn load_and_check(file: &Path) -> Result<Target, String> {
-    let t = load_target(&[file]).map_err(|e| e.to_string())?;
+/// DataSync documents of the file: (name, spec).
+type FileSyncs = Vec<(String, turnout_crds::datasync::DataSyncSpec)>;
+
+fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), String> {
+    let docs = turnout_crds::load::Documents::read(file).map_err(|e| e.to_string())?;
+    let t =
+        crate::target::target_of(&docs, &file.display().to_string()).map_err(|e| e.to_string())?;
+    let mut syncs = Vec::new();
+    for d in &docs.syncs {
+        let name = d.value.metadata.name.clone().unwrap_or_default();
+        let v = turnout_crds::validate::validate_sync(&t.plan, &d.value.spec);
+        if let Some(first) = v.first() {
+            return Err(format!("{}: DataSync {name}: {first}", file.display()));
+        }
+        syncs.push((name, d.value.spec.clone()));
+    }
     if let Err(v) = Reconciler::<DockerRuntime, ProcHost, LocalSecrets>::plan(&t, &[]) {
         let list: Vec<String> = v.iter().map(ToString::to_string).collect();
         return Err(format!(
@@ -280,7 +304,70 @@ fn load_and_check(file: &Path) -> Result<Target, String> {
             list.join("; ")
         ));
     }
-    Ok(t)
+    Ok((t, syncs))
+}
+
+/// Runs the file's DataSyncs that have not run: each once (a Succeeded one
+/// never again, a Failed one again only when its spec changes), and only
+/// while its target version is not running (data is never overwritten under
+/// a running version; it waits, Pending, saying so).
+async fn run_file_syncs(
+    rt: &DockerRuntime,
+    opts: &crate::sync::run::SyncOptions,
+    t: &Target,
+    syncs: &FileSyncs,
+) {
+    use crate::sync::store::StoredSync;
+    use turnout_crds::datasync::{DataSyncStatus, SyncPhase};
+    let store = crate::sync::run::store_of(opts);
+    let pending: Vec<&(String, turnout_crds::datasync::DataSyncSpec)> = syncs
+        .iter()
+        .filter(|(name, spec)| match store.get(name) {
+            Some(s) if s.status.phase == Some(SyncPhase::Succeeded) => false,
+            Some(s) if s.status.phase == Some(SyncPhase::Failed) => &s.spec != spec,
+            _ => true,
+        })
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let observed = match rt.list().await {
+        Ok(o) => o,
+        Err(e) => {
+            warn!(error = %e, "cannot list containers for the DataSyncs");
+            return;
+        }
+    };
+    for (name, spec) in pending {
+        let busy = observed.iter().any(|o| {
+            o.is_ours(&t.plan_name)
+                && o.state == crate::core::RunState::Running
+                && o.role() == Some(crate::core::Role::Version(spec.to.clone()))
+        });
+        if busy {
+            let waiting = StoredSync {
+                name: name.clone(),
+                spec: spec.clone(),
+                status: DataSyncStatus {
+                    phase: Some(SyncPhase::Pending),
+                    message: Some(format!(
+                        "waiting: version {} is running, and its data is not overwritten under it",
+                        spec.to
+                    )),
+                    ..Default::default()
+                },
+            };
+            if store.get(name).as_ref() != Some(&waiting) {
+                let _ = store.put(&waiting);
+            }
+            continue;
+        }
+        info!(datasync = %name, from = %spec.from, to = %spec.to, "running DataSync");
+        let done =
+            crate::sync::run::execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone())
+                .await;
+        info!(datasync = %name, phase = ?done.status.phase, message = done.status.message.as_deref().unwrap_or(""), "DataSync finished");
+    }
 }
 
 fn record(m: &Metrics, outcome: &Outcome, was_converged: bool) {

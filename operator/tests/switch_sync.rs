@@ -29,6 +29,7 @@ impl SwitchSync for FakeSync {
 
     fn sync<'a>(
         &'a self,
+        _: &'a str,
         _: &'a PortPlanSpec,
         from: &'a str,
         to: &'a str,

@@ -202,3 +202,112 @@ async fn service_data_round_trips_through_export_and_import() {
     assert!(restored.status.success(), "{}", text(&restored));
     assert_eq!(volume_file("dao"), r#"{"old":true}"#);
 }
+
+#[test]
+fn standalone_runs_each_datasync_once_and_records_the_ones_switches_create() {
+    require_docker(&[BUSYBOX]);
+    let plan = "e2e-dsync";
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    let yaml = |active: &str| {
+        plan_yaml("[cat, /data/shared.json]")
+            .replace(PLAN, plan)
+            .replace("2460", "2470")
+            .replace("activeVersion: future", &format!("activeVersion: {active}"))
+    };
+    let datasync = format!(
+        "---\napiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {{name: seed-dao}}\nspec: {{planRef: {plan}, from: future, to: dao}}\n"
+    );
+    let volume = |v: &str| {
+        let out = docker_raw(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{plan}-{v}-data:/data"),
+            BUSYBOX,
+            "cat",
+            "/data/shared.json",
+        ]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let put = |v: &str, content: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{plan}-{v}-data:/data"),
+            BUSYBOX,
+            "sh",
+            "-c",
+            &format!("printf '%s' '{content}' > /data/shared.json"),
+        ]);
+    };
+    put("future", "first");
+    put("dao", "old");
+    let (file, status) = (dir.join("desired.yaml"), dir.join("status.json"));
+    std::fs::write(&file, format!("{}{datasync}", yaml("future"))).unwrap();
+    let mut child = Command::new(turnout_bin())
+        .args(["standalone", "--file"])
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--status-file")
+        .arg(&status)
+        .args(["--listen", "127.0.0.1:24799", "--resync", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = || -> serde_json::Value {
+        std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    };
+    let phase_of = |name: &str| -> Option<String> {
+        read()["dataSyncs"]
+            .as_array()?
+            .iter()
+            .find(|d| d["name"] == name)?["status"]["phase"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let ran = wait_until(std::time::Duration::from_secs(60), || {
+        phase_of("seed-dao").as_deref() == Some("Succeeded")
+    });
+    assert!(ran, "the DataSync ran: {}", read());
+    assert_eq!(volume("dao"), "first");
+
+    // Succeeded: never again, even with new source data and more reconciles.
+    put("future", "second");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        volume("dao"),
+        "first",
+        "a Succeeded DataSync does not run twice"
+    );
+
+    // A switch with syncOnSwitch creates its own DataSync, named from selection, from, to and generation.
+    std::fs::write(&file, format!("{}{datasync}", yaml("dao"))).unwrap();
+    let switched = wait_until(std::time::Duration::from_secs(60), || {
+        read()["dataSyncs"].as_array().is_some_and(|a| {
+            a.iter().any(|d| {
+                d["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("host-future-to-dao-"))
+                    && d["status"]["phase"] == "Succeeded"
+            })
+        }) && read()["status"]["activeVersion"] == "dao"
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(switched, "the switch's DataSync succeeded: {}", read());
+    assert_eq!(
+        volume("dao"),
+        "second",
+        "the switch copied future's latest data"
+    );
+}

@@ -80,6 +80,7 @@ pub async fn run(
                 file_error: None,
                 updated_at: jiff::Timestamp::now().to_string(),
                 status: status.clone(),
+                data_syncs: Vec::new(),
             },
         )?;
     }

@@ -114,5 +114,19 @@ fn print_human(out: &mut dyn Write, s: &StandaloneStatus) -> std::io::Result<()>
             ms(p.ready_ms)
         )?;
     }
+    if !s.data_syncs.is_empty() {
+        writeln!(out, "\nData syncs (newest first):")?;
+        let mut t = Table::new(["NAME", "FROM", "TO", "PHASE", "MESSAGE"]);
+        for d in &s.data_syncs {
+            t.row([
+                d.name.clone(),
+                d.spec.from.clone(),
+                d.spec.to.clone(),
+                d.status.phase.map_or("-".to_string(), |p| format!("{p:?}")),
+                d.status.message.clone().unwrap_or_default(),
+            ]);
+        }
+        t.write(out, "  ")?;
+    }
     writeln!(out, "Updated {}", s.updated_at)
 }

@@ -15,6 +15,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod record;
 pub mod run;
+pub mod store;
 
 use serde::Serialize;
 use turnout_crds::plan::{DataBinding, Engine, PortPlanSpec, SecretSource};

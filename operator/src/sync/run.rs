@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use tracing::info;
-use turnout_crds::datasync::SyncStep;
+use turnout_crds::datasync::{DataSyncStatus, SyncPhase, SyncStep};
+
+use super::store::{StoredSync, SyncStore};
 
 use super::db::{Db, Fingerprint};
 use super::engines::{self as engine, STAGING};
@@ -425,25 +427,107 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
 
     fn sync<'a>(
         &'a self,
+        name: &'a str,
         plan: &'a turnout_crds::PortPlanSpec,
         from: &'a str,
         to: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, String>> {
         Box::pin(async move {
-            let steps = super::plan_steps(plan, from, to).map_err(|e| e.to_string())?;
-            let (done, result) = run_sync(
+            let spec = turnout_crds::datasync::DataSyncSpec {
+                plan_ref: String::new(),
+                from: from.to_string(),
+                to: to.to_string(),
+                backup: true,
+                allow_overwrite_newer: self.options.allow_overwrite_newer,
+                force: false,
+            };
+            let stored = execute_once(
                 self.runtime.as_ref(),
                 &self.secrets,
-                &steps,
                 &self.options,
-                &LogSyncProgress,
+                name,
+                plan,
+                spec,
             )
             .await;
-            result
-                .map(|()| done)
-                .map_err(|e| format!("[{}] {e}", e.reason()))
+            match stored.status.phase {
+                Some(SyncPhase::Succeeded) => Ok(stored.status.steps),
+                _ => Err(stored
+                    .status
+                    .message
+                    .unwrap_or_else(|| "the data sync failed".into())),
+            }
         })
     }
+}
+
+/// The DataSyncs of this host, under the data directory.
+pub fn store_of(opts: &SyncOptions) -> SyncStore {
+    SyncStore::new(opts.state_dir.join("datasyncs"))
+}
+
+/// Runs the DataSync `name` unless it already Succeeded (then it is
+/// returned as it was: a DataSync never runs twice). Its status is kept in
+/// the store: Running while it runs, then Succeeded or Failed with each step.
+pub async fn execute_once<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    opts: &SyncOptions,
+    name: &str,
+    plan: &turnout_crds::PortPlanSpec,
+    spec: turnout_crds::datasync::DataSyncSpec,
+) -> StoredSync {
+    let store = store_of(opts);
+    if let Some(done) = store
+        .get(name)
+        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded))
+    {
+        return done;
+    }
+    let mut stored = StoredSync {
+        name: name.to_string(),
+        spec: spec.clone(),
+        status: DataSyncStatus {
+            phase: Some(SyncPhase::Running),
+            ..Default::default()
+        },
+    };
+    let persist = |s: &StoredSync| {
+        if let Err(e) = store.put(s) {
+            tracing::warn!(datasync = name, error = %e, "cannot record the DataSync");
+        }
+    };
+    persist(&stored);
+    let options = SyncOptions {
+        backup: spec.backup,
+        allow_overwrite_newer: spec.allow_overwrite_newer,
+        ..opts.clone()
+    };
+    let result = match super::plan_steps(plan, &spec.from, &spec.to) {
+        Err(e) => Err(e),
+        Ok(steps) => {
+            let (done, r) = run_sync(rt, secrets, &steps, &options, &LogSyncProgress).await;
+            stored.status.steps = done;
+            r
+        }
+    };
+    match result {
+        Ok(()) => {
+            stored.status.phase = Some(SyncPhase::Succeeded);
+            stored.status.message = Some(format!(
+                "copied {} binding(s) from {} to {}",
+                stored.status.steps.len(),
+                spec.from,
+                spec.to
+            ));
+        }
+        Err(e) => {
+            stored.status.phase = Some(SyncPhase::Failed);
+            stored.status.message = Some(format!("[{}] {e}", e.reason()));
+        }
+    }
+    persist(&stored);
+    stored
 }
 
 /// A writer that only hashes and counts what it is given.
