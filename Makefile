@@ -1,5 +1,5 @@
 # Everyday commands. The two that matter: `make demo` and `make test`.
-.PHONY: setup images demo test unit e2e lint fmt generate
+.PHONY: setup images demo test unit e2e bench lint fmt generate
 
 CARGO ?= cargo
 
@@ -33,6 +33,14 @@ unit:
 e2e: setup
 	$(CARGO) build -p turnout
 	$(CARGO) nextest run -p turnout-e2e
+
+# Benchmarks (docs/benchmarks.md): the pure core, then switch, drift, converged
+# reconcile and idle cost against the Docker engine with the release binary.
+# About 4 minutes; BENCH_IDLE_SECONDS etc. shorten a trial run (see tests/benches/host.rs).
+bench: setup
+	$(CARGO) build --release -p turnout
+	$(CARGO) bench -p turnout --bench core
+	$(CARGO) bench -p turnout-e2e --bench host
 
 lint:
 	$(CARGO) fmt --all -- --check
