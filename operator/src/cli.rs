@@ -142,6 +142,13 @@ pub enum Command {
         /// Overwrite a target written to since turnout last synced it.
         #[arg(long)]
         allow_overwrite_newer: bool,
+        /// Take the source version from this plan: another environment whose
+        /// containers run on this engine (e.g. local -> test cloud).
+        #[arg(long, value_name = "FILE")]
+        source_plan: Option<PathBuf>,
+        /// Allow copying into an earlier stage (prod -> test).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         data: crate::commands::sync::DataArgs,
         #[command(flatten)]

@@ -53,6 +53,8 @@ fn main() -> ExitCode {
             to,
             no_backup,
             allow_overwrite_newer,
+            source_plan,
+            force,
             data,
             state,
         } => block_on(commands::sync::run(
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
             to,
             no_backup,
             allow_overwrite_newer,
+            commands::sync::Promotion { source_plan, force },
             data,
             state.dir,
         )),

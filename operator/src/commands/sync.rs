@@ -17,7 +17,7 @@ use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::LocalSecrets;
 use crate::sync::run::{SyncOptions, SyncProgress, backup_dir_of, list_backups, restore, run_sync};
-use crate::sync::{Endpoint, StepPlan, plan_steps};
+use crate::sync::{Endpoint, StepPlan, check_promotion, plan_steps, plan_steps_between};
 
 /// Options shared by the data commands.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,6 +50,13 @@ impl DataArgs {
             state_dir: self.data_dir.clone(),
         }
     }
+}
+
+/// Where the source comes from when it is another environment's plan.
+#[derive(Debug, Clone, Default)]
+pub struct Promotion {
+    pub source_plan: Option<PathBuf>,
+    pub force: bool,
 }
 
 struct Bar(ProgressBar);
@@ -93,6 +100,7 @@ pub async fn run(
     to: String,
     no_backup: bool,
     allow_overwrite_newer: bool,
+    promotion: Promotion,
     data: DataArgs,
     state_dir: PathBuf,
 ) -> anyhow::Result<ExitCode> {
@@ -104,7 +112,18 @@ pub async fn run(
         }
         return Ok(ExitCode::FAILURE);
     }
-    let steps = plan_steps(&plan, &from, &to)?;
+    let steps = match &promotion.source_plan {
+        None => plan_steps(&plan, &from, &to)?,
+        Some(file) => {
+            let (_, source) = one_plan(std::slice::from_ref(file))?;
+            check_promotion(
+                source.environment.as_ref(),
+                plan.environment.as_ref(),
+                promotion.force,
+            )?;
+            plan_steps_between(&source, &from, &plan, &to)?
+        }
+    };
     if steps.is_empty() {
         println!("versions {from} and {to} share no data bindings (by name); nothing to copy");
         return Ok(ExitCode::SUCCESS);

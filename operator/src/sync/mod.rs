@@ -18,7 +18,7 @@ pub mod run;
 pub mod store;
 
 use serde::Serialize;
-use turnout_crds::plan::{DataBinding, Engine, PortPlanSpec, SecretSource};
+use turnout_crds::plan::{DataBinding, Engine, Environment, PortPlanSpec, SecretSource, Stage};
 
 use crate::runtime::RuntimeError;
 
@@ -63,6 +63,15 @@ pub enum SyncError {
     Secret { container: String, message: String },
     #[error("{0}")]
     Io(String),
+    #[error(
+        "copying {from_env} ({from_stage:?}) data into {to_env} ({to_stage:?}) would move data back to an earlier stage; promotion runs dev -> test -> prod. Pass --force (DataSync force: true) if you mean it"
+    )]
+    Demotion {
+        from_env: String,
+        from_stage: Stage,
+        to_env: String,
+        to_stage: Stage,
+    },
 }
 
 impl SyncError {
@@ -79,6 +88,7 @@ impl SyncError {
             SyncError::Backup { .. } => "BackupFailed",
             SyncError::Secret { .. } => "SecretUnavailable",
             SyncError::Io(_) => "IoError",
+            SyncError::Demotion { .. } => "PromotionRefused",
         }
     }
 }
@@ -187,7 +197,18 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
 /// The copies a sync from `from` to `to` makes: bindings present in both
 /// versions under the same name. Pure.
 pub fn plan_steps(plan: &PortPlanSpec, from: &str, to: &str) -> Result<Vec<StepPlan>, SyncError> {
-    let source = plan
+    plan_steps_between(plan, from, plan, to)
+}
+
+/// Like [`plan_steps`], with the source version in another plan (another
+/// environment whose containers run on this engine).
+pub fn plan_steps_between(
+    source_plan: &PortPlanSpec,
+    from: &str,
+    plan: &PortPlanSpec,
+    to: &str,
+) -> Result<Vec<StepPlan>, SyncError> {
+    let source = source_plan
         .version(from)
         .ok_or_else(|| SyncError::UnknownVersion(from.to_string()))?;
     let target = plan
@@ -198,7 +219,7 @@ pub fn plan_steps(plan: &PortPlanSpec, from: &str, to: &str) -> Result<Vec<StepP
         let Some(tb) = target.data.iter().find(|t| t.name == sb.name) else {
             continue;
         };
-        let (source, target) = (endpoint(plan, sb)?, endpoint(plan, tb)?);
+        let (source, target) = (endpoint(source_plan, sb)?, endpoint(plan, tb)?);
         if source.service.is_some() != target.service.is_some() {
             return Err(SyncError::Unsupported {
                 binding: sb.name.clone(),
@@ -224,4 +245,90 @@ pub fn plan_steps(plan: &PortPlanSpec, from: &str, to: &str) -> Result<Vec<StepP
         });
     }
     Ok(steps)
+}
+
+/// Data is promoted only towards a later stage (dev -> test -> prod), never
+/// back, unless forced. Plans without an environment are not checked.
+pub fn check_promotion(
+    source: Option<&Environment>,
+    target: Option<&Environment>,
+    force: bool,
+) -> Result<(), SyncError> {
+    match (source, target) {
+        (Some(s), Some(t)) if s.stage > t.stage && !force => Err(SyncError::Demotion {
+            from_env: s.name.clone(),
+            from_stage: s.stage,
+            to_env: t.name.clone(),
+            to_stage: t.stage,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str, stage: Stage) -> Environment {
+        Environment {
+            name: name.into(),
+            stage,
+        }
+    }
+
+    #[test]
+    fn promotion_goes_forward_only_unless_forced() {
+        let (dev, test, prod) = (
+            env("local", Stage::Dev),
+            env("test-cloud", Stage::Test),
+            env("production", Stage::Prod),
+        );
+        assert!(check_promotion(Some(&dev), Some(&test), false).is_ok());
+        assert!(check_promotion(Some(&test), Some(&prod), false).is_ok());
+        assert!(check_promotion(Some(&prod), Some(&prod), false).is_ok());
+        let e = check_promotion(Some(&prod), Some(&dev), false).unwrap_err();
+        assert_eq!(e.reason(), "PromotionRefused");
+        assert!(e.to_string().contains("production") && e.to_string().contains("local"));
+        assert!(check_promotion(Some(&prod), Some(&dev), true).is_ok());
+        assert!(check_promotion(None, Some(&dev), false).is_ok());
+    }
+
+    #[test]
+    fn steps_pair_bindings_by_name_and_refuse_mixed_kinds() {
+        let plan: PortPlanSpec = serde_json::from_value(serde_json::json!({
+            "infrastructure": [{"name": "db", "image": "m", "engine": "mariadb"}],
+            "versions": [
+                {"name": "a", "containers": [{"name": "a-svc", "image": "x"}],
+                 "data": [{"name": "users", "container": "db", "database": "a_users"},
+                          {"name": "only-a", "container": "db", "database": "a_only"},
+                          {"name": "shared", "container": "a-svc", "export": ["e"], "import": ["i"]}]},
+                {"name": "b", "containers": [{"name": "b-svc", "image": "y"}],
+                 "data": [{"name": "users", "container": "db", "database": "b_users"},
+                          {"name": "shared", "container": "b-svc", "export": ["e"], "import": ["i"]}]},
+                {"name": "c", "data": [{"name": "shared", "container": "db", "database": "c_shared"}]}
+            ]
+        }))
+        .unwrap();
+        let steps = plan_steps(&plan, "a", "b").unwrap();
+        let pairs: Vec<(String, String)> = steps
+            .iter()
+            .map(|s| (s.source.label(), s.target.label()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("db/a_users".into(), "db/b_users".into()),
+                ("a-svc/shared".into(), "b-svc/shared".into())
+            ]
+        );
+        assert_eq!(steps[1].target.service.as_ref().unwrap().image, "y");
+        assert_eq!(
+            plan_steps(&plan, "a", "c").unwrap_err().reason(),
+            "Unsupported"
+        );
+        assert_eq!(
+            plan_steps(&plan, "a", "zzz").unwrap_err().reason(),
+            "UnknownVersion"
+        );
+    }
 }
