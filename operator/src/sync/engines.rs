@@ -3,20 +3,31 @@
 use turnout_crds::plan::Engine;
 
 use super::db::{Db, Fingerprint};
-use super::{SyncError, mysql, postgres};
-use crate::runtime::stream::{DataExec, ExecSpec};
+use super::{SyncError, mysql, postgres, redis};
+use crate::runtime::stream::{DataExec, ExecSpec, Sink, Source};
 
 pub use super::db::STAGING;
 
-fn is_pg(db: &Db) -> bool {
-    db.at.engine == Some(Engine::Postgres)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recipe {
+    Mysql,
+    Postgres,
+    Redis,
+}
+
+fn recipe(db: &Db) -> Recipe {
+    match db.at.engine {
+        Some(Engine::Postgres) => Recipe::Postgres,
+        Some(Engine::Redis) => Recipe::Redis,
+        _ => Recipe::Mysql,
+    }
 }
 
 pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {
-    if is_pg(db) {
-        postgres::exists(rt, db, name).await
-    } else {
-        mysql::exists(rt, db, name).await
+    match recipe(db) {
+        Recipe::Mysql => mysql::exists(rt, db, name).await,
+        Recipe::Postgres => postgres::exists(rt, db, name).await,
+        Recipe::Redis => redis::exists(rt, db, name).await,
     }
 }
 
@@ -25,89 +36,149 @@ pub async fn fingerprint<R: DataExec>(
     db: &Db<'_>,
     name: &str,
 ) -> Result<Fingerprint, SyncError> {
-    if is_pg(db) {
-        postgres::fingerprint(rt, db, name).await
-    } else {
-        mysql::fingerprint(rt, db, name).await
+    match recipe(db) {
+        Recipe::Mysql => mysql::fingerprint(rt, db, name).await,
+        Recipe::Postgres => postgres::fingerprint(rt, db, name).await,
+        Recipe::Redis => redis::fingerprint(rt, db, name).await,
     }
 }
 
+/// The command that prints the whole of `name` (a copy's source, a backup).
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
-    if is_pg(db) {
-        postgres::dump(db, name)
-    } else {
-        mysql::dump(db, name)
+    match recipe(db) {
+        Recipe::Mysql => mysql::dump(db, name),
+        Recipe::Postgres => postgres::dump(db, name),
+        Recipe::Redis => redis::dump(db, name),
     }
 }
 
+/// The command that loads what [`dump`] printed into `name`.
 pub fn load(db: &Db, name: &str) -> ExecSpec {
-    if is_pg(db) {
-        postgres::load(db, name)
-    } else {
-        mysql::load(db, name)
+    match recipe(db) {
+        Recipe::Mysql => mysql::load(db, name),
+        Recipe::Postgres => postgres::load(db, name),
+        Recipe::Redis => redis::load(db, name),
+    }
+}
+
+/// Where a copy into `target` is staged. `ours`: a swap of turnout's into
+/// this target was under way, so leftovers in the staging place are ours.
+pub async fn staging_name<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &str,
+    ours: bool,
+) -> Result<String, SyncError> {
+    match recipe(db) {
+        Recipe::Redis => redis::staging(rt, db, target, ours).await,
+        _ => Ok(format!("{target}{STAGING}")),
     }
 }
 
 pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
-    if is_pg(db) {
-        postgres::recreate(rt, db, name).await
-    } else {
-        mysql::recreate(rt, db, name).await
+    match recipe(db) {
+        Recipe::Mysql => mysql::recreate(rt, db, name).await,
+        Recipe::Postgres => postgres::recreate(rt, db, name).await,
+        Recipe::Redis => redis::recreate(rt, db, name).await,
     }
 }
 
 pub async fn drop_db<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
-    if is_pg(db) {
-        postgres::drop_db(rt, db, name).await
-    } else {
-        mysql::drop_db(rt, db, name).await
+    match recipe(db) {
+        Recipe::Mysql => mysql::drop_db(rt, db, name).await,
+        Recipe::Postgres => postgres::drop_db(rt, db, name).await,
+        Recipe::Redis => redis::drop_db(rt, db, name).await,
     }
+}
+
+/// Copies `from` (on `src`) into the staging place `to` (on `dst`): a dump
+/// streamed into a load through the engine for SQL, a server-side copy for
+/// Redis. Returns the bytes streamed.
+pub async fn transfer<R: DataExec>(
+    rt: &R,
+    src: &Db<'_>,
+    from: &str,
+    dst: &Db<'_>,
+    to: &str,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<u64, SyncError> {
+    if recipe(dst) == Recipe::Redis {
+        redis::transfer(rt, src, from, dst, to).await?;
+        return Ok(0);
+    }
+    let (export, import) = (dump(src, from), load(dst, to));
+    let streamed = rt
+        .stream(Source::Exec(&export), Sink::Exec(&import), on_bytes)
+        .await?;
+    if streamed.succeeded() {
+        return Ok(streamed.bytes);
+    }
+    let (what, code, stderr) = if streamed.source_exit != Some(0) {
+        (
+            export.display(),
+            streamed.source_exit,
+            streamed.source_stderr,
+        )
+    } else {
+        (import.display(), streamed.sink_exit, streamed.sink_stderr)
+    };
+    Err(SyncError::Command {
+        what,
+        code: code.unwrap_or(-1),
+        stderr: stderr.trim().to_string(),
+    })
 }
 
 /// Puts back what an interrupted swap left aside (PostgreSQL's swap is two renames).
 pub async fn recover<R: DataExec>(rt: &R, db: &Db<'_>, target: &str) -> Result<(), SyncError> {
-    if is_pg(db) {
-        postgres::recover(rt, db, target).await
-    } else {
-        Ok(())
+    match recipe(db) {
+        Recipe::Postgres => postgres::recover(rt, db, target).await,
+        _ => Ok(()),
     }
 }
 
+/// Replaces `target` with the verified staging copy.
 pub async fn swap<R: DataExec>(
     rt: &R,
     db: &Db<'_>,
     views_from: (&Db<'_>, &str),
     target: &str,
+    staging: &str,
     staged: &Fingerprint,
 ) -> Result<(), SyncError> {
-    if is_pg(db) {
-        postgres::swap(rt, db, target).await
-    } else {
-        mysql::swap(rt, db, views_from, target, staged).await
+    match recipe(db) {
+        Recipe::Mysql => mysql::swap(rt, db, views_from, target, staged).await,
+        Recipe::Postgres => postgres::swap(rt, db, target).await,
+        Recipe::Redis => redis::swap(rt, db, target, staging).await,
     }
 }
 
-/// Bytes the database takes on disk, as the server reports it.
+/// Bytes the database takes on disk, as the server reports it (0 where it does not say).
 pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, SyncError> {
-    let rows = if is_pg(db) {
-        postgres::query(
-            rt,
-            db,
-            "postgres",
-            &[&format!("SELECT pg_database_size('{name}')")],
-        )
-        .await?
-    } else {
-        mysql::query(
-            rt,
-            db,
-            &format!("SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}'"),
-        )
-        .await?
+    let rows = match recipe(db) {
+        Recipe::Redis => return Ok(0),
+        Recipe::Postgres => {
+            postgres::query(rt, db, "postgres", &[&format!("SELECT pg_database_size('{name}')")]).await?
+        }
+        Recipe::Mysql => {
+            mysql::query(
+                rt,
+                db,
+                &format!(
+                    "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}'"
+                ),
+            )
+            .await?
+        }
     };
     Ok(rows
         .first()
         .and_then(|r| r.first())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0))
+}
+
+/// Whether a backup file must be loaded whole (its format may not end mid-stream).
+pub fn load_whole(db: &Db) -> bool {
+    recipe(db) == Recipe::Redis
 }

@@ -14,6 +14,7 @@ pub mod engines;
 pub mod mysql;
 pub mod postgres;
 pub mod record;
+pub mod redis;
 pub mod run;
 pub mod store;
 
@@ -176,9 +177,9 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
     let engine = c
         .engine
         .ok_or_else(|| unsupported(format!("{} has no engine", c.name)))?;
-    if !matches!(engine, Engine::Mysql | Engine::Mariadb | Engine::Postgres) {
+    if !engine.has_builtin_sync() {
         return Err(unsupported(format!(
-            "the {engine:?} recipe is not built yet; MySQL, MariaDB and PostgreSQL are"
+            "{engine:?} has no built-in recipe; give the binding export and import commands"
         )));
     }
     Ok(Endpoint {

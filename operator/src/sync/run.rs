@@ -12,7 +12,7 @@ use turnout_crds::datasync::{DataSyncStatus, SyncPhase, SyncStep};
 use super::store::{StoredSync, SyncStore};
 
 use super::db::{Db, Fingerprint};
-use super::engines::{self as engine, STAGING};
+use super::engines::{self as engine};
 use super::record::{Records, Written};
 use super::{Endpoint, StepPlan, SyncError};
 use crate::runtime::stream::{DataExec, SecretValue, Sink, Source};
@@ -166,28 +166,18 @@ async fn copy<R: DataExec, S: SecretResolver>(
     }
 
     progress.phase(b, "copy");
-    let staging = format!("{tdb}{STAGING}");
+    let ours = records
+        .entries
+        .get(&key)
+        .is_some_and(|r| r.pending.is_some());
+    let staging = engine::staging_name(rt, &dst, tdb, ours).await?;
     engine::recreate(rt, &dst, &staging).await?;
-    let from = engine::dump(&src, sdb);
-    let to = engine::load(&dst, &staging);
-    let streamed = rt
-        .stream(Source::Exec(&from), Sink::Exec(&to), &|n| {
-            progress.bytes(b, n)
-        })
-        .await?;
-    status.bytes = streamed.bytes;
-    if !streamed.succeeded() {
-        let _ = engine::drop_db(rt, &dst, &staging).await;
-        let (what, code, stderr) = if streamed.source_exit != Some(0) {
-            (from.display(), streamed.source_exit, streamed.source_stderr)
-        } else {
-            (to.display(), streamed.sink_exit, streamed.sink_stderr)
-        };
-        return Err(SyncError::Command {
-            what,
-            code: code.unwrap_or(-1),
-            stderr: stderr.trim().to_string(),
-        });
+    match engine::transfer(rt, &src, sdb, &dst, &staging, &|n| progress.bytes(b, n)).await {
+        Ok(bytes) => status.bytes = bytes,
+        Err(e) => {
+            let _ = engine::drop_db(rt, &dst, &staging).await;
+            return Err(e);
+        }
     }
 
     progress.phase(b, "verify");
@@ -213,7 +203,7 @@ async fn copy<R: DataExec, S: SecretResolver>(
         });
     entry.pending = Some(staged.digest());
     records.save().map_err(io)?;
-    engine::swap(rt, &dst, (&src, sdb), tdb, &staged).await?;
+    engine::swap(rt, &dst, (&src, sdb), tdb, &staging, &staged).await?;
     let after = engine::fingerprint(rt, &dst, tdb).await?;
     if !same_content(&source_fp, &after) {
         return Err(SyncError::Mismatch {
@@ -372,16 +362,25 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
         status.backup = Some(backup(rt, &db, target, opts).await?.display().to_string());
     }
     progress.phase("restore", "load");
-    let staging = format!("{tdb}{STAGING}");
+    let staging = engine::staging_name(rt, &db, tdb, false).await?;
     engine::recreate(rt, &db, &staging).await?;
-    let reader = tokio::fs::File::open(file)
-        .await
-        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let unreadable =
+        |e: std::io::Error| SyncError::Io(format!("cannot read {}: {e}", file.display()));
+    let source: Source<'_> = if engine::load_whole(&db) {
+        // redis-cli ends its output with a newline that is not part of the RESP stream.
+        let mut bytes = tokio::fs::read(file).await.map_err(unreadable)?;
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
+        Source::Reader(Box::pin(std::io::Cursor::new(bytes)))
+    } else {
+        Source::Reader(Box::pin(
+            tokio::fs::File::open(file).await.map_err(unreadable)?,
+        ))
+    };
     let load = engine::load(&db, &staging);
     let out = rt
-        .stream(Source::Reader(Box::pin(reader)), Sink::Exec(&load), &|n| {
-            progress.bytes("restore", n)
-        })
+        .stream(source, Sink::Exec(&load), &|n| progress.bytes("restore", n))
         .await?;
     status.bytes = out.bytes;
     if !out.succeeded() {
@@ -394,7 +393,7 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
     }
     let staged = engine::fingerprint(rt, &db, &staging).await?;
     progress.phase("restore", "swap");
-    engine::swap(rt, &db, (&db, &staging), tdb, &staged).await?;
+    engine::swap(rt, &db, (&db, &staging), tdb, &staging, &staged).await?;
     let after = engine::fingerprint(rt, &db, tdb).await?;
     status.rows = Some(after.rows());
     status.target_checksum = Some(after.digest());

@@ -1,0 +1,202 @@
+//! The Redis recipe, for bindings that name a logical database index on
+//! one server: keys are copied server-side (`COPY ... DB`) into a staging
+//! index, verified against the source with a digest of every key's `DUMP`,
+//! and swapped in with the atomic `SWAPDB`. The staging index is the
+//! server's highest (`databases - 1`); turnout uses it only when it is empty
+//! or its own. Backups are the `RESTORE` commands of every key (RESP),
+//! loaded back with `redis-cli --pipe`.
+//!
+//! Copies between two Redis servers are not supported yet. The password
+//! reaches `redis-cli` as `REDISCLI_AUTH`.
+
+use super::SyncError;
+use super::db::{Db, Fingerprint};
+use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
+
+/// Marks the staging index as turnout's while a copy is under way.
+pub const MARKER: &str = "__turnout_staging__";
+
+const FINGERPRINT: &str = r"
+local keys = redis.call('KEYS', '*')
+table.sort(keys)
+local parts = {}
+for _, k in ipairs(keys) do
+  if k ~= ARGV[1] then parts[#parts + 1] = k .. '\0' .. redis.call('DUMP', k) end
+end
+return {tostring(#parts), redis.sha1hex(table.concat(parts, '\0'))}
+";
+
+const COPY: &str = r"
+local n = 0
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  redis.call('COPY', k, k, 'DB', ARGV[1], 'REPLACE')
+  n = n + 1
+end
+return n
+";
+
+/// Every key as a RESTORE command in RESP, with its remaining time to live.
+const BACKUP: &str = r"
+local out = {}
+local function bulk(s) return '$' .. #s .. '\r\n' .. s .. '\r\n' end
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  if k ~= ARGV[1] then
+    local ttl = redis.call('PTTL', k)
+    if ttl < 0 then ttl = 0 end
+    out[#out + 1] = '*5\r\n' .. bulk('RESTORE') .. bulk(k) .. bulk(tostring(ttl)) .. bulk(redis.call('DUMP', k)) .. bulk('REPLACE')
+  end
+end
+return table.concat(out)
+";
+
+fn env(db: &Db) -> Vec<(String, SecretValue)> {
+    db.password
+        .iter()
+        .map(|p| ("REDISCLI_AUTH".to_string(), p.clone()))
+        .collect()
+}
+
+fn cli(db: &Db, index: &str, args: &[&str]) -> ExecSpec {
+    let mut argv = vec!["redis-cli", "--no-auth-warning", "--raw", "-n", index];
+    argv.extend_from_slice(args);
+    ExecSpec::new(&db.at.container, argv).with_env(env(db))
+}
+
+async fn run<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    index: &str,
+    args: &[&str],
+) -> Result<Vec<String>, SyncError> {
+    let spec = cli(db, index, args);
+    let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // redis-cli exits 0 on a server error reply; the reply says ERR/NOAUTH/WRONGPASS.
+    let first = text.lines().next().unwrap_or("");
+    if out.exit_code != 0
+        || ["ERR", "NOAUTH", "WRONGPASS", "NOPERM"]
+            .iter()
+            .any(|e| first.starts_with(e))
+    {
+        return Err(SyncError::Command {
+            what: format!(
+                "redis-cli {} on {}",
+                args.first().unwrap_or(&""),
+                db.at.container
+            ),
+            code: out.exit_code,
+            stderr: format!("{} {}", first, out.stderr.trim())
+                .trim()
+                .to_string(),
+        });
+    }
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, index: &str) -> Result<bool, SyncError> {
+    let n = run(rt, db, index, &["DBSIZE"]).await?;
+    Ok(n.first().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0)
+}
+
+pub async fn fingerprint<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    index: &str,
+) -> Result<Fingerprint, SyncError> {
+    let out = run(rt, db, index, &["EVAL", FINGERPRINT, "0", MARKER]).await?;
+    let keys = out.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let digest = out.get(1).cloned().unwrap_or_default();
+    Ok(Fingerprint {
+        tables: vec![("keys".to_string(), keys, digest)],
+        views: Vec::new(),
+    })
+}
+
+/// The staging index: the server's highest, when it is free or ours.
+pub async fn staging<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &str,
+    ours: bool,
+) -> Result<String, SyncError> {
+    let conf = run(rt, db, "0", &["CONFIG", "GET", "databases"]).await?;
+    let count: u32 = conf.get(1).and_then(|n| n.parse().ok()).unwrap_or(16);
+    let index = count.saturating_sub(1).to_string();
+    if index == target {
+        return Err(SyncError::Unsupported {
+            binding: target.to_string(),
+            message: format!(
+                "db {index} is the server's last index, which turnout uses as staging; bind another index"
+            ),
+        });
+    }
+    let marked = run(rt, db, &index, &["EXISTS", MARKER])
+        .await?
+        .first()
+        .map(String::as_str)
+        == Some("1");
+    if exists(rt, db, &index).await? && !marked && !ours {
+        return Err(SyncError::Unsupported {
+            binding: target.to_string(),
+            message: format!(
+                "db {index} (the server's last index, turnout's staging) holds keys that are not turnout's; empty it or raise `databases`"
+            ),
+        });
+    }
+    Ok(index)
+}
+
+pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, index: &str) -> Result<(), SyncError> {
+    run(rt, db, index, &["FLUSHDB"]).await?;
+    run(rt, db, index, &["SET", MARKER, "1"]).await.map(|_| ())
+}
+
+pub async fn drop_db<R: DataExec>(rt: &R, db: &Db<'_>, index: &str) -> Result<(), SyncError> {
+    run(rt, db, index, &["FLUSHDB"]).await.map(|_| ())
+}
+
+/// Copies every key of `from` into `to` on the same server.
+pub async fn transfer<R: DataExec>(
+    rt: &R,
+    src: &Db<'_>,
+    from: &str,
+    dst: &Db<'_>,
+    to: &str,
+) -> Result<u64, SyncError> {
+    if src.at.container != dst.at.container {
+        return Err(SyncError::Unsupported {
+            binding: dst.at.database.clone(),
+            message: format!(
+                "copying between two Redis servers ({} and {}) is not supported yet; bind both versions to one server",
+                src.at.container, dst.at.container
+            ),
+        });
+    }
+    let n = run(rt, src, from, &["EVAL", COPY, "0", to]).await?;
+    Ok(n.first().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+/// SWAPDB puts the staging keys in place atomically; the previous keys end
+/// up in staging and are dropped (the caller backed them up).
+pub async fn swap<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &str,
+    staging: &str,
+) -> Result<(), SyncError> {
+    run(rt, db, "0", &["SWAPDB", target, staging]).await?;
+    run(rt, db, target, &["DEL", MARKER]).await?;
+    run(rt, db, staging, &["FLUSHDB"]).await.map(|_| ())
+}
+
+/// Prints every key of `index` as RESTORE commands (the backup format).
+pub fn dump(db: &Db, index: &str) -> ExecSpec {
+    cli(db, index, &["EVAL", BACKUP, "0", MARKER])
+}
+
+/// Replays RESTORE commands from stdin into `index`.
+pub fn load(db: &Db, index: &str) -> ExecSpec {
+    let mut spec = cli(db, index, &["--pipe"]);
+    spec.argv.retain(|a| a != "--raw");
+    spec
+}

@@ -1,0 +1,179 @@
+//! End-to-end: `turnout sync` and `restore` of Redis logical databases on a
+//! real Redis server (copy via a staging index and SWAPDB).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use turnout::host::ProcHost;
+use turnout::reconcile::{LogProgress, Outcome, Reconciler};
+use turnout::runtime::docker::DockerRuntime;
+use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::target::target_of;
+use turnout_crds::load::Documents;
+use turnout_e2e::*;
+
+const PASSWORD: &str = "redis-Pw-42aa";
+const PLAN: &str = "e2e-redsync";
+const DB: &str = "e2e-redsync-redis";
+
+fn plan_yaml(secret: &Path) -> String {
+    let secret = secret.display();
+    let version = |v: &str, port: u16, db: u8| {
+        format!(
+            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: cache, container: {DB}, database: \"{db}\"}}\n"
+        )
+    };
+    format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/redis:demo\n      engine: redis\n      adminSecret: pw\n      env: [{{name: REDIS_PASSWORD_FILE, value: /run/secrets/pw}}]\n      secrets: [{{name: pw, path: /run/secrets/pw, from: {{file: {secret}}}}}]\n      ports: [{{host: 24679, container: 6379}}]\n      volumes: [{{name: {PLAN}-data, path: /data}}]\n      readiness: {{exec: {{command: [turnout-ready]}}}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
+        version("future", 24601 + 100, 1),
+        version("dao", 24602 + 100, 2),
+    )
+}
+
+fn redis(db: u8, args: &[&str]) -> String {
+    let n = db.to_string();
+    let mut a = vec!["exec", DB, "turnout-redis-cli", "--raw", "-n", &n];
+    a.extend_from_slice(args);
+    docker(&a)
+}
+
+/// Keys, types and values of a db, computed by the test itself.
+fn contents(db: u8) -> String {
+    let script = "local ks = redis.call('KEYS','*') table.sort(ks) local o = {} \
+        for _,k in ipairs(ks) do o[#o+1] = k .. '=' .. redis.call('TYPE',k)['ok'] .. ':' .. redis.sha1hex(redis.call('DUMP',k)) end \
+        return redis.sha1hex(table.concat(o, ';')) .. ' ' .. #ks";
+    redis(db, &["EVAL", script, "0"])
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_databases_copy_verify_guard_and_restore() {
+    require_docker(&[BUSYBOX, "turnout/redis:demo"]);
+    let _cleanup = Cleanup(PLAN.to_string());
+    remove_plan_containers(PLAN);
+    let dir = temp_dir(PLAN);
+    let secret = dir.join("pw");
+    std::fs::write(&secret, PASSWORD).unwrap();
+    let file = dir.join("plan.yaml");
+    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    let rt = DockerRuntime::connect().await.unwrap();
+    let r = Reconciler::new(
+        Arc::new(rt),
+        ProcHost,
+        SecretFiles::new(dir.join("secrets"), LocalSecrets),
+    );
+    match r
+        .reconcile(
+            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
+            &LogProgress,
+        )
+        .await
+    {
+        Outcome::Applied(a) if a.converged() => {}
+        other => panic!("{other:#?}"),
+    }
+    for db in [1u8, 2, 15] {
+        redis(db, &["FLUSHDB"]);
+    }
+    let seed = "for i = 1, 20000 do redis.call('SET', 'user:' .. i, 'ünï ' .. i .. '\\0bin') end \
+        for i = 1, 500 do redis.call('HSET', 'h:' .. i, 'a', i, 'b', 'x') redis.call('RPUSH', 'l:' .. i, 1, 2, 3) \
+        redis.call('SADD', 's:' .. i, 'p', 'q') redis.call('ZADD', 'z:' .. i, i, 'm') end \
+        redis.call('SET', 'expiring', 'v', 'PX', 600000) return 1";
+    redis(1, &["EVAL", seed, "0"]);
+    redis(2, &["SET", "old", "value"]);
+    let source = contents(1);
+    assert!(source.ends_with(" 22001"), "{source}");
+
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    let turnout = |args: &[&str]| -> Output {
+        Command::new(turnout_bin())
+            .args(args)
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .expect("turnout runs")
+    };
+    let out = turnout(&["sync", "--from", "future", "--to", "dao"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(PASSWORD));
+    assert_eq!(contents(2), source, "db 2 is a copy of db 1");
+    assert_eq!(
+        redis(15, &["DBSIZE"]),
+        "0",
+        "the staging index is left empty"
+    );
+    let ttl: i64 = redis(2, &["PTTL", "expiring"]).parse().unwrap();
+    assert!(ttl > 0, "time to live is kept");
+
+    redis(2, &["SET", "by-hand", "1"]);
+    let written = contents(2);
+    let refused = turnout(&["sync", "--from", "future", "--to", "dao"]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("written to since"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(contents(2), written);
+
+    let forced = turnout(&[
+        "sync",
+        "--from",
+        "future",
+        "--to",
+        "dao",
+        "--allow-overwrite-newer",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_eq!(contents(2), source);
+
+    let d = data.join("backups").join(DB).join("2");
+    let mut backups: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    backups.sort();
+    let restored = Command::new(turnout_bin())
+        .arg("restore")
+        .arg(&file)
+        .arg("--backup")
+        .arg(backups.last().unwrap())
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert_eq!(
+        contents(2),
+        written,
+        "the backup restored the exact previous keys"
+    );
+    assert_eq!(redis(15, &["DBSIZE"]), "0");
+
+    std::fs::write(&secret, "wrong").unwrap();
+    let denied = turnout(&[
+        "sync",
+        "--from",
+        "future",
+        "--to",
+        "dao",
+        "--allow-overwrite-newer",
+    ]);
+    std::fs::write(&secret, PASSWORD).unwrap();
+    assert!(!denied.status.success(), "{}", text(&denied));
+    assert!(!text(&denied).contains("wrong\n") && !text(&denied).contains(PASSWORD));
+    assert_eq!(contents(2), written);
+}
