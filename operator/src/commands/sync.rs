@@ -69,6 +69,16 @@ impl SyncProgress for Bar {
     fn bytes(&self, _: &str, total: u64) {
         self.0.set_position(total);
     }
+
+    fn expected(&self, _: &str, bytes: u64) {
+        self.0.set_length(bytes);
+        self.0.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {prefix} {bytes} of ~{total_bytes} at {bytes_per_sec}, ETA ~{eta} [{elapsed}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+    }
 }
 
 fn bar() -> ProgressBar {

@@ -37,6 +37,9 @@ pub struct SyncOptions {
 pub trait SyncProgress: Send + Sync {
     fn phase(&self, binding: &str, phase: &str);
     fn bytes(&self, binding: &str, total: u64);
+    /// Roughly how many bytes the copy will stream (the source's size on
+    /// disk), when the engine says: enough for an ETA, not a promise.
+    fn expected(&self, _binding: &str, _bytes: u64) {}
 }
 
 /// Progress that only logs phases.
@@ -128,6 +131,11 @@ async fn copy<R: DataExec, S: SecretResolver>(
     let source_fp = engine::fingerprint(rt, &src, sdb).await?;
     status.source_checksum = Some(source_fp.digest());
     status.rows = Some(source_fp.rows());
+    if let Ok(size) = engine::size(rt, &src, sdb).await
+        && size > 0
+    {
+        progress.expected(b, size);
+    }
 
     let mut records = Records::load(&opts.state_dir).map_err(io)?;
     let key = step.target.label();
