@@ -173,7 +173,7 @@ async fn copy<R: DataExec, S: SecretResolver>(
         }
     }
 
-    progress.phase(b, "copy");
+    progress.phase(b, &format!("copy ({} rows)", source_fp.rows()));
     let ours = records
         .entries
         .get(&key)
