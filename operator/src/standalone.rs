@@ -246,7 +246,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 Trigger::Shutdown => stop.store(true, Ordering::SeqCst),
                 Trigger::Event(c) => tracing::debug!(container = %c, "engine event"),
                 Trigger::EngineLost => warn!("lost the engine's event stream; re-listing"),
-                Trigger::Tick => {}
+                // The periodic resync rereads the file too: an edit the watcher
+                // cannot see (a symlink swapped elsewhere) is picked up there.
+                Trigger::Tick => reload = true,
             }
         }
         if stop.load(Ordering::SeqCst) {
@@ -501,6 +503,17 @@ fn spawn_signals(tx: mpsc::Sender<Trigger>, stop: Arc<AtomicBool>) {
     });
 }
 
+/// Whether a file-system event changes the file (not a read or a metadata read).
+pub fn is_change(kind: &notify::EventKind) -> bool {
+    matches!(
+        kind,
+        notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)
+    ) && !matches!(
+        kind,
+        notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+    )
+}
+
 /// Watches the file's directory (editors replace files by renaming) and
 /// reports changes to the file.
 fn watch_file(
@@ -514,7 +527,10 @@ fn watch_file(
         .unwrap_or_else(|| PathBuf::from("."));
     let name = abs.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Only changes count: turnout's own reads of the file raise access
+        // events, which must not trigger another reload (a busy loop).
         if let Ok(ev) = res
+            && is_change(&ev.kind)
             && ev
                 .paths
                 .iter()
@@ -525,4 +541,30 @@ fn watch_file(
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::EventKind;
+    use notify::event::{
+        AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind, RenameMode,
+    };
+
+    use super::is_change;
+
+    #[test]
+    fn reads_do_not_count_as_changes() {
+        assert!(!is_change(&EventKind::Access(AccessKind::Any)));
+        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::AccessTime
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Name(
+            RenameMode::To
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Remove(RemoveKind::File)));
+    }
 }
