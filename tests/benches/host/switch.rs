@@ -17,15 +17,21 @@
 //!   `docker start` of dao's list. It does not wait for readiness;
 //!   "script + ready" adds the time until dao's three ports answer HTTP
 //!   (polled every 20 ms), the point turnout's total ends at.
+//! - engine floor (not a contender, for the analysis): the same three stops
+//!   and three starts sent straight to the engine through the runtime, no
+//!   reconcile around them: stops in parallel then starts in parallel (what
+//!   turnout does), and all six at once (what overlapping the phases would give).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use tokio::runtime::Runtime;
 use turnout::host::ProcHost;
 use turnout::reconcile::{LogProgress, Outcome, Reconciler, Target};
+use turnout::runtime::ContainerRuntime;
 use turnout::runtime::docker::DockerRuntime;
 use turnout::secrets::{LocalSecrets, SecretFiles};
 use turnout::target::target_of;
@@ -129,6 +135,29 @@ struct ScriptRun {
     until_ready: f64,
 }
 
+/// The engine calls of the switch alone: (stops then starts, all at once), in ms.
+fn engine_floor(rt: &Runtime, r: &Bench, overlap: bool) -> f64 {
+    let engine = r.runtime.as_ref();
+    let old = version_containers(PLAN, "future");
+    let new = version_containers(PLAN, "dao");
+    let t0 = Instant::now();
+    rt.block_on(async {
+        let stops = join_all(old.iter().map(|c| engine.stop(c, 3)));
+        let starts = join_all(new.iter().map(|c| engine.start(c)));
+        let results = if overlap {
+            let (a, b) = futures::join!(stops, starts);
+            a.into_iter().chain(b).collect::<Vec<_>>()
+        } else {
+            let a = stops.await;
+            a.into_iter().chain(starts.await).collect()
+        };
+        for res in results {
+            res.expect("engine call succeeds");
+        }
+    });
+    ms(t0.elapsed())
+}
+
 fn script(to: &str) -> ScriptRun {
     let t0 = Instant::now();
     for other in ["future", "blockchain"] {
@@ -184,6 +213,7 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
     reset();
     let _ = script("dao");
     let (mut lib, mut cli, mut sh) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor, mut floor_overlap) = (Vec::new(), Vec::new());
     let mut calls = String::new();
     for i in 0..reps {
         let order: [u8; 3] = if i % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
@@ -206,6 +236,17 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
                 }
             }
         }
+        for overlap in [false, true] {
+            reset();
+            let t = engine_floor(rt, &r, overlap);
+            if overlap {
+                &mut floor_overlap
+            } else {
+                &mut floor
+            }
+            .push(t);
+            check_on(PLAN, "dao", "the engine calls");
+        }
     }
     let col = |f: &dyn Fn(&TurnoutRun) -> f64| lib.iter().map(f).collect::<Vec<f64>>();
     let lib_total = col(&|t| t.total);
@@ -215,7 +256,7 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
     let base = median(&sh_total);
     let row = |name: &str, v: &[f64]| {
         println!(
-            "  {name:<38} median {:>6.0} ms  ratio to script {:>5.2}  runs {}",
+            "  {name:<44} median {:>6.0} ms  ratio to script {:>5.2}  runs {}",
             median(v),
             median(v) / base,
             list(v)
@@ -226,6 +267,8 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
     row("turnout apply (CLI process), total", &cli);
     row("script: docker stop x6 + docker start", &sh_total);
     row("script + until dao answers HTTP", &sh_ready);
+    row("engine floor: 3 stops, then 3 starts", &floor);
+    row("engine floor: 3 stops and 3 starts at once", &floor_overlap);
     println!(
         "  turnout phases (median): stop {:.0} ms, start {:.0} ms, ready wait {:.0} ms; engine calls per switch: {calls}",
         median(&col(&|t| t.stop)),
