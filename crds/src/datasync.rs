@@ -103,4 +103,8 @@ pub struct SyncStep {
     /// Milliseconds the step took.
     #[serde(default)]
     pub duration_ms: u64,
+    /// Milliseconds of it spent streaming the data (the rest: inspecting,
+    /// verifying, backing up, swapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_ms: Option<u64>,
 }

@@ -75,7 +75,7 @@ fn seed(db: &str, rows: u64) {
     sql(&format!(
         "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; \
          CREATE TABLE {db}.payload (id INT PRIMARY KEY, a VARCHAR(64), b TEXT, c BLOB) ENGINE=InnoDB; \
-         INSERT INTO {db}.payload SELECT seq, MD5(seq), REPEAT(MD5(seq), 28), UNHEX(REPEAT(MD5(seq * 7), 4)) FROM seq_1_to_{rows};"
+         USE {db}; INSERT INTO payload SELECT seq, MD5(seq), REPEAT(MD5(seq), 28), UNHEX(REPEAT(MD5(seq * 7), 4)) FROM seq_1_to_{rows};"
     ));
 }
 
@@ -113,6 +113,9 @@ fn main() {
     eprintln!("seeding bench_a with {rows} rows (~{mb} MB) ...");
     seed("bench_a", rows);
     seed("bench_small_a", rows / 10);
+    sql(
+        "DROP DATABASE IF EXISTS bench_b; DROP DATABASE IF EXISTS bench_small_b; DROP DATABASE IF EXISTS bench_raw",
+    );
     let size_mb: f64 = sql("SELECT SUM(DATA_LENGTH + INDEX_LENGTH) / 1e6 FROM information_schema.TABLES WHERE TABLE_SCHEMA='bench_a'")
         .parse()
         .unwrap_or(0.0);
@@ -159,6 +162,15 @@ fn main() {
         t0.elapsed()
     };
 
+    let stream_s_of = |out: &std::process::Output| -> f64 {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("big"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.trim_end_matches("ms").parse::<f64>().ok())
+            .map_or(f64::NAN, |ms| ms / 1000.0)
+    };
+    let mut stream_s = Vec::new();
     let mut raw_s = Vec::new();
     let mut turnout_s = Vec::new();
     let mut bytes = 0;
@@ -173,6 +185,7 @@ fn main() {
             String::from_utf8_lossy(&out.stderr)
         );
         bytes = bytes_of(&out, "big");
+        stream_s.push(stream_s_of(&out));
         peak_big = peak_big.max(peak);
         turnout_s.push(t.as_secs_f64());
         assert_eq!(
@@ -191,12 +204,23 @@ fn main() {
         );
         sql("DROP DATABASE bench_b");
     }
-    let (raw_m, ours_m) = (median(raw_s), median(turnout_s));
+    let (raw_m, ours_m, stream_m) = (median(raw_s), median(turnout_s), median(stream_s));
     let mbs = |s: f64| bytes as f64 / 1e6 / s;
-    // The same copy with a backup of the (then existing) target first.
+    // The backup, separately: a full copy, then a copy over that target (changed by one row) with its backup.
+    let (_, _, first) = sync("a", "b", &["--no-backup"]);
+    assert!(first.status.success());
+    sql("INSERT INTO bench_b.payload (id, a) VALUES (0, 'changed')");
     let (with_backup, _, out) = sync("a", "b", &[]);
-    assert!(out.status.success());
-    let (t_backup, _, out2) = sync("a", "b", &[]); // target exists and equals: a no-op rerun
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(".sql"),
+        "a backup was taken"
+    );
+    let (t_backup, _, out2) = sync("a", "b", &[]); // target equals the source: a no-op rerun
     assert!(out2.status.success());
     sql("DROP DATABASE IF EXISTS bench_small_b");
     let (_, peak_small, out3) = sync("small", "smallb", &["--no-backup"]);
@@ -219,10 +243,19 @@ fn main() {
         "turnout sync (no backup) median {ours_m:.2} s  {:.1} MB/s  (includes fingerprints, staging, verify, swap)",
         mbs(ours_m)
     );
-    println!("throughput ratio turnout/raw = {:.2}", raw_m / ours_m);
     println!(
-        "turnout sync with backup of an absent target: {:.2} s; a rerun on an identical target: {:.2} s",
+        "turnout's stream alone      median {stream_m:.2} s  {:.1} MB/s",
+        mbs(stream_m)
+    );
+    println!(
+        "throughput ratio, stream: turnout/raw = {:.2}; whole sync: {:.2}",
+        raw_m / stream_m,
+        raw_m / ours_m
+    );
+    println!(
+        "turnout sync over an existing target with its backup: {:.2} s (backup about {:.2} s of it); a rerun on an identical target: {:.2} s",
         with_backup.as_secs_f64(),
+        with_backup.as_secs_f64() - ours_m,
         t_backup.as_secs_f64()
     );
     println!(
@@ -231,11 +264,17 @@ fn main() {
         peak_small as f64 / 1024.0,
         mb / 10
     );
-    let ratio = raw_m / ours_m;
+    let ratio = raw_m / stream_m;
     println!(
-        "RESULT sync-throughput {:.2} (target >= 0.90) {}",
+        "RESULT sync-stream-throughput {:.2} (target >= 0.90) {}",
         ratio,
         if ratio >= 0.9 { "MET" } else { "MISSED" }
+    );
+    let whole = raw_m / ours_m;
+    println!(
+        "RESULT sync-whole-throughput {:.2} (target >= 0.90; inspection and verification included) {}",
+        whole,
+        if whole >= 0.9 { "MET" } else { "MISSED" }
     );
     let flat = (peak_big as f64) <= (peak_small as f64) * 1.5 + 4096.0;
     println!(

@@ -429,7 +429,15 @@ async fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
             break;
         }
     }
-    let done = sync(&[]).status().unwrap();
-    assert!(done.success(), "a rerun completes the sync");
+    let done = sync(&[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "a rerun completes the sync: {}",
+        text(&done)
+    );
     assert_eq!(fp("e2ekill_dao"), source);
 }

@@ -181,6 +181,7 @@ pub async fn run(
             s.target_checksum.clone().unwrap_or_else(|| "-".into()),
             s.backup.clone().unwrap_or_else(|| "-".into()),
             format!("{}ms", s.duration_ms),
+            s.stream_ms.map_or("-".into(), |ms| format!("{ms}ms")),
         ]);
     }
     t.write(&mut std::io::stdout().lock(), "")?;

@@ -128,7 +128,19 @@ async fn copy<R: DataExec, S: SecretResolver>(
     if !engine::exists(rt, &src, sdb).await? {
         return Err(SyncError::SourceMissing(step.source.label()));
     }
-    let source_fp = engine::fingerprint(rt, &src, sdb).await?;
+    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let key = step.target.label();
+    engine::recover(rt, &dst, tdb).await?;
+    let target_exists = engine::exists(rt, &dst, tdb).await?;
+    // Source and target are read at once: each is a full pass over its data.
+    let (source_fp, target_fp) = futures::join!(engine::fingerprint(rt, &src, sdb), async {
+        if target_exists {
+            engine::fingerprint(rt, &dst, tdb).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
+    let (source_fp, target_fp) = (source_fp?, target_fp?);
     status.source_checksum = Some(source_fp.digest());
     status.rows = Some(source_fp.rows());
     if let Ok(size) = engine::size(rt, &src, sdb).await
@@ -136,13 +148,14 @@ async fn copy<R: DataExec, S: SecretResolver>(
     {
         progress.expected(b, size);
     }
-
-    let mut records = Records::load(&opts.state_dir).map_err(io)?;
-    let key = step.target.label();
-    engine::recover(rt, &dst, tdb).await?;
-    let target_exists = engine::exists(rt, &dst, tdb).await?;
-    if target_exists {
-        let now = engine::fingerprint(rt, &dst, tdb).await?.digest();
+    // What the target held when we looked; a record made now starts from it,
+    // so a sync killed before its swap does not later look like a foreign write.
+    let seen = target_fp
+        .as_ref()
+        .map(Fingerprint::digest)
+        .unwrap_or_default();
+    if let Some(target_fp) = target_fp {
+        let now = target_fp.digest();
         if let Some(rec) = records.entries.get(&key) {
             let ours = now == rec.checksum || rec.pending.as_deref() == Some(now.as_str());
             if !ours && !opts.allow_overwrite_newer {
@@ -180,8 +193,13 @@ async fn copy<R: DataExec, S: SecretResolver>(
         .is_some_and(|r| r.pending.is_some());
     let staging = engine::staging_name(rt, &dst, tdb, ours).await?;
     engine::recreate(rt, &dst, &staging).await?;
+    let streaming = Instant::now();
     match engine::transfer(rt, &src, sdb, &dst, &staging, &|n| progress.bytes(b, n)).await {
-        Ok(bytes) => status.bytes = bytes,
+        Ok(bytes) => {
+            status.bytes = bytes;
+            status.stream_ms =
+                Some(u64::try_from(streaming.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
         Err(e) => {
             let _ = engine::drop_db(rt, &dst, &staging).await;
             return Err(e);
@@ -204,24 +222,26 @@ async fn copy<R: DataExec, S: SecretResolver>(
         .entries
         .entry(key.clone())
         .or_insert_with(|| Written {
-            checksum: String::new(),
+            checksum: seen.clone(),
             source: step.source.label(),
             at: jiff::Timestamp::now().to_string(),
             pending: None,
         });
     entry.pending = Some(staged.digest());
     records.save().map_err(io)?;
+    // The swap moves the verified staging data as a whole (renames, SWAPDB),
+    // so the target now holds exactly what was verified; a swap step that
+    // fails (a view that cannot be created, say) returns an error here.
     engine::swap(rt, &dst, (&src, sdb), tdb, &staging, &staged).await?;
-    let after = engine::fingerprint(rt, &dst, tdb).await?;
-    if !same_content(&source_fp, &after) {
+    if !engine::exists(rt, &dst, tdb).await? && staged.rows() > 0 {
         return Err(SyncError::Mismatch {
             source_db: step.source.label(),
             target: key,
-            detail: source_fp.difference(&after),
+            detail: "the target is missing after the swap".into(),
         });
     }
-    status.target_checksum = Some(after.digest());
-    record(&mut records, &key, &after.digest(), &step.source.label()).map_err(io)
+    status.target_checksum = Some(staged.digest());
+    record(&mut records, &key, &staged.digest(), &step.source.label()).map_err(io)
 }
 
 fn same_content(a: &Fingerprint, b: &Fingerprint) -> bool {
