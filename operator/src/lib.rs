@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod core;
+pub mod files;
 pub mod host;
 pub mod http;
 pub mod lock;

@@ -207,13 +207,7 @@ impl SyncSetup {
     }
 
     fn save(&self, intent: &Intent) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = self.intent_path().with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(intent).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, self.intent_path())
+        crate::files::replace_json(&self.intent_path(), intent)
     }
 
     fn failed(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {

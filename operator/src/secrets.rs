@@ -6,6 +6,8 @@
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+use crate::files::private_dir;
 use std::path::{Path, PathBuf};
 
 use turnout_crds::plan::{ContainerSpec, SecretSource};
@@ -138,11 +140,6 @@ impl<S: SecretResolver> SecretFiles<S> {
         }
         Ok(files)
     }
-}
-
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// Rewrites the file in place (same inode), so a running container's

@@ -444,10 +444,7 @@ fn log_outcome(o: &Outcome) {
 
 /// Replaces the file atomically: write a sibling, then rename over it.
 pub fn write_atomically(path: &Path, doc: &StandaloneStatus) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let json = serde_json::to_vec_pretty(doc).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path)
+    crate::files::replace_json(path, doc)
 }
 
 async fn connect_until_up(stop: &AtomicBool) -> anyhow::Result<DockerRuntime> {

@@ -43,14 +43,6 @@ impl Records {
     }
 
     pub fn save(&self) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(&self.entries).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, &self.path)
+        crate::files::replace_json(&self.path, &self.entries)
     }
 }

@@ -15,6 +15,7 @@ use super::db::{Db, Fingerprint};
 use super::engines::{self as engine};
 use super::record::{Records, Written};
 use super::{Endpoint, StepPlan, SyncError};
+use crate::files::private_dir;
 use crate::runtime::stream::{DataExec, SecretValue, Sink, Source};
 use crate::secrets::SecretResolver;
 
@@ -317,12 +318,6 @@ async fn open_private(path: &Path) -> std::io::Result<tokio::fs::File> {
         .open(path)
         .await?;
     Ok(f)
-}
-
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// The complete backups of a directory (database dumps and service data), oldest first.

@@ -37,13 +37,7 @@ impl SyncStore {
     }
 
     pub fn put(&self, s: &StoredSync) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = self.path(&s.name).with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, self.path(&s.name))
+        crate::files::replace_json(&self.path(&s.name), s)
     }
 
     /// Every stored DataSync, newest first.
