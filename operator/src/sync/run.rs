@@ -169,7 +169,7 @@ async fn copy<R: DataExec, S: SecretResolver>(
                 });
             }
         }
-        if now == source_fp.digest() {
+        if source_fp.same_as(&target_fp) {
             // Already a copy of the source (e.g. a rerun after a kill past the swap).
             progress.phase(b, "already in sync");
             status.target_checksum = Some(now.clone());
@@ -246,7 +246,7 @@ async fn copy<R: DataExec, S: SecretResolver>(
 }
 
 fn same_content(a: &Fingerprint, b: &Fingerprint) -> bool {
-    a.digest() == b.digest()
+    a.same_as(b)
 }
 
 fn record(records: &mut Records, key: &str, checksum: &str, source: &str) -> std::io::Result<()> {
