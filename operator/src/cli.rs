@@ -78,6 +78,28 @@ pub enum Command {
         #[command(flatten)]
         data: crate::commands::sync::DataArgs,
     },
+    /// Run as a Kubernetes operator for this host: reconcile VersionSelections
+    /// (applied with kubectl or a GitOps tool) against this host's Docker engine.
+    ///
+    /// Uses the in-cluster config or KUBECONFIG. One turnout per host: run it
+    /// on each Docker host with a --selector that picks that host's selections.
+    ///
+    /// Example: turnout run --namespace apps --selector turnout.dev/host=db-1
+    Run {
+        /// Only selections in this namespace (default: all namespaces).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Only selections matching this label selector.
+        #[arg(long, value_name = "SELECTOR")]
+        selector: Option<String>,
+        /// Serve /metrics, /healthz and /readyz on this address.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9477")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        state: StateDir,
+        #[command(flatten)]
+        data: crate::commands::sync::DataArgs,
+    },
     /// Show what `apply` would do: the ordered actions with their reasons, and what blocks them. Changes nothing.
     ///
     /// Example: turnout plan desired.yaml

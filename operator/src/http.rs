@@ -65,7 +65,7 @@ async fn respond(
         ));
     }
     Ok(match req.uri().path() {
-        "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/healthz" | "/readyz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",

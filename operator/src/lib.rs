@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod controller;
 pub mod core;
 pub mod files;
 pub mod host;

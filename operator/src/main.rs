@@ -35,6 +35,19 @@ fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS)
         }),
+        Command::Run {
+            namespace,
+            selector,
+            listen,
+            state,
+            data,
+        } => block_on(commands::run::run(
+            namespace,
+            selector,
+            listen,
+            state.dir,
+            data.switch_options(),
+        )),
         Command::Plan { files, output } => block_on(commands::plan::run(files, output)),
         Command::Apply {
             files,

@@ -40,6 +40,15 @@ pub enum SecretError {
         "secret {secret} of container {container}: the source names no env, file or secretKeyRef"
     )]
     NoSource { container: String, secret: String },
+    #[error(
+        "secret {secret} of container {container}: Secret {name} has no key {key} (or cannot be read); create it in the selection's namespace"
+    )]
+    ClusterSecretMissing {
+        container: String,
+        secret: String,
+        name: String,
+        key: String,
+    },
     #[error("cannot write secret files under {dir}: {source}")]
     Write {
         dir: String,

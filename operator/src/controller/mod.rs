@@ -1,0 +1,300 @@
+//! The Kubernetes driver (`turnout run`): a kube-rs controller for
+//! VersionSelection that drives the same reconcile as standalone mode against
+//! this host's Docker engine, and reports status with server-side apply.
+//!
+//! Secrets the plan references are read with `get` on those named Secrets
+//! only, never listed or watched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use tracing::{info, warn};
+use turnout_crds::plan::{PortPlanSpec, SecretSource};
+use turnout_crds::{PortPlan, VersionSelection};
+
+use crate::core::Action as HostAction;
+use crate::host::HostPorts;
+use crate::reconcile::{Outcome, Progress, Reconciler, Target};
+use crate::runtime::ContainerRuntime;
+use crate::secrets::{LocalSecrets, SecretError, SecretResolver};
+use crate::status::status_of;
+
+/// The field manager of everything turnout writes.
+pub const FIELD_MANAGER: &str = "turnout";
+
+/// Why reconciling one selection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(
+        "PortPlan {plan} does not exist in namespace {namespace}; create it or fix spec.planRef"
+    )]
+    PlanMissing { plan: String, namespace: String },
+    #[error("reading Secret {name}: {source}")]
+    Secret {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("the Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl ControllerError {
+    /// A stable name for metrics and condition reasons.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ControllerError::PlanMissing { .. } => "PlanMissing",
+            ControllerError::Secret { .. } => "SecretUnavailable",
+            ControllerError::Kube(_) => "ApiError",
+        }
+    }
+}
+
+/// Secret values read from the cluster for the current reconcile, plus the
+/// standalone sources (env, file) for anything else.
+#[derive(Clone, Default)]
+pub struct ClusterSecrets(Arc<RwLock<SecretValues>>);
+
+/// (Secret name, key) -> value.
+type SecretValues = HashMap<(String, String), Vec<u8>>;
+
+impl ClusterSecrets {
+    fn replace(&self, values: SecretValues) {
+        if let Ok(mut g) = self.0.write() {
+            *g = values;
+        }
+    }
+}
+
+impl SecretResolver for ClusterSecrets {
+    fn resolve(
+        &self,
+        container: &str,
+        secret: &str,
+        from: &SecretSource,
+    ) -> Result<Vec<u8>, SecretError> {
+        let Some(r) = &from.secret_key_ref else {
+            return LocalSecrets.resolve(container, secret, from);
+        };
+        self.0
+            .read()
+            .ok()
+            .and_then(|m| m.get(&(r.name.clone(), r.key.clone())).cloned())
+            .ok_or_else(|| SecretError::ClusterSecretMissing {
+                container: container.to_string(),
+                secret: secret.to_string(),
+                name: r.name.clone(),
+                key: r.key.clone(),
+            })
+    }
+}
+
+/// The Secrets a plan references: (name, key) pairs.
+pub fn secret_refs(plan: &PortPlanSpec) -> Vec<(String, String)> {
+    let mut refs: Vec<(String, String)> = plan
+        .infrastructure
+        .iter()
+        .chain(plan.versions.iter().flat_map(|v| v.containers.iter()))
+        .flat_map(|c| c.secrets.iter())
+        .filter_map(|s| s.from.secret_key_ref.as_ref())
+        .map(|r| (r.name.clone(), r.key.clone()))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+/// What a controller needs to reconcile.
+pub struct Context<R, H> {
+    pub client: Client,
+    pub reconciler: Reconciler<R, H, ClusterSecrets>,
+    pub secrets: ClusterSecrets,
+    pub recorder: Recorder,
+}
+
+/// Collects the actions of a reconcile, to publish them as Events after it.
+#[derive(Default)]
+struct Collect(Mutex<Vec<(HostAction, Option<String>)>>);
+
+impl Progress for Collect {
+    fn started(&self, _: &HostAction) {}
+
+    fn finished(&self, a: &HostAction, error: Option<&str>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((a.clone(), error.map(str::to_string)));
+        }
+    }
+}
+
+/// One reconcile of one selection.
+pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
+    sel: Arc<VersionSelection>,
+    ctx: Arc<Context<R, H>>,
+) -> Result<Action, ControllerError> {
+    let ns = sel.namespace().unwrap_or_else(|| "default".to_string());
+    let name = sel.name_any();
+    let plans: Api<PortPlan> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(plan) = plans.get_opt(&sel.spec.plan_ref).await? else {
+        return Err(ControllerError::PlanMissing {
+            plan: sel.spec.plan_ref.clone(),
+            namespace: ns,
+        });
+    };
+    // Named gets only: the operator may not list or watch Secrets.
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut values = HashMap::new();
+    for (secret, key) in secret_refs(&plan.spec) {
+        let s = secrets
+            .get_opt(&secret)
+            .await
+            .map_err(|source| ControllerError::Secret {
+                name: secret.clone(),
+                source,
+            })?;
+        if let Some(v) = s.and_then(|s| s.data).and_then(|d| d.get(&key).cloned()) {
+            values.insert((secret, key), v.0);
+        }
+    }
+    ctx.secrets.replace(values);
+
+    let target = Target {
+        plan_name: sel.spec.plan_ref.clone(),
+        plan: plan.spec.clone(),
+        selection_name: name.clone(),
+        selection: sel.spec.clone(),
+        generation: sel.metadata.generation,
+    };
+    let collected = Collect::default();
+    let outcome = ctx.reconciler.reconcile(&target, &collected).await;
+    let status = status_of(&target, &outcome, sel.status.as_ref());
+    let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = serde_json::json!({
+        "apiVersion": turnout_crds::API_VERSION,
+        "kind": "VersionSelection",
+        "status": status,
+    });
+    selections
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+
+    let reference = sel.object_ref(&());
+    let actions = collected.0.lock().map(|v| v.clone()).unwrap_or_default();
+    for (a, error) in actions {
+        let ev = Event {
+            type_: if error.is_some() {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason_of(a.kind),
+            note: Some(match &error {
+                Some(e) => format!("{} {}: {e}", a.kind.as_str(), a.container),
+                None => format!("{} {}: {}", a.kind.as_str(), a.container, a.reason),
+            }),
+            action: a.kind.as_str().to_string(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            warn!(error = %e, "cannot publish an event");
+        }
+    }
+    if let Some(c) = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status != "True")
+    {
+        let ev = Event {
+            type_: EventType::Warning,
+            reason: c.reason.clone(),
+            note: Some(c.message.chars().take(1000).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            warn!(error = %e, "cannot publish an event");
+        }
+    }
+    Ok(match &outcome {
+        // An invalid spec waits for a change; nothing on the host moved.
+        Outcome::Invalid(_) => Action::await_change(),
+        Outcome::Applied(a) if a.converged() => Action::requeue(Duration::from_secs(60)),
+        _ => Action::requeue(Duration::from_secs(5)),
+    })
+}
+
+fn reason_of(kind: crate::core::ActionKind) -> String {
+    use crate::core::ActionKind::*;
+    match kind {
+        Stop => "Stopping",
+        Remove => "Removing",
+        Create => "Creating",
+        Start => "Starting",
+        WaitReady => "WaitingReady",
+    }
+    .to_string()
+}
+
+/// A missing plan waits for a change; API trouble backs off and retries.
+pub fn error_policy<R, H>(
+    _: Arc<VersionSelection>,
+    e: &ControllerError,
+    _: Arc<Context<R, H>>,
+) -> Action {
+    warn!(reason = e.reason(), error = %e, "reconcile failed");
+    match e {
+        ControllerError::PlanMissing { .. } => Action::requeue(Duration::from_secs(30)),
+        _ => Action::requeue(Duration::from_secs(5)),
+    }
+}
+
+/// The recorder of turnout's Events.
+pub fn recorder(client: Client) -> Recorder {
+    Recorder::new(
+        client,
+        Reporter {
+            controller: "turnout".into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    )
+}
+
+/// Runs the VersionSelection controller until the stream ends.
+pub async fn run<R: ContainerRuntime, H: HostPorts>(
+    ctx: Arc<Context<R, H>>,
+    namespace: Option<String>,
+    selector: Option<String>,
+) {
+    let api: Api<VersionSelection> = match &namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(s) = &selector {
+        config = config.labels(s);
+    }
+    info!(
+        namespace = namespace.as_deref().unwrap_or("all"),
+        selector = selector.as_deref().unwrap_or(""),
+        "watching VersionSelections"
+    );
+    Controller::new(api, config)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "controller");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,311 @@
+//! The Kubernetes driver against an HTTP-level API double (tower-test):
+//! one reconcile of a VersionSelection makes exactly the expected requests —
+//! the PortPlan, the named Secret (never a list), a server-side-apply status
+//! patch under turnout's field manager, and Events — and converges the host.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use turnout::controller::{ClusterSecrets, Context, reconcile, recorder};
+use turnout::host::StaticHost;
+use turnout::reconcile::Reconciler;
+use turnout::secrets::SecretFiles;
+use turnout_crds::VersionSelection;
+
+/// A recorded request: method, path and query, and the body as JSON (if any).
+#[derive(Debug)]
+struct Seen {
+    method: Method,
+    path: String,
+    query: String,
+    body: Value,
+}
+
+fn plan_object() -> Value {
+    let mut spec = plan_json();
+    // The database password comes from a Secret in the selection's namespace.
+    spec["infrastructure"][0]["secrets"] = json!([{
+        "name": "db-root", "path": "/run/secrets/db-root",
+        "from": {"secretKeyRef": {"name": "shop-db", "key": "root-password"}}
+    }]);
+    json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "PortPlan",
+           "metadata": {"name": PLAN, "namespace": "default", "uid": "p-1"}, "spec": spec})
+}
+
+fn selection() -> VersionSelection {
+    serde_json::from_value(json!({
+        "apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelection",
+        "metadata": {"name": "host", "namespace": "default", "uid": "s-1", "generation": 3, "resourceVersion": "7"},
+        "spec": {"planRef": PLAN, "activeVersion": "a"}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn one_reconcile_makes_exactly_the_expected_requests() {
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(mock, "default");
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            let (parts, body) = req.into_parts();
+            let bytes = body.collect_bytes().await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let path = parts.uri.path().to_string();
+            let reply = match (&parts.method, path.as_str()) {
+                (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(),
+                (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db") => json!({
+                    "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
+                    "data": {"root-password": "czNjcjN0"}
+                }),
+                (&Method::PATCH, _) => {
+                    let mut obj = serde_json::to_value(selection()).unwrap();
+                    obj["status"] = body["status"].clone();
+                    obj
+                }
+                (&Method::POST, _) => body.clone(),
+                _ => json!({}),
+            };
+            let code = if parts.method == Method::POST {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            send.send_response(
+                Response::builder()
+                    .status(code)
+                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .unwrap(),
+            );
+            seen.push(Seen {
+                method: parts.method,
+                path,
+                query: parts.uri.query().unwrap_or("").to_string(),
+                body,
+            });
+        }
+        seen
+    });
+
+    let rt = runtime_with_images();
+    let dir = temp_dir("controller");
+    let secrets = ClusterSecrets::default();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        reconciler: Reconciler::new(
+            rt.clone(),
+            StaticHost::default(),
+            SecretFiles::new(dir.join("secrets"), secrets.clone()),
+        ),
+        secrets,
+        recorder: recorder(client),
+    });
+    let action = reconcile(Arc::new(selection()), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+
+    // The host converged on version a, and the secret reached the container as a file.
+    assert!(rt.running().contains("a-web") && rt.running().contains("db"));
+    let db = rt.config("db").unwrap();
+    assert_eq!(std::fs::read(&db.secret_files[0].0).unwrap(), b"s3cr3t");
+    assert!(!format!("{:?}", db.env).contains("s3cr3t"));
+
+    let paths: Vec<(&Method, &str)> = seen.iter().map(|s| (&s.method, s.path.as_str())).collect();
+    assert_eq!(
+        paths[0],
+        (
+            &Method::GET,
+            "/apis/turnout.dev/v1alpha1/namespaces/default/portplans/shop"
+        )
+    );
+    assert_eq!(
+        paths[1],
+        (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db")
+    );
+    assert_eq!(
+        paths[2],
+        (
+            &Method::PATCH,
+            "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections/host/status"
+        )
+    );
+    // Events: created, or patched into a series when the same kind of action repeats.
+    assert!(
+        paths[3..].iter().all(|(m, p)| p
+            .starts_with("/apis/events.k8s.io/v1/namespaces/default/events")
+            && (**m == Method::POST || **m == Method::PATCH)),
+        "{paths:#?}"
+    );
+    assert_eq!(paths[3].0, &Method::POST);
+    assert!(paths.len() > 3, "the actions were published as Events");
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.path.ends_with("/secrets") && s.method == Method::GET),
+        "Secrets are never listed"
+    );
+
+    let patch = &seen[2];
+    assert!(
+        patch.query.contains("fieldManager=turnout") && patch.query.contains("force=true"),
+        "{}",
+        patch.query
+    );
+    assert_eq!(patch.body["kind"], "VersionSelection");
+    let status = &patch.body["status"];
+    assert_eq!(status["observedGeneration"], 3);
+    assert_eq!(status["activeVersion"], "a");
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("True"), Some("Converged"))
+    );
+    assert!(
+        !patch.body.to_string().contains("s3cr3t"),
+        "no secret in status"
+    );
+    assert!(
+        seen[3..]
+            .iter()
+            .all(|s| !s.body.to_string().contains("s3cr3t")),
+        "no secret in events"
+    );
+    assert_eq!(
+        format!("{action:?}"),
+        format!(
+            "{:?}",
+            kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(60))
+        )
+    );
+}
+
+/// Serves `plan` (or a 404 when None) and records requests.
+fn api_double(plan: Option<Value>) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(mock, "default");
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            let (parts, body) = req.into_parts();
+            let body: Value =
+                serde_json::from_slice(&body.collect_bytes().await.unwrap()).unwrap_or(Value::Null);
+            let path = parts.uri.path().to_string();
+            let (code, reply) = match (&parts.method, &plan) {
+                (&Method::GET, None) if path.contains("/portplans/") => (
+                    StatusCode::NOT_FOUND,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+                ),
+                (&Method::GET, Some(p)) if path.contains("/portplans/") => {
+                    (StatusCode::OK, p.clone())
+                }
+                (&Method::PATCH, _) if path.ends_with("/status") => {
+                    let mut obj = serde_json::to_value(selection()).unwrap();
+                    obj["status"] = body["status"].clone();
+                    (StatusCode::OK, obj)
+                }
+                _ => (StatusCode::CREATED, body.clone()),
+            };
+            send.send_response(
+                Response::builder()
+                    .status(code)
+                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .unwrap(),
+            );
+            seen.push(Seen {
+                method: parts.method,
+                path,
+                query: String::new(),
+                body,
+            });
+        }
+        seen
+    });
+    (client, server)
+}
+
+fn context(
+    client: kube::Client,
+    rt: &Arc<turnout::runtime::memory::MemoryRuntime>,
+    dir: &std::path::Path,
+) -> Arc<Context<turnout::runtime::memory::MemoryRuntime, StaticHost>> {
+    let secrets = ClusterSecrets::default();
+    Arc::new(Context {
+        client: client.clone(),
+        reconciler: Reconciler::new(
+            rt.clone(),
+            StaticHost::default(),
+            SecretFiles::new(dir.join("secrets"), secrets.clone()),
+        ),
+        secrets,
+        recorder: recorder(client),
+    })
+}
+
+#[tokio::test]
+async fn an_invalid_plan_reports_invalid_plan_and_changes_nothing() {
+    let mut plan = plan_object();
+    // Two containers with one name: the plan breaks a rule.
+    plan["spec"]["versions"][0]["containers"][1]["name"] = json!("a-web");
+    plan["spec"]["infrastructure"][0]["secrets"] = json!([]);
+    let (client, server) = api_double(Some(plan));
+    let rt = runtime_with_images();
+    let dir = temp_dir("controller-invalid");
+    let ctx = context(client, &rt, &dir);
+    let action = reconcile(Arc::new(selection()), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert!(
+        mutating(&rt.take_calls()).is_empty(),
+        "nothing on the host changed"
+    );
+    let patch = seen
+        .iter()
+        .find(|s| s.method == Method::PATCH && s.path.ends_with("/status"))
+        .expect("a status patch");
+    let ready = patch.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("InvalidPlan"))
+    );
+    assert!(ready["message"].as_str().unwrap().contains("a-web"));
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", kube::runtime::controller::Action::await_change())
+    );
+}
+
+#[tokio::test]
+async fn a_missing_plan_is_an_error_that_names_it() {
+    let (client, server) = api_double(None);
+    let rt = runtime_with_images();
+    let dir = temp_dir("controller-missing");
+    let ctx = context(client, &rt, &dir);
+    let err = reconcile(Arc::new(selection()), ctx.clone())
+        .await
+        .unwrap_err();
+    drop(ctx);
+    server.await.unwrap();
+    assert_eq!(err.reason(), "PlanMissing");
+    assert!(err.to_string().contains(PLAN) && err.to_string().contains("default"));
+    assert!(rt.take_calls().is_empty(), "the host was not even listed");
+}
