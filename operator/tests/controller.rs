@@ -3,6 +3,8 @@
 //! the PortPlan, the named Secret (never a list), a server-side-apply status
 //! patch under turnout's field manager, and Events — and converges the host.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::sync::Arc;
