@@ -7,6 +7,7 @@ CARGO ?= cargo
 setup:
 	scripts/ensure-docker.sh
 	scripts/build-images.sh
+	command -v lua5.4 >/dev/null || (apt-get update -qq && apt-get install -y -qq lua5.4)
 
 images:
 	scripts/build-images.sh
