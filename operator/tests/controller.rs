@@ -311,3 +311,49 @@ async fn a_missing_plan_is_an_error_that_names_it() {
     assert!(err.to_string().contains(PLAN) && err.to_string().contains("default"));
     assert!(rt.take_calls().is_empty(), "the host was not even listed");
 }
+
+#[tokio::test]
+async fn deleting_a_selection_honours_on_delete() {
+    use turnout::controller::cleanup;
+    use turnout::reconcile::LogProgress;
+    for (policy, stops) in [("Keep", false), ("Stop", true)] {
+        let (client, server) = api_double(None);
+        let rt = runtime_with_images();
+        let dir = temp_dir("controller-delete");
+        let ctx = context(client, &rt, &dir);
+        // A host converged on version a.
+        let mut t = target("a");
+        t.plan.infrastructure[0].secrets.clear();
+        assert!(
+            matches!(ctx.reconciler.reconcile(&t, &LogProgress).await, turnout::reconcile::Outcome::Applied(a) if a.converged())
+        );
+        let volumes_before = rt.config("db").unwrap().volumes;
+        rt.take_calls();
+        let mut sel = selection();
+        sel.spec.on_delete = serde_json::from_value(json!(policy)).unwrap();
+        cleanup(Arc::new(sel), ctx.clone()).await.expect("cleanup");
+        drop(ctx);
+        server.await.unwrap();
+        let calls = mutating(&rt.take_calls());
+        if stops {
+            assert!(
+                rt.running().is_empty(),
+                "onDelete: Stop stops the plan's containers"
+            );
+            assert!(
+                calls
+                    .iter()
+                    .all(|c| matches!(c, turnout::runtime::memory::Call::Stop(..))),
+                "only stops: {calls:?}"
+            );
+            assert_eq!(rt.containers().len(), 3, "nothing was removed");
+            assert_eq!(rt.config("db").unwrap().volumes, volumes_before);
+        } else {
+            assert!(
+                calls.is_empty(),
+                "onDelete: Keep leaves the host alone: {calls:?}"
+            );
+            assert_eq!(rt.running().len(), 3);
+        }
+    }
+}

@@ -45,6 +45,8 @@ pub enum ControllerError {
     },
     #[error("the Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error("the host: {0}")]
+    Host(String),
 }
 
 impl ControllerError {
@@ -54,6 +56,7 @@ impl ControllerError {
             ControllerError::PlanMissing { .. } => "PlanMissing",
             ControllerError::Secret { .. } => "SecretUnavailable",
             ControllerError::Kube(_) => "ApiError",
+            ControllerError::Host(_) => "EngineUnavailable",
         }
     }
 }
@@ -246,15 +249,65 @@ fn reason_of(kind: crate::core::ActionKind) -> String {
     .to_string()
 }
 
-/// A missing plan waits for a change; API trouble backs off and retries.
+/// The finalizer that lets `onDelete` act before a selection disappears.
+pub const FINALIZER: &str = "turnout.dev/cleanup";
+
+/// Deleting a selection: with `onDelete: Stop` its plan's managed
+/// containers are stopped (never removed; volumes are never touched); with
+/// `Keep` (the default) the host is left as it is.
+pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
+    sel: Arc<VersionSelection>,
+    ctx: Arc<Context<R, H>>,
+) -> Result<Action, ControllerError> {
+    if sel.spec.on_delete == turnout_crds::selection::OnDelete::Stop {
+        let rt = &ctx.reconciler.runtime;
+        let observed = rt
+            .list()
+            .await
+            .map_err(|e| ControllerError::Host(e.to_string()))?;
+        for c in observed
+            .iter()
+            .filter(|c| c.is_ours(&sel.spec.plan_ref) && c.state.is_up())
+        {
+            info!(container = %c.name, "onDelete: Stop");
+            rt.stop(&c.name, turnout_crds::plan::DEFAULT_STOP_TIMEOUT_SECONDS)
+                .await
+                .map_err(|e| ControllerError::Host(e.to_string()))?;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+/// The controller's reconcile: [`reconcile`] behind the finalizer, [`cleanup`] on delete.
+pub async fn reconcile_with_finalizer<R: ContainerRuntime, H: HostPorts>(
+    sel: Arc<VersionSelection>,
+    ctx: Arc<Context<R, H>>,
+) -> Result<Action, kube::runtime::finalizer::Error<ControllerError>> {
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+    let ns = sel.namespace().unwrap_or_else(|| "default".to_string());
+    let api: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, sel, |event| async {
+        match event {
+            Finalizer::Apply(s) => reconcile(s, ctx.clone()).await,
+            Finalizer::Cleanup(s) => cleanup(s, ctx.clone()).await,
+        }
+    })
+    .await
+}
+
+/// A missing plan waits a while (it may be applied next); API trouble backs
+/// off and retries. An invalid spec never gets here: it waits for a change.
 pub fn error_policy<R, H>(
     _: Arc<VersionSelection>,
-    e: &ControllerError,
+    e: &kube::runtime::finalizer::Error<ControllerError>,
     _: Arc<Context<R, H>>,
 ) -> Action {
-    warn!(reason = e.reason(), error = %e, "reconcile failed");
+    use kube::runtime::finalizer::Error as F;
+    warn!(error = %e, "reconcile failed");
     match e {
-        ControllerError::PlanMissing { .. } => Action::requeue(Duration::from_secs(30)),
+        F::ApplyFailed(ControllerError::PlanMissing { .. }) => {
+            Action::requeue(Duration::from_secs(30))
+        }
         _ => Action::requeue(Duration::from_secs(5)),
     }
 }
@@ -290,7 +343,7 @@ pub async fn run<R: ContainerRuntime, H: HostPorts>(
         "watching VersionSelections"
     );
     Controller::new(api, config)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile_with_finalizer, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
                 warn!(error = %e, "controller");
