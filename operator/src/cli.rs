@@ -73,6 +73,17 @@ pub enum Command {
         /// Seconds between full re-lists of the host.
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         resync: u64,
+        /// Follow this git repository; --file is then a path inside it. Each
+        /// new commit is reconciled, and the status records it. POST
+        /// /hooks/git on --listen pulls at once.
+        #[arg(long, value_name = "URL")]
+        git: Option<String>,
+        /// The branch to follow with --git.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Seconds between pulls with --git.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        interval: u64,
         #[command(flatten)]
         state: StateDir,
         #[command(flatten)]

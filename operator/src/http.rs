@@ -57,6 +57,14 @@ async fn respond(
         }
         r
     };
+    if req.method() == Method::POST && req.uri().path() == "/hooks/git" {
+        shared.pull_now.notify_one();
+        return Ok(reply(
+            StatusCode::ACCEPTED,
+            "text/plain",
+            "pulling\n".into(),
+        ));
+    }
     if req.method() != Method::GET {
         return Ok(reply(
             StatusCode::METHOD_NOT_ALLOWED,

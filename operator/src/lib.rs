@@ -9,6 +9,7 @@ pub mod commands;
 pub mod controller;
 pub mod core;
 pub mod files;
+pub mod gitsource;
 pub mod host;
 pub mod http;
 pub mod lock;

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
             status_file,
             listen,
             resync,
+            git,
+            branch,
+            interval,
             state,
             data,
         } => block_on(async move {
@@ -31,6 +34,11 @@ fn main() -> ExitCode {
                 state_dir: state.dir,
                 resync: Duration::from_secs(resync.max(1)),
                 sync: data.switch_options(),
+                git: git.map(|url| turnout::gitsource::GitSource {
+                    url,
+                    branch,
+                    interval: Duration::from_secs(interval.max(1)),
+                }),
             })
             .await
             .map(|()| ExitCode::SUCCESS)

@@ -37,6 +37,8 @@ pub struct Options {
     pub resync: Duration,
     /// How `syncOnSwitch` copies data.
     pub sync: crate::sync::run::SyncOptions,
+    /// Follow a git repository: `file` is then a path inside it.
+    pub git: Option<crate::gitsource::GitSource>,
 }
 
 /// What `/status` and the status file hold.
@@ -55,12 +57,17 @@ pub struct StandaloneStatus {
     /// The host's DataSyncs (from the file, and those switches created), newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_syncs: Vec<crate::sync::store::StoredSync>,
+    /// With --git: the commit whose file is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_revision: Option<String>,
 }
 
 /// State shared with the HTTP endpoints.
 #[derive(Default)]
 pub struct Shared {
     pub metrics: Metrics,
+    /// Asks the git follower to pull now (the webhook).
+    pub pull_now: tokio::sync::Notify,
     status: RwLock<Option<StandaloneStatus>>,
 }
 
@@ -127,6 +134,21 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Trigger>(4096);
     let stop = Arc::new(AtomicBool::new(false));
     spawn_signals(tx.clone(), stop.clone());
+    let revision: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let mut opts = opts;
+    if let Some(git) = opts.git.clone() {
+        let dir = crate::gitsource::GitSource::checkout_dir(&opts.state_dir);
+        let first = {
+            let (g, d) = (git.clone(), dir.clone());
+            tokio::task::spawn_blocking(move || g.update(&d)).await??
+        };
+        info!(url = %git.url, commit = %first, "following git");
+        if let Ok(mut r) = revision.lock() {
+            *r = Some(first);
+        }
+        opts.file = dir.join(&opts.file);
+        spawn_git(git, dir, shared.clone(), revision.clone(), tx.clone());
+    }
     let _watcher = watch_file(&opts.file, tx.clone())?;
     let runtime = Arc::new(connect_until_up(&stop).await?);
     spawn_events(runtime.clone(), tx.clone());
@@ -147,6 +169,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let driver = Driver { stop: stop.clone() };
     let mut target: Option<Target> = None;
     let mut file_syncs: FileSyncs = Vec::new();
+    let mut applied_revision: Option<String> = None;
     let mut file_error: Option<String> = None;
     let mut reload = true;
     let mut prev_status: Option<VersionSelectionStatus> = None;
@@ -157,6 +180,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             match load_and_check(&opts.file) {
                 Ok((t, syncs)) => {
                     file_syncs = syncs;
+                    applied_revision = revision.lock().ok().and_then(|r| r.clone());
                     if target.as_ref() != Some(&t) {
                         info!(version = %t.selection.active_version, plan = %t.plan_name, "desired state loaded");
                     }
@@ -204,6 +228,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             let mut data_syncs = crate::sync::run::store_of(&opts.sync).all();
             data_syncs.truncate(10);
             let doc = StandaloneStatus {
+                applied_revision: applied_revision.clone(),
                 data_syncs,
                 file: opts.file.display().to_string(),
                 plan: t.plan_name.clone(),
@@ -509,6 +534,48 @@ pub fn is_change(kind: &notify::EventKind) -> bool {
         kind,
         notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
     )
+}
+
+/// Pulls the repository on its interval, or at once when the webhook asks,
+/// and reloads when the commit changes.
+fn spawn_git(
+    git: crate::gitsource::GitSource,
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    revision: Arc<std::sync::Mutex<Option<String>>>,
+    tx: mpsc::Sender<Trigger>,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(git.interval) => {}
+                _ = shared.pull_now.notified() => info!("webhook: pulling now"),
+            }
+            let (g, d) = (git.clone(), dir.clone());
+            match tokio::task::spawn_blocking(move || g.update(&d)).await {
+                Ok(Ok(commit)) => {
+                    let changed = revision
+                        .lock()
+                        .map(|mut r| {
+                            let changed = r.as_deref() != Some(commit.as_str());
+                            *r = Some(commit.clone());
+                            changed
+                        })
+                        .unwrap_or(false);
+                    if changed {
+                        info!(commit = %commit, "new commit");
+                        if tx.send(Trigger::File).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    warn!(error = %e, "cannot update the git checkout; keeping the last one")
+                }
+                Err(e) => warn!(error = %e, "git task failed"),
+            }
+        }
+    });
 }
 
 /// Watches the file's directory (editors replace files by renaming) and

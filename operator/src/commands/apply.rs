@@ -81,6 +81,7 @@ pub async fn run(
                 updated_at: jiff::Timestamp::now().to_string(),
                 status: status.clone(),
                 data_syncs: Vec::new(),
+                applied_revision: None,
             },
         )?;
     }
