@@ -25,7 +25,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn commit(work: &Path, yaml: &str, message: &str) -> String {
-    std::fs::write(work.join("desired.yaml"), yaml).unwrap();
+    std::fs::write(work.join("desired.yaml"), yaml).expect("write desired.yaml");
     git(work, &["add", "desired.yaml"]);
     git(
         work,
