@@ -136,7 +136,11 @@ pub fn status_of(
             "Progressing",
             progressing,
             if progressing { reason } else { "Idle" },
-            if progressing { &message } else { "" },
+            if progressing {
+                &message
+            } else {
+                "no change under way"
+            },
             generation,
             &now,
         ),
@@ -145,7 +149,7 @@ pub fn status_of(
             "Degraded",
             degraded,
             if degraded { reason } else { "AsExpected" },
-            if degraded { &message } else { "" },
+            if degraded { &message } else { "no fault" },
             generation,
             &now,
         ),

@@ -23,6 +23,8 @@ pub async fn run(
     state_dir: PathBuf,
     sync: SyncOptions,
 ) -> anyhow::Result<ExitCode> {
+    // kube's TLS needs one process-wide crypto provider; several crates bring rustls.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // One reconciler per host, whoever drives it (operator, standalone, apply).
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let client = kube::Client::try_default().await?;
