@@ -40,8 +40,15 @@ fn redis(db: u8, args: &[&str]) -> String {
 
 /// Keys, types and values of a db, computed by the test itself.
 fn contents(db: u8) -> String {
+    // Values read back in a canonical order (set and hash members sorted).
     let script = "local ks = redis.call('KEYS','*') table.sort(ks) local o = {} \
-        for _,k in ipairs(ks) do o[#o+1] = k .. '=' .. redis.call('TYPE',k)['ok'] .. ':' .. redis.sha1hex(redis.call('DUMP',k)) end \
+        for _,k in ipairs(ks) do local t = redis.call('TYPE',k)['ok'] local v \
+          if t == 'string' then v = redis.call('GET',k) \
+          elseif t == 'list' then v = table.concat(redis.call('LRANGE',k,0,-1), ',') \
+          elseif t == 'set' then local m = redis.call('SMEMBERS',k) table.sort(m) v = table.concat(m, ',') \
+          elseif t == 'zset' then v = table.concat(redis.call('ZRANGE',k,0,-1,'WITHSCORES'), ',') \
+          else local h = redis.call('HGETALL',k) local p = {} for i=1,#h,2 do p[#p+1] = h[i]..'='..h[i+1] end table.sort(p) v = table.concat(p, ',') end \
+          o[#o+1] = k .. ':' .. t .. ':' .. redis.sha1hex(v) end \
         return redis.sha1hex(table.concat(o, ';')) .. ' ' .. #ks";
     redis(db, &["EVAL", script, "0"])
 }

@@ -1,6 +1,6 @@
 //! The Redis recipe, for bindings that name a logical database index on
 //! one server: keys are copied server-side (`COPY ... DB`) into a staging
-//! index, verified against the source with a digest of every key's `DUMP`,
+//! index, verified against the source with a digest of every key's value,
 //! and swapped in with the atomic `SWAPDB`. The staging index is the
 //! server's highest (`databases - 1`); turnout uses it only when it is empty
 //! or its own. Backups are the `RESTORE` commands of every key (RESP),
@@ -16,12 +16,33 @@ use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
 /// Marks the staging index as turnout's while a copy is under way.
 pub const MARKER: &str = "__turnout_staging__";
 
+/// Key names and values in a canonical form: a hash table's DUMP depends on
+/// its iteration order, which two equal sets or hashes need not share.
 const FINGERPRINT: &str = r"
+local function canon(k, t)
+  if t == 'string' then return redis.call('GET', k) end
+  if t == 'list' then return table.concat(redis.call('LRANGE', k, 0, -1), '\0') end
+  if t == 'set' then
+    local m = redis.call('SMEMBERS', k) table.sort(m) return table.concat(m, '\0')
+  end
+  if t == 'zset' then return table.concat(redis.call('ZRANGE', k, 0, -1, 'WITHSCORES'), '\0') end
+  if t == 'hash' then
+    local h = redis.call('HGETALL', k)
+    local p = {}
+    for i = 1, #h, 2 do p[#p + 1] = h[i] .. '\1' .. h[i + 1] end
+    table.sort(p)
+    return table.concat(p, '\0')
+  end
+  return redis.call('DUMP', k)
+end
 local keys = redis.call('KEYS', '*')
 table.sort(keys)
 local parts = {}
 for _, k in ipairs(keys) do
-  if k ~= ARGV[1] then parts[#parts + 1] = k .. '\0' .. redis.call('DUMP', k) end
+  if k ~= ARGV[1] then
+    local t = redis.call('TYPE', k)['ok']
+    parts[#parts + 1] = k .. '\0' .. t .. '\0' .. canon(k, t)
+  end
 end
 return {tostring(#parts), redis.sha1hex(table.concat(parts, '\0'))}
 ";
