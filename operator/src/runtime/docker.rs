@@ -74,6 +74,38 @@ fn state_of(s: Option<ContainerSummaryStateEnum>) -> RunState {
     }
 }
 
+impl DockerRuntime {
+    /// Removes a container (gone already is fine). `v(false)`: anonymous
+    /// volumes stay too; turnout never deletes a volume.
+    async fn remove_container(&self, name: &str, force: bool) -> Result<(), RuntimeError> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .v(false)
+            .force(force)
+            .build();
+        match self.docker.remove_container(name, Some(opts)).await {
+            Ok(())
+            | Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(about(name, e)),
+        }
+    }
+
+    /// Named volumes as engine mounts.
+    fn volume_mounts(volumes: &[turnout_crds::plan::VolumeMount]) -> Vec<Mount> {
+        volumes
+            .iter()
+            .map(|v| Mount {
+                target: Some(v.path.clone()),
+                source: Some(v.name.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(v.read_only),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
 impl ContainerRuntime for DockerRuntime {
     async fn list(&self) -> Result<Vec<ObservedContainer>, RuntimeError> {
         let opts = ListContainersOptionsBuilder::default().all(true).build();
@@ -154,17 +186,7 @@ impl ContainerRuntime for DockerRuntime {
                     host_port: Some(p.host.to_string()),
                 });
         }
-        let mut mounts: Vec<Mount> = c
-            .volumes
-            .iter()
-            .map(|v| Mount {
-                target: Some(v.path.clone()),
-                source: Some(v.name.clone()),
-                typ: Some(MountType::VOLUME),
-                read_only: Some(v.read_only),
-                ..Default::default()
-            })
-            .collect();
+        let mut mounts = DockerRuntime::volume_mounts(&c.volumes);
         mounts.extend(c.secret_files.iter().map(|(host, path)| Mount {
             target: Some(path.clone()),
             source: Some(host.display().to_string()),
@@ -217,18 +239,7 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
-        // v(false): anonymous volumes stay too; turnout never deletes a volume.
-        let opts = RemoveContainerOptionsBuilder::default()
-            .v(false)
-            .force(false)
-            .build();
-        match self.docker.remove_container(name, Some(opts)).await {
-            Ok(())
-            | Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(about(name, e)),
-        }
+        self.remove_container(name, false).await
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {
@@ -309,10 +320,8 @@ mod data {
         Captured, DataExec, ExecSpec, Job, STDERR_LIMIT, Sink, Source, Streamed,
     };
     use bollard::errors::Error as BollardError;
-    use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-    use bollard::query_parameters::{
-        AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    };
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
     use std::collections::HashMap;
 
     type Output = BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
@@ -392,17 +401,7 @@ mod data {
                 (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
                 (LABEL_ROLE.to_string(), "job".to_string()),
             ]);
-            let mounts = job
-                .volumes
-                .iter()
-                .map(|v| Mount {
-                    target: Some(v.path.clone()),
-                    source: Some(v.name.clone()),
-                    typ: Some(MountType::VOLUME),
-                    read_only: Some(v.read_only),
-                    ..Default::default()
-                })
-                .collect();
+            let mounts = DockerRuntime::volume_mounts(&job.volumes);
             let body = ContainerCreateBody {
                 image: Some(job.image.clone()),
                 cmd: Some(spec.argv.clone()),
@@ -450,18 +449,8 @@ mod data {
         }
 
         async fn remove_job(&self, name: &str) -> Result<(), RuntimeError> {
-            // force: a job that outlived its stream is ours to stop; v(false): keep volumes.
-            let opts = RemoveContainerOptionsBuilder::default()
-                .v(false)
-                .force(true)
-                .build();
-            match self.docker.remove_container(name, Some(opts)).await {
-                Ok(())
-                | Err(BollardError::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => Ok(()),
-                Err(e) => Err(about(name, e)),
-            }
+            // force: a job that outlived its stream is ours to stop.
+            self.remove_container(name, true).await
         }
 
         async fn exit_code(&self, container: &str, handle: &Handle) -> Result<i64, RuntimeError> {

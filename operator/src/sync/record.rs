@@ -42,6 +42,28 @@ impl Records {
         Ok(Records { path, entries })
     }
 
+    /// Notes, before a swap, the digest the target will have once it is
+    /// done (a new record starts from `seen`, what the target held), and saves.
+    pub fn mark_pending(
+        &mut self,
+        key: &str,
+        seen: &str,
+        source: &str,
+        pending: String,
+    ) -> std::io::Result<()> {
+        let entry = self
+            .entries
+            .entry(key.to_string())
+            .or_insert_with(|| Written {
+                checksum: seen.to_string(),
+                source: source.to_string(),
+                at: jiff::Timestamp::now().to_string(),
+                pending: None,
+            });
+        entry.pending = Some(pending);
+        self.save()
+    }
+
     pub fn save(&self) -> std::io::Result<()> {
         crate::files::replace_json(&self.path, &self.entries)
     }

@@ -219,17 +219,9 @@ async fn copy<R: DataExec, S: SecretResolver>(
     }
 
     progress.phase(b, "swap");
-    let entry = records
-        .entries
-        .entry(key.clone())
-        .or_insert_with(|| Written {
-            checksum: seen.clone(),
-            source: step.source.label(),
-            at: jiff::Timestamp::now().to_string(),
-            pending: None,
-        });
-    entry.pending = Some(staged.digest());
-    records.save().map_err(io)?;
+    records
+        .mark_pending(&key, &seen, &step.source.label(), staged.digest())
+        .map_err(io)?;
     // The swap moves the verified staging data as a whole (renames, SWAPDB),
     // so the target now holds exactly what was verified; a swap step that
     // fails (a view that cannot be created, say) returns an error here.
@@ -732,17 +724,9 @@ async fn copy_service<R: DataExec>(
         backup_file = Some(file);
     }
     progress.phase(b, "copy");
-    let entry = records
-        .entries
-        .entry(key.clone())
-        .or_insert_with(|| Written {
-            checksum: now.clone(),
-            source: step.source.label(),
-            at: jiff::Timestamp::now().to_string(),
-            pending: None,
-        });
-    entry.pending = Some(source_digest.clone());
-    records.save().map_err(io)?;
+    records
+        .mark_pending(&key, &now, &step.source.label(), source_digest.clone())
+        .map_err(io)?;
     let (export, import) = (
         service_spec(&step.source, true)?,
         service_spec(&step.target, false)?,
