@@ -267,3 +267,69 @@ fn turnout_killed_mid_switch_converges_when_restarted() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_between_actions_and_a_restart_finishes_the_switch() {
+    require_docker(&[BUSYBOX]);
+    let (plan, base) = ("e2e-sigterm", 21800);
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    // future's first service ignores SIGTERM, so stopping it takes its full 3 s timeout.
+    let stubborn = |active: &str| {
+        demo_plan(plan, base, active).replacen(
+            "command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{host: 21810,",
+            "command: [sh, -c, \"trap '' TERM; httpd -p 8080 -h /www; while true; do sleep 1; done\"]\n        ports: [{host: 21810,",
+            1,
+        )
+    };
+    let (file, status, state) = (
+        dir.join("desired.yaml"),
+        dir.join("status.json"),
+        dir.join("state"),
+    );
+    write(&file, &stubborn("future"));
+    let mut first = standalone(&file, &state, &status, 21899);
+    assert!(wait_until(Duration::from_secs(60), || ready(
+        &status, "future"
+    )));
+
+    write(&file, &stubborn("dao"));
+    let stubborn_name = format!("{plan}-future-service-1");
+    // Wait until the switch is stopping future (its quick containers are already down).
+    assert!(wait_until(Duration::from_secs(20), || !is_running(
+        &format!("{plan}-future-service-2")
+    )));
+    let t0 = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &first.0.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = wait_until(Duration::from_secs(15), || {
+        first.0.try_wait().unwrap().is_some()
+    });
+    assert!(exited, "turnout exited after SIGTERM");
+    assert!(
+        first.0.try_wait().unwrap().unwrap().success(),
+        "a clean exit"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "it finished the current action and stopped"
+    );
+    assert!(
+        !is_running(&stubborn_name),
+        "the action under way (the stop) was finished"
+    );
+    assert!(
+        !is_running(&format!("{plan}-dao-service-1")),
+        "no new action began after the signal"
+    );
+
+    let _second = standalone(&file, &state, &status, 21899);
+    assert!(
+        wait_until(Duration::from_secs(60), || ready(&status, "dao")),
+        "a restart finishes the switch"
+    );
+    assert_eq!(running(plan), expected_running(plan, "dao"));
+}
