@@ -6,7 +6,7 @@
 //! a message saying what to run, never a silent pass.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -207,4 +207,37 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         remove_plan_containers(&self.0);
     }
+}
+
+/// stdout then stderr of a finished command, for assertion messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `turnout ARGS FILE --data-dir DATA --state-dir STATE`.
+pub fn turnout_on(args: &[&str], file: &Path, data: &Path, state: &Path) -> Output {
+    Command::new(turnout_bin())
+        .args(args)
+        .arg(file)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("turnout runs")
+}
+
+/// Converges the host on FILE with `turnout apply`; fails the test otherwise.
+pub fn apply_file(file: &Path, data: &Path, state: &Path) {
+    let out = turnout_on(&["apply"], file, data, state);
+    assert!(
+        out.status.success(),
+        "turnout apply {}: {}",
+        file.display(),
+        output_text(&out)
+    );
 }

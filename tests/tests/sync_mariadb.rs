@@ -7,12 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler};
-use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
-use turnout::target::target_of;
-use turnout_crds::load::Documents;
 use turnout_e2e::*;
 
 const PASSWORD: &str = "sync-Pw-51c0ffee";
@@ -105,16 +99,8 @@ impl Env {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn sync_copies_verifies_guards_backs_up_and_restores() {
+#[test]
+fn sync_copies_verifies_guards_backs_up_and_restores() {
     require_docker(&[BUSYBOX, "turnout/mariadb:demo"]);
     let _cleanup = Cleanup(PLAN.to_string());
     remove_plan_containers(PLAN);
@@ -128,20 +114,7 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     };
     std::fs::write(&env.file, plan_yaml(&secret)).unwrap();
 
-    let rt = DockerRuntime::connect().await.unwrap();
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
-    );
-    let docs = Documents::read(&env.file).unwrap();
-    match r
-        .reconcile(&target_of(&docs, "plan.yaml").unwrap(), &LogProgress)
-        .await
-    {
-        Outcome::Applied(a) if a.converged() => {}
-        other => panic!("{other:#?}"),
-    }
+    apply_file(&env.file, &env.data, &env.state);
     sql(SEED);
     let source = contents("e2esync_future");
     assert!(
@@ -170,12 +143,12 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     };
     let out = env.turnout(&["sync", "--from", "future", "--to", "dao"]);
     watching.store(false, Ordering::SeqCst);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         seen.join().unwrap().is_empty(),
         "the password showed up in ps"
     );
-    assert!(!text(&out).contains(PASSWORD));
+    assert!(!output_text(&out).contains(PASSWORD));
     assert_eq!(
         contents("e2esync_dao"),
         source,
@@ -199,7 +172,7 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
 
     // 2. Running it again: nothing to do.
     let again = env.turnout(&["sync", "--from", "future", "--to", "dao"]);
-    assert!(again.status.success(), "{}", text(&again));
+    assert!(again.status.success(), "{}", output_text(&again));
 
     // 3. Someone writes to the target: the next sync is refused, the target untouched.
     sql("INSERT INTO e2esync_dao.users (id, name) VALUES (999999, 'written by hand')");
@@ -207,9 +180,9 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     let refused = env.turnout(&["sync", "--from", "future", "--to", "dao"]);
     assert!(!refused.status.success());
     assert!(
-        text(&refused).contains("written to since"),
+        output_text(&refused).contains("written to since"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     assert_eq!(contents("e2esync_dao"), written);
 
@@ -222,16 +195,16 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         "dao",
         "--allow-overwrite-newer",
     ]);
-    assert!(forced.status.success(), "{}", text(&forced));
+    assert!(forced.status.success(), "{}", output_text(&forced));
     assert_eq!(contents("e2esync_dao"), source);
     let listed = env.turnout(&["backups"]);
-    let backup = text(&listed)
+    let backup = output_text(&listed)
         .lines()
         .filter(|l| l.contains("e2esync_dao"))
         .filter_map(|l| l.split_whitespace().nth(1))
         .next_back()
         .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("a backup of dao is listed: {}", text(&listed)));
+        .unwrap_or_else(|| panic!("a backup of dao is listed: {}", output_text(&listed)));
     assert!(!std::fs::read_to_string(&backup).unwrap().contains(PASSWORD));
 
     // 5. Restore puts back exactly what was there.
@@ -246,7 +219,7 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         .arg(&env.state)
         .output()
         .unwrap();
-    assert!(restored.status.success(), "{}", text(&restored));
+    assert!(restored.status.success(), "{}", output_text(&restored));
     assert_eq!(
         contents("e2esync_dao"),
         written,
@@ -263,7 +236,11 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         "--allow-overwrite-newer",
     ]);
     assert!(!ghost.status.success());
-    assert!(text(&ghost).contains("does not exist"), "{}", text(&ghost));
+    assert!(
+        output_text(&ghost).contains("does not exist"),
+        "{}",
+        output_text(&ghost)
+    );
     assert_eq!(contents("e2esync_dao"), written);
 
     // 6b. A wrong admin password fails clearly, names no password, changes nothing.
@@ -278,8 +255,15 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     ]);
     std::fs::write(&secret, PASSWORD).unwrap();
     assert!(!denied.status.success());
-    assert!(text(&denied).contains("Access denied"), "{}", text(&denied));
-    assert!(!text(&denied).contains("not-the-password") && !text(&denied).contains(PASSWORD));
+    assert!(
+        output_text(&denied).contains("Access denied"),
+        "{}",
+        output_text(&denied)
+    );
+    assert!(
+        !output_text(&denied).contains("not-the-password")
+            && !output_text(&denied).contains(PASSWORD)
+    );
     assert_eq!(contents("e2esync_dao"), written);
 
     // 7. The password is in no inspectable config.
@@ -296,8 +280,8 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         .arg(&env.file)
         .output()
         .unwrap();
-    assert!(plan.status.success(), "{}", text(&plan));
-    let shown = text(&plan);
+    assert!(plan.status.success(), "{}", output_text(&plan));
+    let shown = output_text(&plan);
     assert!(
         shown.contains("copies data") && shown.contains(&format!("{DB}/e2esync_dao")),
         "{shown}"
@@ -318,7 +302,7 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
         .arg(&status)
         .output()
         .unwrap();
-    assert!(switched.status.success(), "{}", text(&switched));
+    assert!(switched.status.success(), "{}", output_text(&switched));
     assert_eq!(
         contents("e2esync_dao"),
         source,
@@ -339,8 +323,8 @@ async fn sync_copies_verifies_guards_backs_up_and_restores() {
     assert!(!std::fs::read_to_string(&status).unwrap().contains(PASSWORD));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
+#[test]
+fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
     require_docker(&[BUSYBOX, "turnout/mariadb:demo"]);
     // Shares the server of the test above under other database names.
     let plan = "e2e-synckill";
@@ -358,20 +342,7 @@ async fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
         .replace("@SECRET@", &secret.display().to_string());
     let file = dir.join("plan.yaml");
     std::fs::write(&file, &yaml).unwrap();
-    let rt = DockerRuntime::connect().await.unwrap();
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
-    );
-    let docs = Documents::read(&file).unwrap();
-    match r
-        .reconcile(&target_of(&docs, "p").unwrap(), &LogProgress)
-        .await
-    {
-        Outcome::Applied(a) if a.converged() => {}
-        other => panic!("{other:#?}"),
-    }
+    apply_file(&file, &dir.join("data"), &dir.join("state"));
     let db = "e2e-synckill-mariadb";
     let q = |s: &str| {
         docker(&[
@@ -437,7 +408,7 @@ async fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
     assert!(
         done.status.success(),
         "a rerun completes the sync: {}",
-        text(&done)
+        output_text(&done)
     );
     assert_eq!(fp("e2ekill_dao"), source);
 }

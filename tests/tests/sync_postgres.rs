@@ -1,15 +1,7 @@
 //! End-to-end: `turnout sync` and `restore` against a real PostgreSQL server.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
 
-use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler};
-use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
-use turnout::target::target_of;
-use turnout_crds::load::Documents;
 use turnout_e2e::*;
 
 const PASSWORD: &str = "pg-Pw-9e1d7";
@@ -71,16 +63,8 @@ INSERT INTO orders SELECT i, 1 + (i * 7) % 30000, i * 1.25, CASE WHEN i % 3 = 0 
 CREATE VIEW active_users AS SELECT id, name FROM users WHERE email IS NOT NULL;
 ";
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_sync_copies_verifies_guards_and_restores() {
+#[test]
+fn postgres_sync_copies_verifies_guards_and_restores() {
     require_docker(&[BUSYBOX, "turnout/postgres:demo"]);
     let _cleanup = Cleanup(PLAN.to_string());
     remove_plan_containers(PLAN);
@@ -89,22 +73,8 @@ async fn postgres_sync_copies_verifies_guards_and_restores() {
     std::fs::write(&secret, PASSWORD).unwrap();
     let file = dir.join("plan.yaml");
     std::fs::write(&file, plan_yaml(&secret)).unwrap();
-    let rt = DockerRuntime::connect().await.unwrap();
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
-    );
-    match r
-        .reconcile(
-            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
-            &LogProgress,
-        )
-        .await
-    {
-        Outcome::Applied(a) if a.converged() => {}
-        other => panic!("{other:#?}"),
-    }
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    apply_file(&file, &data, &state);
     psql(
         "postgres",
         "DROP DATABASE IF EXISTS pgsync_future WITH (FORCE)",
@@ -121,22 +91,11 @@ async fn postgres_sync_copies_verifies_guards_and_restores() {
         "{source}"
     );
 
-    let (data, state) = (dir.join("data"), dir.join("state"));
-    let turnout = |args: &[&str]| -> Output {
-        Command::new(turnout_bin())
-            .args(args)
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--state-dir")
-            .arg(&state)
-            .output()
-            .expect("turnout runs")
-    };
+    let turnout = |args: &[&str]| turnout_on(args, &file, &data, &state);
 
     let out = turnout(&["sync", "--from", "future", "--to", "dao"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(!text(&out).contains(PASSWORD));
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(!output_text(&out).contains(PASSWORD));
     assert_eq!(contents("pgsync_dao"), source);
     assert_eq!(
         psql("pgsync_dao", "SELECT count(*) FROM active_users"),
@@ -154,9 +113,9 @@ async fn postgres_sync_copies_verifies_guards_and_restores() {
     let written = contents("pgsync_dao");
     let refused = turnout(&["sync", "--from", "future", "--to", "dao"]);
     assert!(
-        !refused.status.success() && text(&refused).contains("written to since"),
+        !refused.status.success() && output_text(&refused).contains("written to since"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     assert_eq!(contents("pgsync_dao"), written);
 
@@ -168,7 +127,7 @@ async fn postgres_sync_copies_verifies_guards_and_restores() {
         "dao",
         "--allow-overwrite-newer",
     ]);
-    assert!(forced.status.success(), "{}", text(&forced));
+    assert!(forced.status.success(), "{}", output_text(&forced));
     assert_eq!(contents("pgsync_dao"), source);
 
     let backups: Vec<PathBuf> = {
@@ -182,18 +141,8 @@ async fn postgres_sync_copies_verifies_guards_and_restores() {
         v
     };
     let backup = backups.last().expect("a backup of dao").clone();
-    let restored = Command::new(turnout_bin())
-        .arg("restore")
-        .arg(&file)
-        .arg("--backup")
-        .arg(&backup)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(restored.status.success(), "{}", text(&restored));
+    let restored = turnout(&["restore", "--backup", backup.to_str().expect("utf-8 path")]);
+    assert!(restored.status.success(), "{}", output_text(&restored));
     assert_eq!(
         contents("pgsync_dao"),
         written,

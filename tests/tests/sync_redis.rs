@@ -2,15 +2,7 @@
 //! real Redis server (copy via a staging index and SWAPDB).
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::Arc;
 
-use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler};
-use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
-use turnout::target::target_of;
-use turnout_crds::load::Documents;
 use turnout_e2e::*;
 
 const PASSWORD: &str = "redis-Pw-42aa";
@@ -53,16 +45,8 @@ fn contents(db: u8) -> String {
     redis(db, &["EVAL", script, "0"])
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn redis_databases_copy_verify_guard_and_restore() {
+#[test]
+fn redis_databases_copy_verify_guard_and_restore() {
     require_docker(&[BUSYBOX, "turnout/redis:demo"]);
     let _cleanup = Cleanup(PLAN.to_string());
     remove_plan_containers(PLAN);
@@ -71,22 +55,8 @@ async fn redis_databases_copy_verify_guard_and_restore() {
     std::fs::write(&secret, PASSWORD).unwrap();
     let file = dir.join("plan.yaml");
     std::fs::write(&file, plan_yaml(&secret)).unwrap();
-    let rt = DockerRuntime::connect().await.unwrap();
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
-    );
-    match r
-        .reconcile(
-            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
-            &LogProgress,
-        )
-        .await
-    {
-        Outcome::Applied(a) if a.converged() => {}
-        other => panic!("{other:#?}"),
-    }
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    apply_file(&file, &data, &state);
     for db in [1u8, 2, 15] {
         redis(db, &["FLUSHDB"]);
     }
@@ -99,21 +69,10 @@ async fn redis_databases_copy_verify_guard_and_restore() {
     let source = contents(1);
     assert!(source.ends_with(" 22001"), "{source}");
 
-    let (data, state) = (dir.join("data"), dir.join("state"));
-    let turnout = |args: &[&str]| -> Output {
-        Command::new(turnout_bin())
-            .args(args)
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--state-dir")
-            .arg(&state)
-            .output()
-            .expect("turnout runs")
-    };
+    let turnout = |args: &[&str]| turnout_on(args, &file, &data, &state);
     let out = turnout(&["sync", "--from", "future", "--to", "dao"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(!text(&out).contains(PASSWORD));
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(!output_text(&out).contains(PASSWORD));
     assert_eq!(contents(2), source, "db 2 is a copy of db 1");
     assert_eq!(
         redis(15, &["DBSIZE"]),
@@ -127,9 +86,9 @@ async fn redis_databases_copy_verify_guard_and_restore() {
     let written = contents(2);
     let refused = turnout(&["sync", "--from", "future", "--to", "dao"]);
     assert!(
-        !refused.status.success() && text(&refused).contains("written to since"),
+        !refused.status.success() && output_text(&refused).contains("written to since"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     assert_eq!(contents(2), written);
 
@@ -141,7 +100,7 @@ async fn redis_databases_copy_verify_guard_and_restore() {
         "dao",
         "--allow-overwrite-newer",
     ]);
-    assert!(forced.status.success(), "{}", text(&forced));
+    assert!(forced.status.success(), "{}", output_text(&forced));
     assert_eq!(contents(2), source);
 
     let d = data.join("backups").join(DB).join("2");
@@ -151,18 +110,12 @@ async fn redis_databases_copy_verify_guard_and_restore() {
         .map(|e| e.path())
         .collect();
     backups.sort();
-    let restored = Command::new(turnout_bin())
-        .arg("restore")
-        .arg(&file)
-        .arg("--backup")
-        .arg(backups.last().unwrap())
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(restored.status.success(), "{}", text(&restored));
+    let restored = turnout(&[
+        "restore",
+        "--backup",
+        backups.last().unwrap().to_str().expect("utf-8 path"),
+    ]);
+    assert!(restored.status.success(), "{}", output_text(&restored));
     assert_eq!(
         contents(2),
         written,
@@ -180,7 +133,7 @@ async fn redis_databases_copy_verify_guard_and_restore() {
         "--allow-overwrite-newer",
     ]);
     std::fs::write(&secret, PASSWORD).unwrap();
-    assert!(!denied.status.success(), "{}", text(&denied));
-    assert!(!text(&denied).contains("wrong\n") && !text(&denied).contains(PASSWORD));
+    assert!(!denied.status.success(), "{}", output_text(&denied));
+    assert!(!output_text(&denied).contains("wrong\n") && !output_text(&denied).contains(PASSWORD));
     assert_eq!(contents(2), written);
 }

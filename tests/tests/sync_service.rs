@@ -3,15 +3,8 @@
 //! containers on the services' volumes.
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::Arc;
+use std::process::Command;
 
-use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler};
-use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
-use turnout::target::target_of;
-use turnout_crds::load::Documents;
 use turnout_e2e::*;
 
 const PLAN: &str = "e2e-svcsync";
@@ -68,14 +61,6 @@ fn put_volume_file(version: &str, content: &str) {
     ]);
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn jobs_left() -> String {
     docker(&[
         "ps",
@@ -87,8 +72,8 @@ fn jobs_left() -> String {
     ])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn service_data_round_trips_through_export_and_import() {
+#[test]
+fn service_data_round_trips_through_export_and_import() {
     require_docker(&[BUSYBOX]);
     let _cleanup = Cleanup(PLAN.to_string());
     remove_plan_containers(PLAN);
@@ -98,38 +83,13 @@ async fn service_data_round_trips_through_export_and_import() {
     put_volume_file("future", r#"{"members":[1,2,3],"name":"ünïcødé"}"#);
     put_volume_file("dao", r#"{"old":true}"#);
 
-    let rt = DockerRuntime::connect().await.unwrap();
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
-    );
-    match r
-        .reconcile(
-            &target_of(&Documents::read(&file).unwrap(), "p").unwrap(),
-            &LogProgress,
-        )
-        .await
-    {
-        Outcome::Applied(a) if a.converged() => {}
-        other => panic!("{other:#?}"),
-    }
     let (data, state) = (dir.join("data"), dir.join("state"));
-    let turnout = |args: &[&str], f: &Path| -> Output {
-        Command::new(turnout_bin())
-            .args(args)
-            .arg(f)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--state-dir")
-            .arg(&state)
-            .output()
-            .expect("turnout runs")
-    };
+    apply_file(&file, &data, &state);
+    let turnout = |args: &[&str], f: &Path| turnout_on(args, f, &data, &state);
 
     // The source service is running, the target's is not: both work through one-off containers.
     let out = turnout(&["sync", "--from", "future", "--to", "dao"], &file);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(volume_file("dao"), volume_file("future"));
     assert!(
         jobs_left().is_empty(),
@@ -166,9 +126,9 @@ async fn service_data_round_trips_through_export_and_import() {
     );
     assert!(!failed.status.success());
     assert!(
-        text(&failed).contains("export exploded") && text(&failed).contains("exit 3"),
+        output_text(&failed).contains("export exploded") && output_text(&failed).contains("exit 3"),
         "{}",
-        text(&failed)
+        output_text(&failed)
     );
     assert_eq!(volume_file("dao"), r#"{"kept":true}"#);
     assert!(
@@ -188,18 +148,11 @@ async fn service_data_round_trips_through_export_and_import() {
         .map(|e| e.path())
         .min()
         .unwrap();
-    let restored = Command::new(turnout_bin())
-        .arg("restore")
-        .arg(&file)
-        .arg("--backup")
-        .arg(&first)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--state-dir")
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(restored.status.success(), "{}", text(&restored));
+    let restored = turnout(
+        &["restore", "--backup", first.to_str().expect("utf-8 path")],
+        &file,
+    );
+    assert!(restored.status.success(), "{}", output_text(&restored));
     assert_eq!(volume_file("dao"), r#"{"old":true}"#);
 }
 
