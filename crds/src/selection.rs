@@ -152,6 +152,9 @@ pub struct SwitchRecord {
     /// Milliseconds spent in each phase.
     #[serde(default)]
     pub phases: PhaseTimings,
+    /// The DataSync that copied the previous version's data, when the switch copied any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_sync: Option<String>,
 }
 
 /// Milliseconds spent in each phase of a switch.

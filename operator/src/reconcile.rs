@@ -114,6 +114,8 @@ pub struct Applied {
     pub timings: PhaseTimings,
     /// The data copied on this switch (`syncOnSwitch`), one step per binding.
     pub synced: Vec<turnout_crds::datasync::SyncStep>,
+    /// The DataSync this switch ran (or tried), when it copied data.
+    pub data_sync: Option<String>,
 }
 
 /// A change of the running version.
@@ -365,6 +367,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 switch: None,
                 timings: PhaseTimings::default(),
                 synced: Vec::new(),
+                data_sync: None,
             });
         }
         let mut blockers = self.preflight(&desired, &observed, true).await;
@@ -447,6 +450,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             }
         }
         let mut synced = Vec::new();
+        let mut data_sync = None;
         let is_switch = from.as_deref() != Some(desired.active_version.as_str());
         let mut timings = PhaseTimings::default();
         let mut done = Vec::new();
@@ -462,6 +466,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 let t0 = Instant::now();
                 let name = datasync_name(target, f);
                 let r = setup.copier.sync(&name, &target.plan, f, &to).await;
+                data_sync = Some(name);
                 timings.sync_ms = Some(u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX));
                 match r {
                     Ok(steps) => {
@@ -537,6 +542,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
             switch,
             timings,
             synced,
+            data_sync,
         })
     }
 

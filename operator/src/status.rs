@@ -203,6 +203,7 @@ pub fn status_of(
             .to_string(),
             message: a.error.as_ref().map(ToString::to_string),
             phases: a.timings.clone(),
+            data_sync: a.data_sync.clone(),
         };
         status.history.insert(0, record.clone());
         status.history.truncate(HISTORY);

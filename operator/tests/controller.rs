@@ -13,7 +13,7 @@ use common::*;
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
-use turnout::controller::{ClusterSecrets, Context, reconcile, recorder};
+use turnout::controller::{ClusterSecrets, Context, reconcile};
 use turnout::host::StaticHost;
 use turnout::reconcile::Reconciler;
 use turnout::secrets::SecretFiles;
@@ -97,16 +97,17 @@ async fn one_reconcile_makes_exactly_the_expected_requests() {
     let rt = runtime_with_images();
     let dir = temp_dir("controller");
     let secrets = ClusterSecrets::default();
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        reconciler: Reconciler::new(
+    let ctx = Arc::new(Context::new(
+        client,
+        Reconciler::new(
             rt.clone(),
             StaticHost::default(),
             SecretFiles::new(dir.join("secrets"), secrets.clone()),
         ),
         secrets,
-        recorder: recorder(client),
-    });
+        sync_options(&dir),
+        Default::default(),
+    ));
     let action = reconcile(Arc::new(selection()), ctx.clone())
         .await
         .expect("reconcile");
@@ -243,16 +244,17 @@ fn context(
     dir: &std::path::Path,
 ) -> Arc<Context<turnout::runtime::memory::MemoryRuntime, StaticHost>> {
     let secrets = ClusterSecrets::default();
-    Arc::new(Context {
-        client: client.clone(),
-        reconciler: Reconciler::new(
+    Arc::new(Context::new(
+        client,
+        Reconciler::new(
             rt.clone(),
             StaticHost::default(),
             SecretFiles::new(dir.join("secrets"), secrets.clone()),
         ),
         secrets,
-        recorder: recorder(client),
-    })
+        sync_options(dir),
+        Default::default(),
+    ))
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
+use crate::controller::datasync::{KubeSwitchSync, OwnerSlot};
 use crate::controller::{self, ClusterSecrets, Context};
 use crate::host::ProcHost;
 use crate::lock::HostLock;
@@ -14,7 +15,7 @@ use crate::reconcile::Reconciler;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::SecretFiles;
 use crate::standalone::Shared;
-use crate::sync::run::{EngineSwitchSync, SyncOptions};
+use crate::sync::run::SyncOptions;
 
 pub async fn run(
     namespace: Option<String>,
@@ -30,10 +31,13 @@ pub async fn run(
     let client = kube::Client::try_default().await?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
     let secrets = ClusterSecrets::default();
-    let copier = EngineSwitchSync {
+    let owner = OwnerSlot::default();
+    let copier = KubeSwitchSync {
+        client: client.clone(),
         runtime: runtime.clone(),
         secrets: secrets.clone(),
         options: sync.clone(),
+        owner: owner.clone(),
     };
     let reconciler = Reconciler::new(
         runtime,
@@ -47,14 +51,13 @@ pub async fn run(
     })?;
     tokio::spawn(crate::http::serve(listener, shared));
     info!(%listen, "serving /metrics, /healthz and /readyz");
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        reconciler,
-        secrets,
-        recorder: controller::recorder(client),
-    });
+    let ctx = Arc::new(
+        Context::new(client, reconciler, secrets, sync.clone(), owner)
+            .with_selector(selector.clone()),
+    );
     tokio::select! {
-        _ = controller::run(ctx, namespace, selector) => {}
+        _ = controller::run(ctx.clone(), namespace.clone(), selector) => {}
+        _ = controller::datasync::run(ctx, namespace) => {}
         _ = tokio::signal::ctrl_c() => info!("interrupted; stopping"),
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,8 @@
 //! Secrets the plan references are read with `get` on those named Secrets
 //! only, never listed or watched.
 
+pub mod datasync;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -26,6 +28,8 @@ use crate::reconcile::{Outcome, Progress, Reconciler, Target};
 use crate::runtime::ContainerRuntime;
 use crate::secrets::{LocalSecrets, SecretError, SecretResolver};
 use crate::status::status_of;
+use crate::sync::run::SyncOptions;
+use datasync::OwnerSlot;
 
 /// The field manager of everything turnout writes.
 pub const FIELD_MANAGER: &str = "turnout";
@@ -121,7 +125,118 @@ pub struct Context<R, H> {
     pub reconciler: Reconciler<R, H, ClusterSecrets>,
     pub secrets: ClusterSecrets,
     pub recorder: Recorder,
+    /// How DataSyncs run on this host.
+    pub sync_options: SyncOptions,
+    /// The label selector of the selections this turnout serves.
+    pub selector: Option<String>,
+    /// The selection being reconciled, for the DataSyncs its switch creates.
+    pub owner: OwnerSlot,
+    /// Held for each reconcile and DataSync: one host, one change at a time.
+    pub host: tokio::sync::Mutex<()>,
 }
+
+impl<R, H> Context<R, H> {
+    /// `owner` is the slot given to the reconciler's switch copier, if any.
+    pub fn new(
+        client: Client,
+        reconciler: Reconciler<R, H, ClusterSecrets>,
+        secrets: ClusterSecrets,
+        sync_options: SyncOptions,
+        owner: OwnerSlot,
+    ) -> Self {
+        Context {
+            recorder: recorder(client.clone()),
+            client,
+            reconciler,
+            secrets,
+            sync_options,
+            selector: None,
+            owner,
+            host: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Serve only the selections matching this label selector.
+    pub fn with_selector(mut self, selector: Option<String>) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// Reads the PortPlan `plan` of namespace `ns`, and the values of the
+    /// Secrets it references (named `get`s only: the operator may not list
+    /// or watch Secrets) into the secret resolver.
+    pub async fn load_plan(&self, ns: &str, plan: &str) -> Result<PortPlanSpec, ControllerError> {
+        let plans: Api<PortPlan> = Api::namespaced(self.client.clone(), ns);
+        let Some(found) = plans.get_opt(plan).await? else {
+            return Err(ControllerError::PlanMissing {
+                plan: plan.to_string(),
+                namespace: ns.to_string(),
+            });
+        };
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let mut values = HashMap::new();
+        for (secret, key) in secret_refs(&found.spec) {
+            let s = secrets
+                .get_opt(&secret)
+                .await
+                .map_err(|source| ControllerError::Secret {
+                    name: secret.clone(),
+                    source,
+                })?;
+            if let Some(v) = s.and_then(|s| s.data).and_then(|d| d.get(&key).cloned()) {
+                values.insert((secret, key), v.0);
+            }
+        }
+        self.secrets.replace(values);
+        Ok(found.spec)
+    }
+}
+
+/// Writes `status` of the object `name` by server-side apply under turnout's
+/// field manager. A conflict (409) or a server error is retried a few times
+/// with a growing pause; the last error is returned.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    name: &str,
+    kind: &str,
+    status: &S,
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: serde::Serialize,
+{
+    let patch = serde_json::json!({
+        "apiVersion": turnout_crds::API_VERSION,
+        "kind": kind,
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut pause = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match api.patch_status(name, &params, &Patch::Apply(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e))
+                if attempt < STATUS_ATTEMPTS
+                    && (e.code == 409 || e.code == 429 || e.code >= 500) =>
+            {
+                warn!(
+                    object = name,
+                    code = e.code,
+                    attempt,
+                    "status write refused; retrying"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        attempt += 1;
+    }
+}
+
+/// How many times a status write is tried.
+const STATUS_ATTEMPTS: u32 = 5;
 
 /// Collects the actions of a reconcile, to publish them as Events after it.
 #[derive(Default)]
@@ -144,33 +259,14 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
 ) -> Result<Action, ControllerError> {
     let ns = sel.namespace().unwrap_or_else(|| "default".to_string());
     let name = sel.name_any();
-    let plans: Api<PortPlan> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(plan) = plans.get_opt(&sel.spec.plan_ref).await? else {
-        return Err(ControllerError::PlanMissing {
-            plan: sel.spec.plan_ref.clone(),
-            namespace: ns,
-        });
-    };
-    // Named gets only: the operator may not list or watch Secrets.
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut values = HashMap::new();
-    for (secret, key) in secret_refs(&plan.spec) {
-        let s = secrets
-            .get_opt(&secret)
-            .await
-            .map_err(|source| ControllerError::Secret {
-                name: secret.clone(),
-                source,
-            })?;
-        if let Some(v) = s.and_then(|s| s.data).and_then(|d| d.get(&key).cloned()) {
-            values.insert((secret, key), v.0);
-        }
+    let _host = ctx.host.lock().await;
+    let plan = ctx.load_plan(&ns, &sel.spec.plan_ref).await?;
+    if let Ok(mut slot) = ctx.owner.lock() {
+        *slot = datasync::SwitchOwner::of(&sel);
     }
-    ctx.secrets.replace(values);
-
     let target = Target {
         plan_name: sel.spec.plan_ref.clone(),
-        plan: plan.spec.clone(),
+        plan,
         selection_name: name.clone(),
         selection: sel.spec.clone(),
         generation: sel.metadata.generation,
@@ -179,18 +275,7 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     let outcome = ctx.reconciler.reconcile(&target, &collected).await;
     let status = status_of(&target, &outcome, sel.status.as_ref());
     let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
-    let patch = serde_json::json!({
-        "apiVersion": turnout_crds::API_VERSION,
-        "kind": "VersionSelection",
-        "status": status,
-    });
-    selections
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+    apply_status(&selections, &name, "VersionSelection", &status).await?;
 
     let reference = sel.object_ref(&());
     let actions = collected.0.lock().map(|v| v.clone()).unwrap_or_default();
@@ -260,6 +345,7 @@ pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
     if sel.spec.on_delete == turnout_crds::selection::OnDelete::Stop {
+        let _host = ctx.host.lock().await;
         let rt = &ctx.reconciler.runtime;
         let observed = rt
             .list()

@@ -312,3 +312,36 @@ impl ContainerRuntime for MemoryRuntime {
             .boxed()
     }
 }
+
+/// The in-memory engine runs no commands inside containers: a data sync
+/// against it fails, naming the container, like one against a container
+/// without the tools would.
+impl crate::runtime::stream::DataExec for MemoryRuntime {
+    async fn capture(
+        &self,
+        spec: &crate::runtime::stream::ExecSpec,
+        _limit: usize,
+    ) -> Result<crate::runtime::stream::Captured, RuntimeError> {
+        Err(RuntimeError::container(
+            &spec.container,
+            "the in-memory runtime runs no commands",
+        ))
+    }
+
+    async fn stream(
+        &self,
+        from: crate::runtime::stream::Source<'_>,
+        to: crate::runtime::stream::Sink<'_>,
+        _on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<crate::runtime::stream::Streamed, RuntimeError> {
+        use crate::runtime::stream::{Sink, Source};
+        let container = match (&from, &to) {
+            (Source::Exec(spec), _) | (_, Sink::Exec(spec)) => spec.container.clone(),
+            _ => "(none)".to_string(),
+        };
+        Err(RuntimeError::container(
+            &container,
+            "the in-memory runtime runs no commands",
+        ))
+    }
+}

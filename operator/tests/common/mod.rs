@@ -196,3 +196,14 @@ pub fn other_plan_labels() -> BTreeMap<String, String> {
         (LABEL_PLAN.to_string(), "other-plan".to_string()),
     ])
 }
+
+/// Sync options that keep everything under `dir`.
+pub fn sync_options(dir: &Path) -> turnout::sync::run::SyncOptions {
+    turnout::sync::run::SyncOptions {
+        backup: true,
+        allow_overwrite_newer: false,
+        backup_dir: dir.join("backups"),
+        keep_backups: 3,
+        state_dir: dir.join("data"),
+    }
+}

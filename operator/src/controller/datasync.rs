@@ -1,0 +1,335 @@
+//! DataSync objects in Kubernetes.
+//!
+//! A switch's copy (`syncOnSwitch`) becomes a DataSync object named after
+//! the selection, the switch and the spec's generation, owned by the
+//! VersionSelection (so deleting the selection garbage-collects it). Creating
+//! it again is a no-op, and one that Succeeded never runs again.
+//!
+//! DataSyncs a person (or a GitOps repository) creates are run by the
+//! DataSync controller, on the host whose turnout serves a selection of the
+//! DataSync's plan, once, and never while the target version runs.
+//!
+//! Status is written by server-side apply under turnout's field manager:
+//! Pending, Running, then Succeeded or Failed with one step per binding.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use tracing::{debug, info, warn};
+use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncStep};
+use turnout_crds::{DataSync, PortPlanSpec, VersionSelection};
+
+use super::{ClusterSecrets, Context, ControllerError, apply_status};
+use crate::core::{Role, RunState};
+use crate::host::HostPorts;
+use crate::reconcile::SwitchSync;
+use crate::runtime::ContainerRuntime;
+use crate::runtime::stream::DataExec;
+use crate::secrets::SecretResolver;
+use crate::sync::run::{SyncOptions, execute_once};
+
+/// Label naming the selection whose switch created a DataSync.
+pub const LABEL_SELECTION: &str = "turnout.dev/selection";
+
+/// The selection a switch copies for: where its DataSync lives and who owns it.
+#[derive(Clone, Debug)]
+pub struct SwitchOwner {
+    pub namespace: String,
+    pub selection: String,
+    pub plan: String,
+    pub reference: OwnerReference,
+}
+
+impl SwitchOwner {
+    /// The owner of the DataSyncs `sel`'s switches create.
+    pub fn of(sel: &VersionSelection) -> Option<SwitchOwner> {
+        Some(SwitchOwner {
+            namespace: sel.namespace()?,
+            selection: sel.name_any(),
+            plan: sel.spec.plan_ref.clone(),
+            reference: sel.controller_owner_ref(&())?,
+        })
+    }
+}
+
+/// The selection being reconciled, set by the selection controller before
+/// each reconcile (reconciles of one host never overlap).
+pub type OwnerSlot = Arc<Mutex<Option<SwitchOwner>>>;
+
+/// The operator's switch copier: each copy is a DataSync object owned by
+/// the selection, executed here on the host's engine.
+pub struct KubeSwitchSync<R> {
+    pub client: Client,
+    pub runtime: Arc<R>,
+    pub secrets: ClusterSecrets,
+    pub options: SyncOptions,
+    pub owner: OwnerSlot,
+}
+
+impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
+    fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool {
+        crate::sync::plan_steps(plan, from, to).is_ok_and(|s| !s.is_empty())
+    }
+
+    fn sync<'a>(
+        &'a self,
+        name: &'a str,
+        plan: &'a PortPlanSpec,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+        Box::pin(async move {
+            let owner = self
+                .owner
+                .lock()
+                .ok()
+                .and_then(|g| g.clone())
+                .ok_or_else(|| "no VersionSelection owns this switch".to_string())?;
+            let spec = DataSyncSpec {
+                plan_ref: owner.plan.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
+                backup: true,
+                allow_overwrite_newer: self.options.allow_overwrite_newer,
+                force: false,
+            };
+            let api: Api<DataSync> = Api::namespaced(self.client.clone(), &owner.namespace);
+            let ds = ensure(&api, name, spec, &owner)
+                .await
+                .map_err(|e| format!("cannot create DataSync {name}: {e}"))?;
+            let status = execute(
+                &api,
+                self.runtime.as_ref(),
+                &self.secrets,
+                &self.options,
+                &ds,
+                plan,
+            )
+            .await;
+            match status.phase {
+                Some(SyncPhase::Succeeded) => Ok(status.steps),
+                _ => Err(status
+                    .message
+                    .unwrap_or_else(|| format!("DataSync {name} failed"))),
+            }
+        })
+    }
+}
+
+/// Creates the DataSync `name` owned by `owner`, or returns the one that
+/// exists (creating it again is a no-op).
+pub async fn ensure(
+    api: &Api<DataSync>,
+    name: &str,
+    spec: DataSyncSpec,
+    owner: &SwitchOwner,
+) -> Result<DataSync, kube::Error> {
+    let ds = DataSync {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(owner.namespace.clone()),
+            owner_references: Some(vec![owner.reference.clone()]),
+            labels: Some(
+                [(LABEL_SELECTION.to_string(), owner.selection.clone())]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        spec,
+        status: None,
+    };
+    match api.create(&PostParams::default(), &ds).await {
+        Ok(created) => {
+            info!(datasync = name, "created DataSync");
+            Ok(created)
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => api.get(name).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// The key of a DataSync in the host's local record of syncs.
+fn store_key(ds: &DataSync) -> String {
+    format!(
+        "{}.{}",
+        ds.namespace().unwrap_or_else(|| "default".into()),
+        ds.name_any()
+    )
+}
+
+/// Runs `ds` unless it already Succeeded, writing its status (Running, then
+/// the result) to the API. Idempotent twice over: a Succeeded object is
+/// returned as it is, and the host's own record keeps a sync that succeeded
+/// but whose status write was lost from running again.
+pub async fn execute<R: DataExec, S: SecretResolver>(
+    api: &Api<DataSync>,
+    rt: &R,
+    secrets: &S,
+    opts: &SyncOptions,
+    ds: &DataSync,
+    plan: &PortPlanSpec,
+) -> DataSyncStatus {
+    if let Some(s) = ds
+        .status
+        .as_ref()
+        .filter(|s| s.phase == Some(SyncPhase::Succeeded))
+    {
+        return s.clone();
+    }
+    let name = ds.name_any();
+    let running = DataSyncStatus {
+        phase: Some(SyncPhase::Running),
+        message: Some(format!(
+            "copying the data of {} into {}",
+            ds.spec.from, ds.spec.to
+        )),
+        observed_generation: ds.metadata.generation,
+        ..Default::default()
+    };
+    if let Err(e) = apply_status(api, &name, "DataSync", &running).await {
+        warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
+    }
+    info!(datasync = %name, from = %ds.spec.from, to = %ds.spec.to, "running DataSync");
+    let stored = execute_once(rt, secrets, opts, &store_key(ds), plan, ds.spec.clone()).await;
+    let status = DataSyncStatus {
+        observed_generation: ds.metadata.generation,
+        ..stored.status
+    };
+    info!(datasync = %name, phase = ?status.phase, message = status.message.as_deref().unwrap_or(""), "DataSync finished");
+    if let Err(e) = apply_status(api, &name, "DataSync", &status).await {
+        warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
+    }
+    status
+}
+
+/// Whether the DataSync was created by a selection's switch (which runs it).
+fn owned_by_selection(ds: &DataSync) -> bool {
+    ds.owner_references()
+        .iter()
+        .any(|o| o.kind == "VersionSelection" && o.controller == Some(true))
+}
+
+/// One reconcile of a DataSync a person created: run it once, on the host
+/// that serves its plan, while its target version is not running.
+pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
+    ds: Arc<DataSync>,
+    ctx: Arc<Context<R, H>>,
+) -> Result<Action, ControllerError> {
+    let status = ds.status.clone().unwrap_or_default();
+    match status.phase {
+        Some(SyncPhase::Succeeded) => return Ok(Action::await_change()),
+        Some(SyncPhase::Failed) if status.observed_generation == ds.metadata.generation => {
+            return Ok(Action::await_change());
+        }
+        _ => {}
+    }
+    if owned_by_selection(&ds) {
+        return Ok(Action::await_change());
+    }
+    let ns = ds.namespace().unwrap_or_else(|| "default".to_string());
+    let name = ds.name_any();
+    // Only the turnout that serves a selection of this plan runs it: that
+    // is the host the plan's containers live on.
+    let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut lp = ListParams::default();
+    if let Some(s) = &ctx.selector {
+        lp = lp.labels(s);
+    }
+    let served = selections
+        .list(&lp)
+        .await?
+        .items
+        .iter()
+        .any(|s| s.spec.plan_ref == ds.spec.plan_ref);
+    if !served {
+        debug!(datasync = %name, plan = %ds.spec.plan_ref, "not a plan this turnout serves");
+        return Ok(Action::await_change());
+    }
+    let _host = ctx.host.lock().await;
+    let plan = ctx.load_plan(&ns, &ds.spec.plan_ref).await?;
+    let api: Api<DataSync> = Api::namespaced(ctx.client.clone(), &ns);
+    let observed = ctx
+        .reconciler
+        .runtime
+        .list()
+        .await
+        .map_err(|e| ControllerError::Host(e.to_string()))?;
+    let busy = observed.iter().any(|o| {
+        o.is_ours(&ds.spec.plan_ref)
+            && o.state == RunState::Running
+            && o.role() == Some(Role::Version(ds.spec.to.clone()))
+    });
+    if busy {
+        let waiting = DataSyncStatus {
+            phase: Some(SyncPhase::Pending),
+            message: Some(format!(
+                "waiting: version {} is running, and its data is not overwritten under it",
+                ds.spec.to
+            )),
+            observed_generation: ds.metadata.generation,
+            ..Default::default()
+        };
+        if ds.status.as_ref() != Some(&waiting) {
+            apply_status(&api, &name, "DataSync", &waiting).await?;
+        }
+        return Ok(Action::requeue(Duration::from_secs(30)));
+    }
+    let done = execute(
+        &api,
+        ctx.reconciler.runtime.as_ref(),
+        &ctx.secrets,
+        &ctx.sync_options,
+        &ds,
+        &plan,
+    )
+    .await;
+    let ok = done.phase == Some(SyncPhase::Succeeded);
+    let ev = Event {
+        type_: if ok {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
+        reason: if ok { "Synced" } else { "SyncFailed" }.into(),
+        note: done.message.map(|m| m.chars().take(1000).collect()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &ds.object_ref(&())).await {
+        warn!(error = %e, "cannot publish an event");
+    }
+    Ok(Action::await_change())
+}
+
+fn error_policy<R, H>(_: Arc<DataSync>, e: &ControllerError, _: Arc<Context<R, H>>) -> Action {
+    warn!(error = %e, "DataSync reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// Runs the DataSync controller until the stream ends.
+pub async fn run<R: ContainerRuntime + DataExec, H: HostPorts>(
+    ctx: Arc<Context<R, H>>,
+    namespace: Option<String>,
+) {
+    let api: Api<DataSync> = match &namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    Controller::new(api, watcher::Config::default())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "DataSync controller");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,468 @@
+//! The Kubernetes driver's DataSyncs and status writes against an
+//! HTTP-level API double (tower-test): a switch creates one DataSync owned
+//! by its selection (creating it again is a no-op, and a Succeeded one never
+//! runs again); the DataSync controller runs only what is its own; a
+//! conflicting status write is retried.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use turnout::controller::datasync::{self, KubeSwitchSync, OwnerSlot};
+use turnout::controller::{ClusterSecrets, Context, reconcile};
+use turnout::host::StaticHost;
+use turnout::reconcile::Reconciler;
+use turnout::runtime::memory::MemoryRuntime;
+use turnout::secrets::SecretFiles;
+use turnout_crds::{DataSync, VersionSelection};
+
+#[derive(Debug)]
+struct Seen {
+    method: Method,
+    path: String,
+    body: Value,
+}
+
+type Route = Box<dyn FnMut(&Method, &str, &Value) -> (StatusCode, Value) + Send>;
+
+/// Answers each request with `route` and records it.
+fn double(mut route: Route) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(mock, "default");
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            let (parts, body) = req.into_parts();
+            let body: Value =
+                serde_json::from_slice(&body.collect_bytes().await.unwrap()).unwrap_or(Value::Null);
+            let path = parts.uri.path().to_string();
+            let (code, reply) = route(&parts.method, &path, &body);
+            send.send_response(
+                Response::builder()
+                    .status(code)
+                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .unwrap(),
+            );
+            seen.push(Seen {
+                method: parts.method,
+                path,
+                body,
+            });
+        }
+        seen
+    });
+    (client, server)
+}
+
+fn status_error(code: u16, reason: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::from_u16(code).unwrap(),
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+               "reason": reason, "code": code, "message": reason}),
+    )
+}
+
+/// The plan of `common`, with a service binding in each version (exported
+/// and imported by the plan's own commands).
+fn plan_object() -> Value {
+    let mut spec = plan_json();
+    for (i, v) in ["a", "b"].iter().enumerate() {
+        spec["versions"][i]["data"] = json!([{
+            "name": "state", "container": format!("{v}-web"),
+            "export": ["cat", "/data/state"], "import": ["sh", "-c", "cat > /data/state"]
+        }]);
+    }
+    json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "PortPlan",
+           "metadata": {"name": PLAN, "namespace": "default", "uid": "p-1"}, "spec": spec})
+}
+
+fn selection(active: &str, generation: i64) -> VersionSelection {
+    serde_json::from_value(json!({
+        "apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelection",
+        "metadata": {"name": "host", "namespace": "default", "uid": "s-1",
+                     "generation": generation, "resourceVersion": "7",
+                     "labels": {"turnout.dev/host": "one"}},
+        "spec": {"planRef": PLAN, "activeVersion": active}
+    }))
+    .unwrap()
+}
+
+fn context(
+    client: kube::Client,
+    rt: &Arc<MemoryRuntime>,
+    dir: &std::path::Path,
+) -> Arc<Context<MemoryRuntime, StaticHost>> {
+    let secrets = ClusterSecrets::default();
+    let owner = OwnerSlot::default();
+    let copier = KubeSwitchSync {
+        client: client.clone(),
+        runtime: rt.clone(),
+        secrets: secrets.clone(),
+        options: sync_options(dir),
+        owner: owner.clone(),
+    };
+    let reconciler = Reconciler::new(
+        rt.clone(),
+        StaticHost::default(),
+        SecretFiles::new(dir.join("secrets"), secrets.clone()),
+    )
+    .with_sync(Arc::new(copier), dir.join("state"));
+    Arc::new(
+        Context::new(client, reconciler, secrets, sync_options(dir), owner)
+            .with_selector(Some("turnout.dev/host=one".into())),
+    )
+}
+
+/// What the API server keeps of a selection's status patch.
+fn patched_selection(body: &Value, active: &str) -> Value {
+    let mut obj = serde_json::to_value(selection(active, 3)).unwrap();
+    obj["status"] = body["status"].clone();
+    obj
+}
+
+#[tokio::test]
+async fn a_switch_creates_one_owned_datasync_and_an_existing_succeeded_one_is_not_run_again() {
+    let existing = json!({
+        "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
+        "metadata": {"name": "host-a-to-b-3", "namespace": "default", "uid": "d-1", "generation": 1},
+        "spec": {"planRef": PLAN, "from": "a", "to": "b"},
+        "status": {"phase": "Succeeded", "observedGeneration": 1,
+                   "steps": [{"binding": "state", "source": "a-web", "target": "b-web", "bytes": 42}],
+                   "message": "copied 1 binding(s) from a to b"}
+    });
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/versionselections/host/status") => {
+            (StatusCode::OK, patched_selection(body, "b"))
+        }
+        // The DataSync exists already: creating it again changes nothing.
+        (&Method::POST, p) if p.ends_with("/datasyncs") => status_error(409, "AlreadyExists"),
+        (&Method::GET, p) if p.ends_with("/datasyncs/host-a-to-b-3") => {
+            (StatusCode::OK, existing.clone())
+        }
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-switch-datasync");
+    let ctx = context(client, &rt, &dir);
+    reconcile(Arc::new(selection("a", 2)), ctx.clone())
+        .await
+        .expect("first reconcile");
+    assert!(rt.running().contains("a-web"));
+    reconcile(Arc::new(selection("b", 3)), ctx.clone())
+        .await
+        .expect("the switch");
+    drop(ctx);
+    let seen = server.await.unwrap();
+
+    assert!(
+        rt.running().contains("b-web") && !rt.running().contains("a-web"),
+        "the switch went ahead on the Succeeded DataSync: {:?}",
+        rt.running()
+    );
+    let creates: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.method == Method::POST && s.path.ends_with("/datasyncs"))
+        .collect();
+    assert_eq!(creates.len(), 1, "one DataSync per switch: {seen:#?}");
+    let created = &creates[0].body;
+    assert_eq!(
+        creates[0].path,
+        "/apis/turnout.dev/v1alpha1/namespaces/default/datasyncs"
+    );
+    assert_eq!(created["metadata"]["name"], "host-a-to-b-3");
+    let owner = &created["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (
+            &owner["kind"],
+            &owner["name"],
+            &owner["uid"],
+            &owner["controller"]
+        ),
+        (
+            &json!("VersionSelection"),
+            &json!("host"),
+            &json!("s-1"),
+            &json!(true)
+        )
+    );
+    assert_eq!(
+        created["spec"],
+        json!({"planRef": PLAN, "from": "a", "to": "b", "backup": true,
+               "allowOverwriteNewer": false, "force": false})
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.method == Method::GET && s.path.ends_with("/datasyncs/host-a-to-b-3")),
+        "the existing DataSync was read"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.path.contains("/datasyncs/") && s.method == Method::PATCH),
+        "a Succeeded DataSync is not run again (no status write): {seen:#?}"
+    );
+    // The selection's status names the DataSync of its last switch.
+    let last = seen
+        .iter()
+        .rev()
+        .find(|s| s.path.ends_with("/versionselections/host/status"))
+        .unwrap();
+    assert_eq!(last.body["status"]["activeVersion"], "b");
+    assert_eq!(
+        last.body["status"]["lastSwitch"]["dataSync"], "host-a-to-b-3",
+        "{}",
+        last.body
+    );
+}
+
+#[tokio::test]
+async fn a_failed_switch_copy_keeps_the_new_version_down_and_reports_the_datasync() {
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/versionselections/host/status") => {
+            (StatusCode::OK, patched_selection(body, "b"))
+        }
+        (&Method::PATCH, p) if p.ends_with("/datasyncs/host-a-to-b-3/status") => {
+            let mut obj = json!({
+                "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
+                "metadata": {"name": "host-a-to-b-3", "namespace": "default"},
+                "spec": {"planRef": PLAN, "from": "a", "to": "b"}});
+            obj["status"] = body["status"].clone();
+            (StatusCode::OK, obj)
+        }
+        (&Method::POST, p) if p.ends_with("/datasyncs") => {
+            let mut obj = body.clone();
+            obj["metadata"]["uid"] = json!("d-1");
+            obj["metadata"]["generation"] = json!(1);
+            (StatusCode::CREATED, obj)
+        }
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-switch-datasync-fails");
+    let ctx = context(client, &rt, &dir);
+    reconcile(Arc::new(selection("a", 2)), ctx.clone())
+        .await
+        .expect("first reconcile");
+    reconcile(Arc::new(selection("b", 3)), ctx.clone())
+        .await
+        .expect("the switch");
+    drop(ctx);
+    let seen = server.await.unwrap();
+
+    // The in-memory engine runs no export command: the copy fails.
+    assert!(
+        !rt.running().contains("b-web") && !rt.running().contains("a-web"),
+        "{:?}",
+        rt.running()
+    );
+    let phases: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/datasyncs/host-a-to-b-3/status"))
+        .map(|s| &s.body["status"]["phase"])
+        .collect();
+    assert_eq!(phases, [&json!("Running"), &json!("Failed")]);
+    let last = seen
+        .iter()
+        .rev()
+        .find(|s| s.path.ends_with("/versionselections/host/status"))
+        .unwrap();
+    let ready = last.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("SyncFailed"))
+    );
+}
+
+#[tokio::test]
+async fn a_conflicting_status_write_is_retried() {
+    let mut patches = 0;
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/versionselections/host/status") => {
+            patches += 1;
+            if patches == 1 {
+                status_error(409, "Conflict")
+            } else {
+                (StatusCode::OK, patched_selection(body, "a"))
+            }
+        }
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-conflict");
+    let ctx = context(client, &rt, &dir);
+    let r = reconcile(Arc::new(selection("a", 2)), ctx.clone()).await;
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert!(r.is_ok(), "the reconcile succeeded after the retry: {r:?}");
+    let writes: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/versionselections/host/status"))
+        .collect();
+    assert_eq!(writes.len(), 2, "the refused write was sent again");
+    assert_eq!(writes[0].body, writes[1].body, "the same status both times");
+}
+
+#[tokio::test]
+async fn a_status_write_refused_every_time_fails_the_reconcile() {
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/status") => status_error(409, "Conflict"),
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-conflict-always");
+    let ctx = context(client, &rt, &dir);
+    let r = reconcile(Arc::new(selection("a", 2)), ctx.clone()).await;
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert!(r.is_err(), "the error reaches error_policy");
+    let writes = seen.iter().filter(|s| s.method == Method::PATCH).count();
+    assert_eq!(writes, 5, "tried a bounded number of times");
+}
+
+fn user_datasync(owned: bool, status: Value) -> DataSync {
+    let mut v = json!({
+        "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
+        "metadata": {"name": "copy-a-to-b", "namespace": "default", "uid": "d-9", "generation": 2},
+        "spec": {"planRef": PLAN, "from": "a", "to": "b"},
+        "status": status
+    });
+    if owned {
+        v["metadata"]["ownerReferences"] = json!([{"apiVersion": "turnout.dev/v1alpha1",
+            "kind": "VersionSelection", "name": "host", "uid": "s-1", "controller": true}]);
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
+    for (ds, why) in [
+        (
+            user_datasync(false, json!({"phase": "Succeeded"})),
+            "a Succeeded DataSync",
+        ),
+        (
+            user_datasync(false, json!({"phase": "Failed", "observedGeneration": 2})),
+            "a Failed DataSync whose spec did not change",
+        ),
+        (
+            user_datasync(true, json!({})),
+            "a switch's DataSync (its selection runs it)",
+        ),
+    ] {
+        let (client, server) = double(Box::new(|_, _, _| status_error(500, "unexpected")));
+        let rt = runtime_with_images();
+        let dir = temp_dir("kube-ds-skip");
+        let ctx = context(client, &rt, &dir);
+        datasync::reconcile(Arc::new(ds), ctx.clone())
+            .await
+            .expect("reconcile");
+        drop(ctx);
+        let seen = server.await.unwrap();
+        assert!(seen.is_empty(), "{why}: no request at all: {seen:#?}");
+        assert!(
+            mutating(&rt.take_calls()).is_empty(),
+            "{why}: host untouched"
+        );
+    }
+
+    // A DataSync of a plan no selection served here references: only the
+    // list of this turnout's selections is read.
+    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+        (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
+            StatusCode::OK,
+            json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
+                   "metadata": {}, "items": [{"apiVersion": "turnout.dev/v1alpha1",
+                   "kind": "VersionSelection", "metadata": {"name": "other", "namespace": "default"},
+                   "spec": {"planRef": "another-plan", "activeVersion": "x"}}]}),
+        ),
+        _ => status_error(500, "unexpected"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-ds-foreign");
+    let ctx = context(client, &rt, &dir);
+    datasync::reconcile(Arc::new(user_datasync(false, json!({}))), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert!(mutating(&rt.take_calls()).is_empty());
+}
+
+#[tokio::test]
+async fn the_datasync_controller_runs_a_served_datasync_and_reports_its_failure() {
+    let (client, server) = double(Box::new(|m, p, body| match (m, p) {
+        (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
+            StatusCode::OK,
+            json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
+                   "metadata": {}, "items": [serde_json::to_value(selection("a", 1)).unwrap()]}),
+        ),
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/datasyncs/copy-a-to-b/status") => {
+            let mut obj = serde_json::to_value(user_datasync(false, json!({}))).unwrap();
+            obj["status"] = body["status"].clone();
+            (StatusCode::OK, obj)
+        }
+        (&Method::POST, p) if p.contains("/events") => (StatusCode::CREATED, body.clone()),
+        _ => status_error(500, "unexpected"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-ds-run");
+    let ctx = context(client, &rt, &dir);
+    datasync::reconcile(Arc::new(user_datasync(false, json!({}))), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    let list_query_ok = seen[0].path.ends_with("/versionselections");
+    assert!(list_query_ok, "{seen:#?}");
+    let statuses: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/status"))
+        .map(|s| &s.body["status"])
+        .collect();
+    assert_eq!(statuses.len(), 2, "{seen:#?}");
+    assert_eq!(statuses[0]["phase"], "Running");
+    assert_eq!(statuses[1]["phase"], "Failed");
+    assert_eq!(statuses[1]["observedGeneration"], 2);
+    assert!(
+        statuses[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a-web")),
+        "the failure names the container: {}",
+        statuses[1]["message"]
+    );
+    let event = seen.iter().find(|s| s.path.contains("/events")).unwrap();
+    assert_eq!(event.body["reason"], "SyncFailed");
+    assert_eq!(event.body["regarding"]["kind"], "DataSync");
+}
