@@ -26,6 +26,7 @@ use crate::reconcile::{Outcome, Progress, Reconciler, Target};
 use crate::runtime::ContainerRuntime;
 use crate::secrets::{LocalSecrets, SecretError, SecretResolver};
 use crate::status::status_of;
+pub mod lease;
 
 /// The field manager of everything turnout writes.
 pub const FIELD_MANAGER: &str = "turnout";
