@@ -6,6 +6,7 @@
 //! only, never listed or watched.
 
 pub mod datasync;
+pub mod lease;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
