@@ -52,4 +52,4 @@ fmt:
 
 # Regenerate what is generated from the Rust types.
 generate:
-	$(CARGO) run -q -p turnout -- crds > manifests/crds.yaml
+	$(CARGO) run -q -p turnout -- crds > manifests/01-crds.yaml

@@ -107,6 +107,8 @@ pub enum Command {
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9477")]
         listen: std::net::SocketAddr,
         #[command(flatten)]
+        lease: crate::commands::run::LeaseArgs,
+        #[command(flatten)]
         state: StateDir,
         #[command(flatten)]
         data: crate::commands::sync::DataArgs,

@@ -1,7 +1,7 @@
 //! End-to-end: `turnout run` against a real Kubernetes API server (1.20,
 //! built from Debian's source by scripts/kube-build.sh, started on loopback
 //! by scripts/kube-up.sh) and the real Docker engine, under the RBAC of
-//! manifests/rbac.yaml.
+//! manifests/02-rbac.yaml.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -5,11 +5,11 @@ use std::path::Path;
 #[test]
 fn committed_crds_match_the_types() {
     let generated = turnout::commands::crds::crds_yaml().expect("CRDs serialize");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/crds.yaml");
-    let committed = std::fs::read_to_string(&path).expect("manifests/crds.yaml exists");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/01-crds.yaml");
+    let committed = std::fs::read_to_string(&path).expect("manifests/01-crds.yaml exists");
     assert!(
         committed == generated,
-        "manifests/crds.yaml differs from the types: run `cargo run -q -- crds > manifests/crds.yaml` (or `make generate`) and commit it"
+        "manifests/01-crds.yaml differs from the types: run `cargo run -q -- crds > manifests/01-crds.yaml` (or `make generate`) and commit it"
     );
 }
 
@@ -38,7 +38,7 @@ fn manifest_docs(name: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_kustomization_lists_every_manifest_and_each_parses() {
-    let k = &manifest_docs("kustomization.yaml")[0];
+    let k = &manifest_docs("Kustomization")[0];
     let listed: Vec<&str> = k["resources"]
         .as_array()
         .unwrap()
@@ -48,10 +48,10 @@ fn the_kustomization_lists_every_manifest_and_each_parses() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        if name.ends_with(".yaml") && name != "kustomization.yaml" {
+        if name.ends_with(".yaml") {
             assert!(
                 listed.contains(&name.as_str()),
-                "{name} is not in kustomization.yaml"
+                "{name} is not in manifests/Kustomization"
             );
             assert!(!manifest_docs(&name).is_empty(), "{name} holds documents");
         }
@@ -60,7 +60,7 @@ fn the_kustomization_lists_every_manifest_and_each_parses() {
 
 #[test]
 fn the_operator_may_get_but_never_list_or_watch_secrets() {
-    let docs = manifest_docs("rbac.yaml");
+    let docs = manifest_docs("02-rbac.yaml");
     let role = docs
         .iter()
         .find(|d| d["kind"] == "ClusterRole")
@@ -82,7 +82,7 @@ fn the_operator_may_get_but_never_list_or_watch_secrets() {
             assert_eq!(verbs, ["get"], "secrets: get only");
         }
     }
-    let deployment = &manifest_docs("deployment.yaml")[0];
+    let deployment = &manifest_docs("03-deployment.yaml")[0];
     let c = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");

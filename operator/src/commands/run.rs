@@ -1,13 +1,23 @@
 //! `turnout run`: the Kubernetes operator for this host.
+//!
+//! It takes the host lock (one turnout per host), then the Lease (one
+//! leader per set of selections in the cluster), then runs the
+//! VersionSelection and DataSync controllers. On SIGTERM or SIGINT the
+//! change under way finishes, no other starts, and the Lease is released so
+//! a successor starts at once. Losing the Lease stops the process at once
+//! (exit 1): another instance leads now.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tracing::info;
+use sha2::{Digest, Sha256};
+use tracing::{error, info};
 
 use crate::controller::datasync::{KubeSwitchSync, OwnerSlot};
+use crate::controller::lease::{self, LeaseConfig};
 use crate::controller::{self, ClusterSecrets, Context};
 use crate::host::ProcHost;
 use crate::lock::HostLock;
@@ -17,10 +27,114 @@ use crate::secrets::SecretFiles;
 use crate::standalone::Shared;
 use crate::sync::run::SyncOptions;
 
+/// Leader election.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LeaseArgs {
+    /// The Lease's namespace (default: $POD_NAMESPACE, else the client's namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// The Lease's name (default: `turnout`, or `turnout-<hash>` of
+    /// --namespace and --selector, so instances serving different
+    /// selections do not contend).
+    #[arg(long, value_name = "NAME")]
+    pub lease_name: Option<String>,
+    /// Who this instance is in the Lease (default: $POD_NAME, else the host
+    /// name). The same identity after a restart takes the Lease back at once.
+    #[arg(long, value_name = "ID", env = "TURNOUT_IDENTITY")]
+    pub identity: Option<String>,
+    /// How long a leader's claim stands without renewal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
+}
+
+impl LeaseArgs {
+    fn config(
+        &self,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        client_ns: &str,
+    ) -> anyhow::Result<LeaseConfig> {
+        let lease_ns = self
+            .lease_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| client_ns.to_string());
+        let name = self
+            .lease_name
+            .clone()
+            .unwrap_or_else(|| lease_name(namespace, selector));
+        let identity = match &self.identity {
+            Some(i) => i.clone(),
+            None => match std::env::var("POD_NAME").ok().filter(|s| !s.is_empty()) {
+                Some(p) => p,
+                None => host_name()?,
+            },
+        };
+        if self.lease_seconds < 3 {
+            anyhow::bail!(
+                "--lease-seconds {}: use at least 3, so a renew may fail and be retried before leadership ends",
+                self.lease_seconds
+            );
+        }
+        let duration = Duration::from_secs(self.lease_seconds);
+        Ok(LeaseConfig {
+            duration,
+            renew_every: duration / 3,
+            retry_every: Duration::from_secs(2).min(duration / 3),
+            ..LeaseConfig::new(lease_ns, name, identity)
+        })
+    }
+}
+
+/// `turnout`, or `turnout-` and a short hash of what this instance serves.
+pub fn lease_name(namespace: Option<&str>, selector: Option<&str>) -> String {
+    if namespace.is_none() && selector.is_none() {
+        return "turnout".to_string();
+    }
+    let key = format!("{}|{}", namespace.unwrap_or(""), selector.unwrap_or(""));
+    let hash: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("turnout-{hash}")
+}
+
+fn host_name() -> anyhow::Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        anyhow::bail!("cannot tell this host's name; pass --identity");
+    }
+    Ok(name)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 pub async fn run(
     namespace: Option<String>,
     selector: Option<String>,
     listen: SocketAddr,
+    lease_args: LeaseArgs,
     state_dir: PathBuf,
     sync: SyncOptions,
 ) -> anyhow::Result<ExitCode> {
@@ -29,7 +143,28 @@ pub async fn run(
     // One reconciler per host, whoever drives it (operator, standalone, apply).
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let client = kube::Client::try_default().await?;
+    let lease_cfg = lease_args.config(
+        namespace.as_deref(),
+        selector.as_deref(),
+        client.default_namespace(),
+    )?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
+    let shared = Arc::new(Shared::default());
+    let listener = crate::http::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
+    })?;
+    tokio::spawn(crate::http::serve(listener, shared));
+    info!(%listen, "serving /metrics, /healthz and /readyz");
+
+    info!(lease = %lease_cfg.name, namespace = %lease_cfg.namespace, identity = %lease_cfg.identity, "taking the Lease");
+    let mut leader = tokio::select! {
+        l = lease::acquire(client.clone(), lease_cfg) => l,
+        _ = shutdown_signal() => {
+            info!("stopped before leading");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+
     let secrets = ClusterSecrets::default();
     let owner = OwnerSlot::default();
     let copier = KubeSwitchSync {
@@ -45,20 +180,48 @@ pub async fn run(
         SecretFiles::new(state_dir.join("secrets"), secrets.clone()),
     )
     .with_sync(Arc::new(copier), sync.state_dir.clone());
-    let shared = Arc::new(Shared::default());
-    let listener = crate::http::bind(listen).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
-    })?;
-    tokio::spawn(crate::http::serve(listener, shared));
-    info!(%listen, "serving /metrics, /healthz and /readyz");
     let ctx = Arc::new(
         Context::new(client, reconciler, secrets, sync.clone(), owner)
             .with_selector(selector.clone()),
     );
+    let controllers = futures::future::join(
+        controller::run(ctx.clone(), namespace.clone(), selector),
+        controller::datasync::run(ctx.clone(), namespace),
+    );
+    tokio::pin!(controllers);
     tokio::select! {
-        _ = controller::run(ctx.clone(), namespace.clone(), selector) => {}
-        _ = controller::datasync::run(ctx, namespace) => {}
-        _ = tokio::signal::ctrl_c() => info!("interrupted; stopping"),
+        _ = &mut controllers => {}
+        lost = leader.lost() => {
+            error!(reason = %lost, "lost the Lease; stopping so another instance can lead");
+            return Ok(ExitCode::FAILURE);
+        }
+        _ = shutdown_signal() => {
+            info!("signal received: finishing the change under way, then stopping");
+            // The host mutex is free only between changes: once it is ours,
+            // nothing is half done and no other change can start.
+            tokio::select! {
+                _ = &mut controllers => {}
+                _ = ctx.host.lock() => {}
+            }
+        }
     }
+    leader.release().await;
+    info!("released the Lease; stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_names_differ_by_what_an_instance_serves() {
+        assert_eq!(lease_name(None, None), "turnout");
+        let a = lease_name(None, Some("turnout.dev/host=a"));
+        let b = lease_name(None, Some("turnout.dev/host=b"));
+        let c = lease_name(Some("shop"), Some("turnout.dev/host=a"));
+        assert!(a.starts_with("turnout-") && a.len() == "turnout-".len() + 8);
+        assert!(a != b && a != c && b != c);
+        assert_eq!(a, lease_name(None, Some("turnout.dev/host=a")));
+    }
 }
