@@ -69,6 +69,23 @@ impl Drop for Cluster {
 
 struct Operator(Child);
 
+impl Operator {
+    /// Sends SIGTERM and waits up to `timeout` for the exit status.
+    fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(st)) = self.0.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
 impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -100,7 +117,7 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
     let dir = temp_dir(plan);
     let cluster = Cluster::up(dir.join("kube"));
     let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
-    for f in ["crds.yaml", "namespace.yaml", "rbac.yaml"] {
+    for f in ["00-namespace.yaml", "01-crds.yaml", "02-rbac.yaml"] {
         cluster.ok(&["apply", "-f", manifests.join(f).to_str().unwrap()]);
     }
     cluster.ok(&[
@@ -240,4 +257,422 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         "--timeout=60s",
     ]);
     assert_eq!(running(plan), expected_running(plan, "dao"));
+}
+
+/// A kubeconfig for the manifests' ServiceAccount, with the token the
+/// controller manager's token controller gave it.
+fn service_account_kubeconfig(c: &Cluster) -> PathBuf {
+    let mut secret = String::new();
+    let found = wait_until(Duration::from_secs(60), || {
+        secret = c
+            .ok(&[
+                "get",
+                "serviceaccount",
+                "turnout",
+                "-n",
+                "turnout-system",
+                "-o",
+                "jsonpath={.secrets[0].name}",
+            ])
+            .trim()
+            .to_string();
+        !secret.is_empty()
+    });
+    assert!(found, "the ServiceAccount turnout got a token Secret");
+    let token_b64 = c.ok(&[
+        "get",
+        "secret",
+        &secret,
+        "-n",
+        "turnout-system",
+        "-o",
+        "jsonpath={.data.token}",
+    ]);
+    let decoded = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(token_b64.trim().as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("base64 decodes");
+    let token = String::from_utf8(decoded.stdout).expect("a token is text");
+    let template =
+        std::fs::read_to_string(c.run.join("operator.kubeconfig")).expect("operator kubeconfig");
+    let text: String = template
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("token:") {
+                format!("    token: {}", token.trim())
+            } else {
+                l.replace("turnout-operator", "turnout-sa")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = c.run.join("sa.kubeconfig");
+    std::fs::write(&path, text + "\n").expect("write kubeconfig");
+    path
+}
+
+fn demo_json(c: &Cluster, kind: &str, name: &str) -> serde_json::Value {
+    let out = c.kubectl(&[
+        "get",
+        kind,
+        name,
+        "-n",
+        "default",
+        "-o",
+        "json",
+        "--ignore-not-found",
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn demo_ready_on(c: &Cluster, version: &str) -> bool {
+    let s = demo_json(c, "vsel", "demo-host");
+    s["status"]["activeVersion"] == version
+        && s["status"]["observedGeneration"] == s["metadata"]["generation"]
+        && s["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// SQL against the demo's MariaDB; the password is read inside the
+/// container from its secret file, never put on a command line.
+fn mariadb(db: &str, sql: &str) -> String {
+    docker(&[
+        "exec",
+        "demo-mariadb",
+        "sh",
+        "-c",
+        &format!("MYSQL_PWD=\"$(cat /run/secrets/db-root)\" mariadb -uroot -N -B {db} -e '{sql}'"),
+    ])
+}
+
+fn lease_holder(c: &Cluster) -> String {
+    let out = c.kubectl(&[
+        "get",
+        "lease",
+        "-n",
+        "turnout-system",
+        "-o",
+        "jsonpath={.items[*].spec.holderIdentity}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn start_operator(dir: &Path, kubeconfig: &Path, identity: &str, port: u16) -> Operator {
+    Operator(
+        Command::new(turnout_bin())
+            .args([
+                "run",
+                "--namespace",
+                "default",
+                "--identity",
+                identity,
+                "--lease-seconds",
+                "6",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--state-dir")
+            .arg(dir.join(format!("state-{identity}")))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAMESPACE", "turnout-system")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join(format!("operator-{identity}.log")))
+                    .expect("log file"),
+            )
+            .spawn()
+            .expect("turnout run starts"),
+    )
+}
+
+/// The issue's "done when": `kubectl apply -f manifests/` and then the demo
+/// example, unchanged, against the real API server; the operator, under its
+/// own ServiceAccount token, converges the real engine (real MariaDB,
+/// PostgreSQL and Redis), switches with a DataSync it owns, survives being
+/// killed mid-switch, hands over its Lease, and honours `onDelete: Stop`.
+#[test]
+fn manifests_and_the_demo_example_converge_under_the_service_account() {
+    require_docker(&[
+        BUSYBOX,
+        "turnout/mariadb:demo",
+        "turnout/postgres:demo",
+        "turnout/redis:demo",
+    ]);
+    let plan = "demo";
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    // The demo's database password file, as `make demo` makes it.
+    let secret_dir = Path::new("/run/turnout-demo");
+    std::fs::create_dir_all(secret_dir).expect("create /run/turnout-demo");
+    let password = secret_dir.join("db-password");
+    if std::fs::metadata(&password).map(|m| m.len()).unwrap_or(0) == 0 {
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                "umask 077; head -c 18 /dev/urandom | base64 > /run/turnout-demo/db-password",
+            ])
+            .status()
+            .expect("sh");
+        assert!(out.success());
+    }
+    let dir = temp_dir("e2e-kube-demo");
+    let cluster = Cluster::up(dir.join("kube"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+
+    // kubectl apply -f manifests/ : every object, in one go.
+    let applied = cluster.kubectl(&["apply", "-f", root.join("manifests").to_str().unwrap()]);
+    assert!(applied.status.success(), "{}", output_text(&applied));
+    cluster.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=60s",
+        "crd/versionselections.turnout.dev",
+        "crd/portplans.turnout.dev",
+        "crd/datasyncs.turnout.dev",
+    ]);
+    let sa = service_account_kubeconfig(&cluster);
+    let can = |verb: &str, what: &str| {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&sa)
+            .args(["auth", "can-i", verb, what, "-n", "default"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(can("get", "secrets"), "yes");
+    assert_eq!(can("list", "secrets"), "no", "never list Secrets");
+    assert_eq!(can("watch", "secrets"), "no", "never watch Secrets");
+    assert_eq!(can("create", "datasyncs.turnout.dev"), "yes");
+
+    // kubectl apply -f examples/standalone-demo.yaml : the same file standalone mode runs.
+    let example = root.join("examples/standalone-demo.yaml");
+    cluster.ok(&["apply", "-n", "default", "-f", example.to_str().unwrap()]);
+
+    let mut op = start_operator(&dir, &sa, "op-a", 21997);
+    let log = |id: &str| {
+        std::fs::read_to_string(dir.join(format!("operator-{id}.log"))).unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(180), || demo_ready_on(
+            &cluster, "future"
+        )),
+        "Ready on future: {}\noperator log:\n{}",
+        demo_json(&cluster, "vsel", "demo-host"),
+        log("op-a")
+    );
+    let infra = ["demo-mariadb", "demo-postgres", "demo-redis"];
+    let mut want: Vec<String> = infra.iter().map(|s| s.to_string()).collect();
+    want.extend(
+        [
+            "future-service-1",
+            "future-service-2",
+            "future-service-3",
+            "future-shared-service",
+        ]
+        .map(String::from),
+    );
+    want.sort();
+    assert_eq!(running(plan), want);
+    assert_eq!(lease_holder(&cluster), "op-a");
+
+    // A row only the source version's database holds.
+    let mark = format!("mark-{}", std::process::id());
+    mariadb(
+        "future_users",
+        &format!(
+            "CREATE TABLE IF NOT EXISTS marks (v VARCHAR(64)); INSERT INTO marks VALUES (\"{mark}\")"
+        ),
+    );
+
+    // Switch to dao, and kill the operator in the middle of it.
+    cluster.ok(&[
+        "patch",
+        "vsel",
+        "demo-host",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"activeVersion":"dao"}}"#,
+    ]);
+    let stopping = wait_until(Duration::from_secs(60), || !is_running("future-service-1"));
+    assert!(stopping, "the switch began: {}", log("op-a"));
+    let _ = op.0.kill();
+    let _ = op.0.wait();
+    let dao_up = is_running("dao-service-1") && is_running("dao-shared-service");
+    assert!(!dao_up, "killed before the switch finished");
+
+    // Restarted under the same identity: it takes its Lease back at once
+    // and finishes the switch, copying the data first.
+    let mut op = start_operator(&dir, &sa, "op-a", 21997);
+    assert!(
+        wait_until(Duration::from_secs(180), || demo_ready_on(&cluster, "dao")),
+        "Ready on dao after the restart: {}\noperator log:\n{}",
+        demo_json(&cluster, "vsel", "demo-host"),
+        log("op-a")
+    );
+    let mut want: Vec<String> = infra.iter().map(|s| s.to_string()).collect();
+    want.extend(
+        [
+            "dao-service-1",
+            "dao-service-2",
+            "dao-service-3",
+            "dao-governance-service",
+            "dao-shared-service",
+        ]
+        .map(String::from),
+    );
+    want.sort();
+    assert_eq!(running(plan), want);
+    let copied = mariadb("dao_users", "SELECT v FROM marks");
+    assert!(
+        copied.lines().any(|l| l.trim() == mark),
+        "future's data reached dao: {copied}"
+    );
+
+    // One DataSync, owned by the selection, Succeeded.
+    let list = cluster.ok(&[
+        "get",
+        "datasyncs",
+        "-n",
+        "default",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one DataSync per switch: {list}");
+    let ds = &items[0];
+    let ds_name = ds["metadata"]["name"].as_str().unwrap().to_string();
+    assert_eq!(ds["status"]["phase"], "Succeeded", "{ds}");
+    assert_eq!(
+        ds["metadata"]["ownerReferences"][0]["kind"],
+        "VersionSelection"
+    );
+    assert_eq!(ds["metadata"]["ownerReferences"][0]["name"], "demo-host");
+    assert_eq!(
+        demo_json(&cluster, "vsel", "demo-host")["status"]["lastSwitch"]["dataSync"],
+        ds_name.as_str()
+    );
+    let managers: Vec<&str> = ds["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"turnout"), "{managers:?}");
+
+    // Creating it again is a no-op: refused as existing, and its status stays.
+    let again = format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {{name: {ds_name}, namespace: default}}\nspec: {{planRef: demo, from: future, to: dao}}\n"
+    );
+    let path = dir.join("datasync-again.yaml");
+    std::fs::write(&path, again).unwrap();
+    let created = cluster.kubectl(&["create", "-f", path.to_str().unwrap()]);
+    assert!(
+        !created.status.success() && output_text(&created).contains("AlreadyExists"),
+        "{}",
+        output_text(&created)
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        demo_json(&cluster, "datasync", &ds_name)["status"],
+        ds["status"],
+        "a Succeeded DataSync never runs again"
+    );
+
+    // A second instance waits for the Lease; when the first stops, it leads,
+    // and the converged host is left as it is.
+    let dao_started = started_at("dao-service-1");
+    let op_b = start_operator(&dir, &sa, "op-b", 21996);
+    let waiting = wait_until(Duration::from_secs(30), || {
+        log("op-b").contains("waiting for the Lease")
+    });
+    assert!(waiting, "op-b waits: {}", log("op-b"));
+    assert_eq!(lease_holder(&cluster), "op-a");
+    let exit = op.terminate(Duration::from_secs(60));
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "SIGTERM: op-a exits 0 ({exit:?}): {}",
+        log("op-a")
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || lease_holder(&cluster) == "op-b"),
+        "op-b took the released Lease: {}",
+        log("op-b")
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || log("op-b")
+            .contains("watching VersionSelections")),
+        "{}",
+        log("op-b")
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(demo_ready_on(&cluster, "dao"));
+    assert_eq!(
+        started_at("dao-service-1"),
+        dao_started,
+        "nothing restarted"
+    );
+
+    // onDelete: Stop — deleting the selection stops (never removes) its
+    // containers; its DataSync goes with it (garbage collection).
+    cluster.ok(&[
+        "patch",
+        "vsel",
+        "demo-host",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"onDelete":"Stop"}}"#,
+    ]);
+    cluster.ok(&[
+        "delete",
+        "vsel",
+        "demo-host",
+        "-n",
+        "default",
+        "--wait=true",
+        "--timeout=120s",
+    ]);
+    assert!(running(plan).is_empty(), "all stopped: {:?}", running(plan));
+    for c in &want {
+        assert!(
+            docker_raw(&["inspect", c]).status.success(),
+            "{c} was stopped, not removed"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(60), || demo_json(
+            &cluster, "datasync", &ds_name
+        )
+        .is_null()),
+        "the DataSync was garbage-collected with its selection"
+    );
+    drop(op_b);
 }
