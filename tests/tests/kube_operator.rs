@@ -604,6 +604,52 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         "a Succeeded DataSync never runs again"
     );
 
+    // DataSyncs people create: one into the running version waits, Pending;
+    // one into the stopped version runs once and copies.
+    let mark2 = format!("back-{}", std::process::id());
+    mariadb(
+        "dao_users",
+        &format!("INSERT INTO marks VALUES (\"{mark2}\")"),
+    );
+    let user_syncs = dir.join("user-datasyncs.yaml");
+    std::fs::write(
+        &user_syncs,
+        "apiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {name: into-running, namespace: default}\nspec: {planRef: demo, from: future, to: dao}\n---\napiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {name: back-to-future, namespace: default}\nspec: {planRef: demo, from: dao, to: future}\n",
+    )
+    .unwrap();
+    cluster.ok(&["apply", "-f", user_syncs.to_str().unwrap()]);
+    assert!(
+        wait_until(Duration::from_secs(60), || demo_json(
+            &cluster,
+            "datasync",
+            "back-to-future"
+        )["status"]["phase"]
+            == "Succeeded"),
+        "{}\n{}",
+        demo_json(&cluster, "datasync", "back-to-future"),
+        log("op-a")
+    );
+    let back = mariadb("future_users", "SELECT v FROM marks");
+    assert!(
+        back.lines().any(|l| l.trim() == mark2),
+        "dao's data reached future: {back}"
+    );
+    let waiting = demo_json(&cluster, "datasync", "into-running");
+    assert_eq!(waiting["status"]["phase"], "Pending", "{waiting}");
+    assert!(
+        waiting["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dao is running")),
+        "{waiting}"
+    );
+    assert!(
+        cluster
+            .ok(&["get", "events", "-n", "default"])
+            .contains("Synced"),
+        "the DataSync's outcome is an Event"
+    );
+    cluster.ok(&["delete", "datasync", "into-running", "-n", "default"]);
+
     // A second instance waits for the Lease; when the first stops, it leads,
     // and the converged host is left as it is.
     let dao_started = started_at("dao-service-1");
