@@ -1,12 +1,16 @@
 //! Prometheus metrics: reconciles, errors by reason, durations, switch phase
-//! durations, drift corrections. Labels are stable names, never messages.
+//! durations, drift corrections, leadership. Labels are stable names, never
+//! messages.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::reconcile::Outcome;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -31,6 +35,8 @@ pub struct Metrics {
     pub reconcile_seconds: Histogram,
     pub switch_phase_seconds: Family<PhaseLabel, Histogram>,
     pub drift_corrections: Counter,
+    /// 1 while this instance holds the Lease (`turnout run`).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -49,6 +55,7 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.01, 2.0, 16))
         });
         let drift_corrections = Counter::default();
+        let leader = Gauge::default();
         registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
         registry.register("errors", "Reconcile errors by reason", errors.clone());
         registry.register(
@@ -66,6 +73,11 @@ impl Metrics {
             "Reconciles that changed a host nobody asked to change (drift)",
             drift_corrections.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this instance holds the Lease and serves selections (turnout run)",
+            leader.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -73,6 +85,51 @@ impl Metrics {
             reconcile_seconds,
             switch_phase_seconds,
             drift_corrections,
+            leader,
+        }
+    }
+
+    /// Counts one reconcile: its outcome, how long it took, its errors by
+    /// reason, a drift correction (`was_converged`: the same spec had
+    /// converged before) and the phases of a switch.
+    pub fn observe(&self, outcome: &Outcome, took: std::time::Duration, was_converged: bool) {
+        self.reconcile_seconds.observe(took.as_secs_f64());
+        self.reconciles
+            .get_or_create(&OutcomeLabel {
+                outcome: crate::status::outcome_label(outcome),
+            })
+            .inc();
+        let reason = |reason: &'static str| {
+            self.errors.get_or_create(&ReasonLabel { reason }).inc();
+        };
+        match outcome {
+            Outcome::Invalid(_) => reason("InvalidPlan"),
+            Outcome::Unobserved(e) => reason(e.reason()),
+            Outcome::Blocked { blockers, .. } => blockers.iter().for_each(|b| reason(b.reason())),
+            Outcome::Paused { .. } => {}
+            Outcome::Applied(a) => {
+                if let Some(e) = &a.error {
+                    reason(e.reason());
+                }
+                if !a.done.is_empty() && was_converged && a.switch.is_none() {
+                    self.drift_corrections.inc();
+                }
+                if a.switch.is_some() {
+                    let t = &a.timings;
+                    for (phase, ms) in [
+                        ("stop", t.stop_ms),
+                        ("sync", t.sync_ms),
+                        ("start", t.start_ms),
+                        ("ready", t.ready_ms),
+                    ] {
+                        if let Some(ms) = ms {
+                            self.switch_phase_seconds
+                                .get_or_create(&PhaseLabel { phase })
+                                .observe(ms as f64 / 1000.0);
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -20,12 +20,12 @@ use turnout_crds::selection::VersionSelectionStatus;
 use crate::core::Action;
 use crate::host::ProcHost;
 use crate::lock::HostLock;
-use crate::metrics::{Metrics, OutcomeLabel, PhaseLabel, ReasonLabel};
+use crate::metrics::{Metrics, ReasonLabel};
 use crate::reconcile::{Outcome, Progress, RETRY_AFTER, Reconciler, Target};
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::{LocalSecrets, SecretFiles};
-use crate::status::{outcome_label, status_of};
+use crate::status::status_of;
 
 /// Settings of `turnout standalone`.
 #[derive(Clone, Debug)]
@@ -65,13 +65,21 @@ pub struct StandaloneStatus {
 /// State shared with the HTTP endpoints.
 #[derive(Default)]
 pub struct Shared {
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Asks the git follower to pull now (the webhook).
     pub pull_now: tokio::sync::Notify,
     status: RwLock<Option<StandaloneStatus>>,
 }
 
 impl Shared {
+    /// Endpoints serving `metrics` (the operator's, shared with its controllers).
+    pub fn with_metrics(metrics: Arc<Metrics>) -> Shared {
+        Shared {
+            metrics,
+            ..Default::default()
+        }
+    }
+
     pub fn status_json(&self) -> Option<String> {
         let guard = self.status.read().ok()?;
         guard
@@ -207,14 +215,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 .reconcile(t, &driver)
                 .instrument(info_span!("reconcile", version = %t.selection.active_version))
                 .await;
-            let m = &shared.metrics;
-            m.reconcile_seconds.observe(started.elapsed().as_secs_f64());
-            m.reconciles
-                .get_or_create(&OutcomeLabel {
-                    outcome: outcome_label(&outcome),
-                })
-                .inc();
-            record(&shared.metrics, &outcome, converged_on.as_ref() == Some(t));
+            shared.metrics.observe(
+                &outcome,
+                started.elapsed(),
+                converged_on.as_ref() == Some(t),
+            );
             let status = status_of(t, &outcome, prev_status.as_ref());
             log_outcome(&outcome);
             if !matches!(&outcome, Outcome::Applied(a) if a.converged()) {
@@ -394,56 +399,6 @@ async fn run_file_syncs(
             crate::sync::run::execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone())
                 .await;
         info!(datasync = %name, phase = ?done.status.phase, message = done.status.message.as_deref().unwrap_or(""), "DataSync finished");
-    }
-}
-
-fn record(m: &Metrics, outcome: &Outcome, was_converged: bool) {
-    match outcome {
-        Outcome::Invalid(_) => {
-            m.errors
-                .get_or_create(&ReasonLabel {
-                    reason: "InvalidPlan",
-                })
-                .inc();
-        }
-        Outcome::Unobserved(e) => {
-            m.errors
-                .get_or_create(&ReasonLabel { reason: e.reason() })
-                .inc();
-        }
-        Outcome::Blocked { blockers, .. } => {
-            for b in blockers {
-                m.errors
-                    .get_or_create(&ReasonLabel { reason: b.reason() })
-                    .inc();
-            }
-        }
-        Outcome::Paused { .. } => {}
-        Outcome::Applied(a) => {
-            if let Some(e) = &a.error {
-                m.errors
-                    .get_or_create(&ReasonLabel { reason: e.reason() })
-                    .inc();
-            }
-            if !a.done.is_empty() && was_converged && a.switch.is_none() {
-                m.drift_corrections.inc();
-            }
-            if a.switch.is_some() {
-                let t = &a.timings;
-                for (phase, ms) in [
-                    ("stop", t.stop_ms),
-                    ("sync", t.sync_ms),
-                    ("start", t.start_ms),
-                    ("ready", t.ready_ms),
-                ] {
-                    if let Some(ms) = ms {
-                        m.switch_phase_seconds
-                            .get_or_create(&PhaseLabel { phase })
-                            .observe(ms as f64 / 1000.0);
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -552,6 +552,18 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         "future's data reached dao: {copied}"
     );
 
+    // The operator's /metrics count its reconciles and say it leads.
+    let metrics = http_get(21997, "/metrics");
+    assert_eq!(metric_sum(&metrics, "turnout_leader"), 1.0, "{metrics}");
+    assert!(
+        metric_sum(&metrics, "turnout_reconciles_total") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        metric_sum(&metrics, "turnout_switch_phase_duration_seconds_count") >= 1.0,
+        "the switch's phases were timed: {metrics}"
+    );
+
     // One DataSync, owned by the selection, Succeeded.
     let list = cluster.ok(&[
         "get",
@@ -658,6 +670,11 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         log("op-b").contains("waiting for the Lease")
     });
     assert!(waiting, "op-b waits: {}", log("op-b"));
+    assert_eq!(
+        metric_sum(&http_get(21996, "/metrics"), "turnout_leader"),
+        0.0,
+        "a waiting instance does not lead"
+    );
     assert_eq!(lease_holder(&cluster), "op-a");
     let exit = op.terminate(Duration::from_secs(60));
     assert!(

@@ -138,17 +138,7 @@ fn standalone_follows_edits_ignores_bad_ones_and_corrects_drift() {
 
     // A converged host stays quiet: turnout's own reads of the file do not
     // trigger reloads, so only the resync (every 5 s here) reconciles.
-    let reconciles = || -> f64 {
-        let mut s = std::net::TcpStream::connect("127.0.0.1:21399").unwrap();
-        use std::io::{Read, Write};
-        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        let mut body = String::new();
-        s.read_to_string(&mut body).unwrap();
-        body.lines()
-            .filter(|l| l.starts_with("turnout_reconciles_total"))
-            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-            .sum()
-    };
+    let reconciles = || metric_sum(&http_get(21399, "/metrics"), "turnout_reconciles_total");
     let before = reconciles();
     std::thread::sleep(Duration::from_secs(6));
     let after = reconciles();

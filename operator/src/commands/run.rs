@@ -149,7 +149,8 @@ pub async fn run(
         client.default_namespace(),
     )?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
-    let shared = Arc::new(Shared::default());
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let shared = Arc::new(Shared::with_metrics(metrics.clone()));
     let listener = crate::http::bind(listen).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
     })?;
@@ -164,6 +165,7 @@ pub async fn run(
             return Ok(ExitCode::SUCCESS);
         }
     };
+    metrics.leader.set(1);
 
     let secrets = ClusterSecrets::default();
     let owner = OwnerSlot::default();
@@ -182,7 +184,8 @@ pub async fn run(
     .with_sync(Arc::new(copier), sync.state_dir.clone());
     let ctx = Arc::new(
         Context::new(client, reconciler, secrets, sync.clone(), owner)
-            .with_selector(selector.clone()),
+            .with_selector(selector.clone())
+            .with_metrics(metrics.clone()),
     );
     let controllers = futures::future::join(
         controller::run(ctx.clone(), namespace.clone(), selector),
@@ -192,6 +195,7 @@ pub async fn run(
     tokio::select! {
         _ = &mut controllers => {}
         lost = leader.lost() => {
+            metrics.leader.set(0);
             error!(reason = %lost, "lost the Lease; stopping so another instance can lead");
             return Ok(ExitCode::FAILURE);
         }
@@ -206,6 +210,7 @@ pub async fn run(
         }
     }
     leader.release().await;
+    metrics.leader.set(0);
     info!("released the Lease; stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -25,6 +25,7 @@ use turnout_crds::{PortPlan, VersionSelection};
 
 use crate::core::Action as HostAction;
 use crate::host::HostPorts;
+use crate::metrics::Metrics;
 use crate::reconcile::{Outcome, Progress, Reconciler, Target};
 use crate::runtime::ContainerRuntime;
 use crate::secrets::{LocalSecrets, SecretError, SecretResolver};
@@ -134,6 +135,8 @@ pub struct Context<R, H> {
     pub owner: OwnerSlot,
     /// Held for each reconcile and DataSync: one host, one change at a time.
     pub host: tokio::sync::Mutex<()>,
+    /// What `/metrics` serves.
+    pub metrics: Arc<Metrics>,
 }
 
 impl<R, H> Context<R, H> {
@@ -154,7 +157,14 @@ impl<R, H> Context<R, H> {
             selector: None,
             owner,
             host: tokio::sync::Mutex::new(()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Count reconciles into `metrics` (the ones `/metrics` serves).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serve only the selections matching this label selector.
@@ -273,7 +283,16 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
         generation: sel.metadata.generation,
     };
     let collected = Collect::default();
+    let started = std::time::Instant::now();
     let outcome = ctx.reconciler.reconcile(&target, &collected).await;
+    let was_converged = sel.status.as_ref().is_some_and(|s| {
+        s.observed_generation == sel.metadata.generation
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    });
+    ctx.metrics
+        .observe(&outcome, started.elapsed(), was_converged);
     let status = status_of(&target, &outcome, sel.status.as_ref());
     let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
     apply_status(&selections, &name, "VersionSelection", &status).await?;
