@@ -15,7 +15,9 @@ use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
 use turnout::controller::datasync::{self, KubeSwitchSync, OwnerSlot};
-use turnout::controller::{ClusterSecrets, Context, reconcile};
+use turnout::controller::{
+    ClusterSecrets, Context, error_policy, reconcile, reconcile_with_finalizer,
+};
 use turnout::host::StaticHost;
 use turnout::reconcile::Reconciler;
 use turnout::runtime::memory::MemoryRuntime;
@@ -465,4 +467,61 @@ async fn the_datasync_controller_runs_a_served_datasync_and_reports_its_failure(
     let event = seen.iter().find(|s| s.path.contains("/events")).unwrap();
     assert_eq!(event.body["reason"], "SyncFailed");
     assert_eq!(event.body["regarding"]["kind"], "DataSync");
+}
+
+#[tokio::test]
+async fn failing_reconciles_back_off_exponentially_and_a_success_starts_again() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let failing = fail.clone();
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                status_error(503, "ServiceUnavailable")
+            } else {
+                (StatusCode::OK, plan_object())
+            }
+        }
+        (&Method::PATCH, p) if p.ends_with("/versionselections/host/status") => {
+            (StatusCode::OK, patched_selection(body, "a"))
+        }
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-backoff");
+    let ctx = context(client, &rt, &dir);
+    // The finalizer is already there, so the reconcile goes straight to work.
+    let mut sel = selection("a", 2);
+    sel.metadata.finalizers = Some(vec![turnout::controller::FINALIZER.into()]);
+    let sel = Arc::new(sel);
+    let requeue = |secs| {
+        format!(
+            "{:?}",
+            kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(secs))
+        )
+    };
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let e = reconcile_with_finalizer(sel.clone(), ctx.clone())
+            .await
+            .expect_err("the API is down");
+        waits.push(format!("{:?}", error_policy(sel.clone(), &e, ctx.clone())));
+    }
+    assert_eq!(waits, [requeue(5), requeue(10), requeue(20), requeue(40)]);
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    reconcile_with_finalizer(sel.clone(), ctx.clone())
+        .await
+        .expect("the API is back");
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = reconcile_with_finalizer(sel.clone(), ctx.clone())
+        .await
+        .expect_err("down again");
+    assert_eq!(
+        format!("{:?}", error_policy(sel.clone(), &e, ctx.clone())),
+        requeue(5),
+        "a success starts the backoff again"
+    );
+    drop(ctx);
+    drop(sel);
+    server.await.unwrap();
 }

@@ -221,13 +221,16 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         "actions are Events: {events}"
     );
 
-    // An invalid plan: Ready=False, InvalidPlan, and the host untouched.
-    let broken = yaml.replace(
+    // An invalid plan: Ready=False, InvalidPlan, and the host untouched. Only
+    // the PortPlan changes: the operator watches plans for the selections
+    // that reference them.
+    let plan_doc = yaml.split("---").next().expect("the PortPlan document");
+    let broken = plan_doc.replace(
         &format!("name: {plan}-dao-service-2"),
         &format!("name: {plan}-dao-service-1"),
     );
     cluster.apply(&broken);
-    let invalid = wait_until(Duration::from_secs(60), || {
+    let invalid = wait_until(Duration::from_secs(30), || {
         selection_json(&cluster)["status"]["conditions"]
             .as_array()
             .is_some_and(|cs| {
@@ -245,6 +248,15 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         expected_running(plan, "dao"),
         "nothing changed on the host"
     );
+
+    // Fixing the plan reconciles the selection at once.
+    cluster.apply(plan_doc);
+    assert!(
+        wait_until(Duration::from_secs(30), || ready_on(&cluster, "dao")),
+        "Ready again after the plan was fixed: {}",
+        selection_json(&cluster)
+    );
+    assert_eq!(running(plan), expected_running(plan, "dao"));
 
     // Deleting the selection (onDelete: Keep) leaves the containers running.
     cluster.ok(&[

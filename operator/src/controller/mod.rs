@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{info, warn};
@@ -137,6 +138,8 @@ pub struct Context<R, H> {
     pub host: tokio::sync::Mutex<()>,
     /// What `/metrics` serves.
     pub metrics: Arc<Metrics>,
+    /// Consecutive failed reconciles per selection (namespace/name), for backoff.
+    failures: Mutex<HashMap<String, u32>>,
 }
 
 impl<R, H> Context<R, H> {
@@ -158,7 +161,23 @@ impl<R, H> Context<R, H> {
             owner,
             host: tokio::sync::Mutex::new(()),
             metrics: Arc::default(),
+            failures: Mutex::default(),
         }
+    }
+
+    /// Records one more failure of `key`; returns how many in a row.
+    fn failed(&self, key: &str) -> u32 {
+        let mut g = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = g.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     /// Count reconciles into `metrics` (the ones `/metrics` serves).
@@ -334,6 +353,7 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
             warn!(error = %e, "cannot publish an event");
         }
     }
+    ctx.succeeded(&key_of(&sel));
     Ok(match &outcome {
         // An invalid spec waits for a change; nothing on the host moved.
         Outcome::Invalid(_) => Action::await_change(),
@@ -401,21 +421,35 @@ pub async fn reconcile_with_finalizer<R: ContainerRuntime, H: HostPorts>(
     .await
 }
 
-/// A missing plan waits a while (it may be applied next); API trouble backs
-/// off and retries. An invalid spec never gets here: it waits for a change.
+/// How long to wait after the `n`-th failure in a row: 5 s, doubling, at most 5 minutes.
+pub fn backoff(n: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1u64 << n.saturating_sub(1).min(16));
+    Duration::from_secs(secs.min(300))
+}
+
+/// API and engine trouble back off exponentially per selection (5 s,
+/// doubling, at most 5 minutes; a success starts again at 5 s). A missing
+/// plan is looked for again every 30 s at least (it may be applied next).
+/// An invalid spec never gets here: it waits for a change.
 pub fn error_policy<R, H>(
-    _: Arc<VersionSelection>,
+    sel: Arc<VersionSelection>,
     e: &kube::runtime::finalizer::Error<ControllerError>,
-    _: Arc<Context<R, H>>,
+    ctx: Arc<Context<R, H>>,
 ) -> Action {
     use kube::runtime::finalizer::Error as F;
-    warn!(error = %e, "reconcile failed");
-    match e {
+    let n = ctx.failed(&key_of(&sel));
+    let wait = match e {
         F::ApplyFailed(ControllerError::PlanMissing { .. }) => {
-            Action::requeue(Duration::from_secs(30))
+            backoff(n).max(Duration::from_secs(30))
         }
-        _ => Action::requeue(Duration::from_secs(5)),
-    }
+        _ => backoff(n),
+    };
+    warn!(error = %e, failures = n, retry_in_s = wait.as_secs(), "reconcile failed");
+    Action::requeue(wait)
+}
+
+fn key_of(sel: &VersionSelection) -> String {
+    format!("{}/{}", sel.namespace().unwrap_or_default(), sel.name_any())
 }
 
 /// The recorder of turnout's Events.
@@ -429,15 +463,20 @@ pub fn recorder(client: Client) -> Recorder {
     )
 }
 
-/// Runs the VersionSelection controller until the stream ends.
+/// Runs the VersionSelection controller until the stream ends. A change of
+/// a PortPlan reconciles the selections that reference it (an invalid plan
+/// that is fixed converges at once, not at the next periodic requeue).
 pub async fn run<R: ContainerRuntime, H: HostPorts>(
     ctx: Arc<Context<R, H>>,
     namespace: Option<String>,
     selector: Option<String>,
 ) {
-    let api: Api<VersionSelection> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+    let (api, plans): (Api<VersionSelection>, Api<PortPlan>) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
     let mut config = watcher::Config::default();
     if let Some(s) = &selector {
@@ -448,7 +487,12 @@ pub async fn run<R: ContainerRuntime, H: HostPorts>(
         selector = selector.as_deref().unwrap_or(""),
         "watching VersionSelections"
     );
-    Controller::new(api, config)
+    let controller = Controller::new(api, config);
+    let selections = controller.store();
+    controller
+        .watches(plans, watcher::Config::default(), move |plan: PortPlan| {
+            selections_of(&selections.state(), &plan)
+        })
         .run(reconcile_with_finalizer, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -456,4 +500,57 @@ pub async fn run<R: ContainerRuntime, H: HostPorts>(
             }
         })
         .await;
+}
+
+/// The selections (among `known`) that reference `plan`.
+pub fn selections_of(
+    known: &[Arc<VersionSelection>],
+    plan: &PortPlan,
+) -> Vec<ObjectRef<VersionSelection>> {
+    known
+        .iter()
+        .filter(|s| s.namespace() == plan.namespace() && s.spec.plan_ref == plan.name_any())
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_up_to_five_minutes() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+        assert_eq!(backoff(0).as_secs(), 5);
+    }
+
+    #[test]
+    fn a_plan_change_reaches_the_selections_that_reference_it() {
+        let sel = |ns: &str, name: &str, plan: &str| {
+            let mut s = VersionSelection::new(
+                name,
+                serde_json::from_value(serde_json::json!({"planRef": plan, "activeVersion": "a"}))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
+            s.metadata.namespace = Some(ns.to_string());
+            Arc::new(s)
+        };
+        let known = [
+            sel("shop", "host", "p"),
+            sel("shop", "other", "q"),
+            sel("lab", "host", "p"),
+        ];
+        let mut plan = PortPlan::new(
+            "p",
+            serde_json::from_value(serde_json::json!({"versions": []}))
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        plan.metadata.namespace = Some("shop".into());
+        let refs = selections_of(&known, &plan);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].name, "host");
+        assert_eq!(refs[0].namespace.as_deref(), Some("shop"));
+    }
 }
