@@ -1,4 +1,7 @@
-# The operator image (`turnout run`). Build: docker build -t turnout:0.1.0 .
+# The operator image (`turnout run`) for a registry. Build: docker build -t turnout:0.1.0 .
+# Without a registry (no base images to pull), scripts/build-operator-image.sh
+# builds the same image FROM scratch around a local binary; the tests run it
+# the way manifests/03-deployment.yaml does.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .

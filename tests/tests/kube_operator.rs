@@ -751,3 +751,182 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
     );
     drop(op_b);
 }
+
+/// A container this test started (never one turnout manages).
+struct TestContainer(String);
+
+impl Drop for TestContainer {
+    fn drop(&mut self) {
+        let _ = docker_raw(&["rm", "-f", &self.0]);
+    }
+}
+
+/// An image this test built.
+struct TestImage(&'static str);
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let _ = docker_raw(&["image", "rm", self.0]);
+    }
+}
+
+/// What manifests/03-deployment.yaml runs, run by the engine instead of a
+/// kubelet: the operator image (built locally by
+/// scripts/build-operator-image.sh), host network and PIDs, read-only root,
+/// all capabilities dropped but KILL, the Docker socket and the state and
+/// data directories mounted at their host paths, and the ServiceAccount's
+/// token where in-cluster configuration looks for it.
+#[test]
+fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
+    require_docker(&[BUSYBOX]);
+    let (plan, base) = ("e2e-kube-pod", 22100);
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    let image = "turnout/operator:e2e";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-operator-image.sh");
+    let built = Command::new("bash")
+        .arg(&script)
+        .arg(turnout_bin())
+        .arg(image)
+        .output()
+        .expect("bash runs scripts/build-operator-image.sh");
+    assert!(built.status.success(), "{}", output_text(&built));
+    let _image = TestImage(image);
+
+    let cluster = Cluster::up(dir.join("kube"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    cluster.ok(&["apply", "-f", root.join("manifests").to_str().unwrap()]);
+    cluster.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=60s",
+        "crd/versionselections.turnout.dev",
+        "crd/portplans.turnout.dev",
+        "crd/datasyncs.turnout.dev",
+    ]);
+    // The files a kubelet projects into the pod for its ServiceAccount.
+    let sa_kubeconfig = service_account_kubeconfig(&cluster);
+    let token = std::fs::read_to_string(&sa_kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_string))
+        .expect("a token");
+    let sa = dir.join("serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("token"), token).unwrap();
+    std::fs::copy(cluster.run.join("pki/ca.crt"), sa.join("ca.crt")).unwrap();
+    std::fs::write(sa.join("namespace"), "turnout-system").unwrap();
+
+    let yaml = demo_plan(plan, base, "future")
+        .replace(
+            "metadata: {name: host}",
+            "metadata: {name: host, namespace: default, labels: {turnout.dev/host: pod}}",
+        )
+        .replace(
+            &format!("metadata: {{name: {plan}}}"),
+            &format!("metadata: {{name: {plan}, namespace: default}}"),
+        );
+    cluster.apply(&yaml);
+
+    let (state, data) = (dir.join("state"), dir.join("data"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let (state, data) = (state.to_str().unwrap(), data.to_str().unwrap());
+    let name = "turnout-e2e-operator-pod";
+    let _ = docker_raw(&["rm", "-f", name]);
+    let _pod = TestContainer(name.to_string());
+    let started = docker_raw(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "--pid",
+        "host",
+        "--read-only",
+        "--user",
+        "0",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "KILL",
+        "--security-opt",
+        "no-new-privileges",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-v",
+        &format!("{state}:{state}"),
+        "-v",
+        &format!("{data}:{data}"),
+        "-v",
+        &format!(
+            "{}:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+            sa.display()
+        ),
+        "-e",
+        "KUBERNETES_SERVICE_HOST=127.0.0.1",
+        "-e",
+        "KUBERNETES_SERVICE_PORT=27443",
+        "-e",
+        "POD_NAME=turnout-pod-1",
+        "-e",
+        "POD_NAMESPACE=turnout-system",
+        "-e",
+        "NO_COLOR=1",
+        image,
+        "run",
+        "--listen",
+        "127.0.0.1:21994",
+        "--selector",
+        "turnout.dev/host=pod",
+        "--state-dir",
+        state,
+        "--data-dir",
+        data,
+    ]);
+    assert!(started.status.success(), "{}", output_text(&started));
+    let logs = || output_text(&docker_raw(&["logs", name]));
+    assert!(
+        wait_until(Duration::from_secs(90), || ready_on(&cluster, "future")),
+        "Ready on future: {}\noperator log:\n{}",
+        selection_json(&cluster),
+        logs()
+    );
+    assert_eq!(running(plan), expected_running(plan, "future"));
+    assert_eq!(http_get(21994, "/healthz").trim(), "ok");
+    assert_eq!(
+        metric_sum(&http_get(21994, "/metrics"), "turnout_leader"),
+        1.0
+    );
+    assert_eq!(lease_holder(&cluster), "turnout-pod-1");
+
+    // A switch from inside the container.
+    cluster.ok(&[
+        "patch",
+        "vsel",
+        "host",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"activeVersion":"dao"}}"#,
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(90), || ready_on(&cluster, "dao")),
+        "Ready on dao: {}\n{}",
+        selection_json(&cluster),
+        logs()
+    );
+    assert_eq!(running(plan), expected_running(plan, "dao"));
+
+    // `docker stop` is what a kubelet does on delete: SIGTERM, a clean exit,
+    // and the Lease released.
+    docker(&["stop", "-t", "30", name]);
+    let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", name]);
+    assert_eq!(code.trim(), "0", "{}", logs());
+    assert_eq!(lease_holder(&cluster), "", "the Lease was released");
+}
