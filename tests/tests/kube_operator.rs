@@ -154,6 +154,19 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
             &format!("metadata: {{name: {plan}, namespace: default}}"),
         );
     cluster.apply(&yaml);
+    // Another host's selection (another label): this operator leaves it alone.
+    let other_plan = "e2e-kube-other";
+    let _other_cleanup = Cleanup(other_plan.to_string());
+    let other = demo_plan(other_plan, 22200, "future")
+        .replace(
+            "metadata: {name: host}",
+            "metadata: {name: other-host, namespace: default, labels: {turnout.dev/host: elsewhere}}",
+        )
+        .replace(
+            &format!("metadata: {{name: {other_plan}}}"),
+            &format!("metadata: {{name: {other_plan}, namespace: default}}"),
+        );
+    cluster.apply(&other);
 
     let _op = Operator(
         Command::new(turnout_bin())
@@ -257,6 +270,14 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         selection_json(&cluster)
     );
     assert_eq!(running(plan), expected_running(plan, "dao"));
+
+    let other_sel = cluster.ok(&["get", "vsel", "other-host", "-n", "default", "-o", "json"]);
+    let other_sel: serde_json::Value = serde_json::from_str(&other_sel).unwrap();
+    assert!(
+        other_sel["status"].is_null() && other_sel["metadata"]["finalizers"].is_null(),
+        "a selection of another host is not touched: {other_sel}"
+    );
+    assert!(running(other_plan).is_empty(), "{:?}", running(other_plan));
 
     // Deleting the selection (onDelete: Keep) leaves the containers running.
     cluster.ok(&[
