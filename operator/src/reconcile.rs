@@ -163,20 +163,54 @@ impl Progress for LogProgress {
     }
 }
 
+/// Why a switch's copy did not happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncFailure {
+    /// A sentence for status and logs.
+    pub message: String,
+    /// The copy itself never began (e.g. the Kubernetes API was briefly
+    /// unreachable): the next reconcile tries again. Otherwise the same
+    /// spec is not retried.
+    pub retryable: bool,
+}
+
+impl SyncFailure {
+    /// The copy ran and failed: not retried for the same spec.
+    pub fn failed(message: impl Into<String>) -> SyncFailure {
+        SyncFailure {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// The copy could not begin; the next reconcile tries again.
+    pub fn retry(message: impl Into<String>) -> SyncFailure {
+        SyncFailure {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+impl From<String> for SyncFailure {
+    fn from(message: String) -> SyncFailure {
+        SyncFailure::failed(message)
+    }
+}
+
 /// Copies a version's data into the next on a switch (`syncOnSwitch`).
 pub trait SwitchSync: Send + Sync {
     /// Whether a switch `from` -> `to` has data bindings to copy.
     fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool;
     /// Copies, as the DataSync called `name` (deterministic per selection,
     /// switch and spec: running it again after it succeeded is a no-op).
-    /// The error is a sentence for status and logs.
     fn sync<'a>(
         &'a self,
         name: &'a str,
         plan: &'a PortPlanSpec,
         from: &'a str,
         to: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<turnout_crds::datasync::SyncStep>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<turnout_crds::datasync::SyncStep>, SyncFailure>>;
 }
 
 /// A switch whose data still has to be copied, kept on disk so a turnout
@@ -481,14 +515,16 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                             warn!(error = %e, "cannot record the finished sync");
                         }
                     }
-                    Err(message) => {
-                        setup
-                            .failed()
-                            .insert(switch_key(target, f), message.clone());
+                    Err(failure) => {
+                        if !failure.retryable {
+                            setup
+                                .failed()
+                                .insert(switch_key(target, f), failure.message.clone());
+                        }
                         error = Some(ApplyError::Sync {
                             from: f.clone(),
                             to,
-                            message,
+                            message: failure.message,
                         });
                         break;
                     }

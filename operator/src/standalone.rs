@@ -373,7 +373,7 @@ async fn run_file_syncs(
     for (name, spec) in pending {
         let busy = observed.iter().any(|o| {
             o.is_ours(&t.plan_name)
-                && o.state == crate::core::RunState::Running
+                && o.state.is_up()
                 && o.role() == Some(crate::core::Role::Version(spec.to.clone()))
         });
         if busy {

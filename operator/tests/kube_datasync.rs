@@ -132,7 +132,9 @@ fn patched_selection(body: &Value, active: &str) -> Value {
 async fn a_switch_creates_one_owned_datasync_and_an_existing_succeeded_one_is_not_run_again() {
     let existing = json!({
         "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
-        "metadata": {"name": "host-a-to-b-3", "namespace": "default", "uid": "d-1", "generation": 1},
+        "metadata": {"name": "host-a-to-b-3", "namespace": "default", "uid": "d-1", "generation": 1,
+                     "ownerReferences": [{"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelection",
+                                          "name": "host", "uid": "s-1", "controller": true}]},
         "spec": {"planRef": PLAN, "from": "a", "to": "b"},
         "status": {"phase": "Succeeded", "observedGeneration": 1,
                    "steps": [{"binding": "state", "source": "a-web", "target": "b-web", "bytes": 42}],
@@ -430,6 +432,11 @@ async fn the_datasync_controller_runs_a_served_datasync_and_reports_its_failure(
         (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
             (StatusCode::OK, plan_object())
         }
+        // Read afresh once the host is ours.
+        (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => (
+            StatusCode::OK,
+            serde_json::to_value(user_datasync(false, json!({}))).unwrap(),
+        ),
         (&Method::PATCH, p) if p.ends_with("/datasyncs/copy-a-to-b/status") => {
             let mut obj = serde_json::to_value(user_datasync(false, json!({}))).unwrap();
             obj["status"] = body["status"].clone();
@@ -524,4 +531,141 @@ async fn failing_reconciles_back_off_exponentially_and_a_success_starts_again() 
     drop(ctx);
     drop(sel);
     server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_datasync_of_an_earlier_selection_of_the_same_name_is_not_taken_for_this_switch() {
+    // A selection deleted and created again starts its generations anew; the
+    // old one's DataSync (not yet garbage-collected) has the same name.
+    let stale = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let still_stale = stale.clone();
+    let (client, server) = double(Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::PATCH, p) if p.ends_with("/versionselections/host/status") => {
+            (StatusCode::OK, patched_selection(body, "b"))
+        }
+        (&Method::POST, p) if p.ends_with("/datasyncs") => status_error(409, "AlreadyExists"),
+        (&Method::GET, p) if p.ends_with("/datasyncs/host-a-to-b-3") => {
+            let owner = if still_stale.load(std::sync::atomic::Ordering::SeqCst) {
+                "s-0"
+            } else {
+                "s-1"
+            };
+            (
+                StatusCode::OK,
+                json!({
+                    "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
+                    "metadata": {"name": "host-a-to-b-3", "namespace": "default", "uid": "d-0",
+                                 "ownerReferences": [{"apiVersion": "turnout.dev/v1alpha1",
+                                   "kind": "VersionSelection", "name": "host", "uid": owner, "controller": true}]},
+                    "spec": {"planRef": PLAN, "from": "a", "to": "b"},
+                    "status": {"phase": "Succeeded", "steps": []}
+                }),
+            )
+        }
+        (&Method::POST, _) => (StatusCode::CREATED, body.clone()),
+        _ => status_error(404, "NotFound"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-stale-datasync");
+    let ctx = context(client, &rt, &dir);
+    reconcile(Arc::new(selection("a", 2)), ctx.clone())
+        .await
+        .expect("first reconcile");
+    reconcile(Arc::new(selection("b", 3)), ctx.clone())
+        .await
+        .expect("the switch");
+    assert!(
+        !rt.running().contains("b-web"),
+        "the stale DataSync did not stand in for this switch's copy"
+    );
+    // Once it is gone (here: it belongs to this selection), the next
+    // reconcile goes on: a refusal to begin is not a failed copy.
+    stale.store(false, std::sync::atomic::Ordering::SeqCst);
+    reconcile(Arc::new(selection("b", 3)), ctx.clone())
+        .await
+        .expect("the retry");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert!(rt.running().contains("b-web"), "{:?}", rt.running());
+    let messages: Vec<String> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/versionselections/host/status"))
+        .filter_map(|s| {
+            s.body["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["message"].to_string())
+        })
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("belongs to another VersionSelection")),
+        "{messages:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_datasync_is_read_afresh_before_it_runs_and_a_finished_one_is_left_alone() {
+    // The cache still says Running; the API server knows it Succeeded.
+    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+        (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
+            StatusCode::OK,
+            json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
+                   "metadata": {}, "items": [serde_json::to_value(selection("a", 1)).unwrap()]}),
+        ),
+        (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => (
+            StatusCode::OK,
+            serde_json::to_value(user_datasync(
+                false,
+                json!({"phase": "Succeeded", "observedGeneration": 2}),
+            ))
+            .unwrap(),
+        ),
+        _ => status_error(500, "unexpected"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-ds-fresh");
+    let ctx = context(client, &rt, &dir);
+    datasync::reconcile(
+        Arc::new(user_datasync(false, json!({"phase": "Running"}))),
+        ctx.clone(),
+    )
+    .await
+    .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen.len(),
+        2,
+        "list, then the fresh read; nothing else: {seen:#?}"
+    );
+    assert!(mutating(&rt.take_calls()).is_empty());
+}
+
+#[tokio::test]
+async fn once_stopping_no_reconcile_starts_anything() {
+    let (client, server) = double(Box::new(|_, _, _| status_error(500, "unexpected")));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-stopping");
+    let ctx = context(client, &rt, &dir);
+    ctx.stop();
+    reconcile(Arc::new(selection("a", 2)), ctx.clone())
+        .await
+        .expect("reconcile");
+    let mut sel = selection("a", 2);
+    sel.spec.on_delete = turnout_crds::selection::OnDelete::Stop;
+    let cleanup = turnout::controller::cleanup(Arc::new(sel), ctx.clone()).await;
+    assert!(
+        cleanup.is_err(),
+        "onDelete: Stop is left to the next turnout (the finalizer stays)"
+    );
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert!(seen.is_empty(), "{seen:#?}");
+    assert!(rt.take_calls().is_empty(), "the host was not even read");
 }

@@ -33,14 +33,14 @@ impl SwitchSync for FakeSync {
         _: &'a PortPlanSpec,
         from: &'a str,
         to: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<SyncStep>, turnout::reconcile::SyncFailure>> {
         Box::pin(async move {
             self.calls
                 .lock()
                 .expect("lock")
                 .push((from.into(), to.into(), self.rt.running()));
             if *self.fail.lock().expect("lock") {
-                Err("the source database is missing".into())
+                Err(String::from("the source database is missing").into())
             } else {
                 Ok(vec![SyncStep {
                     binding: "users".into(),

@@ -200,13 +200,18 @@ pub async fn run(
             return Ok(ExitCode::FAILURE);
         }
         _ = shutdown_signal() => {
-            info!("signal received: finishing the change under way, then stopping");
-            // The host mutex is free only between changes: once it is ours,
-            // nothing is half done and no other change can start.
-            tokio::select! {
-                _ = &mut controllers => {}
-                _ = ctx.host.lock() => {}
-            }
+            info!("signal received: finishing the action under way, starting no other");
+            ctx.stop();
+            // The host mutex is free only between changes; once it is held
+            // here (until the process ends), nothing else can start.
+            let _host = tokio::select! {
+                _ = &mut controllers => None,
+                g = ctx.host.lock() => Some(g),
+            };
+            leader.release().await;
+            metrics.leader.set(0);
+            info!("released the Lease; stopped");
+            return Ok(ExitCode::SUCCESS);
         }
     }
     leader.release().await;

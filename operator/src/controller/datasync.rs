@@ -28,13 +28,13 @@ use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncStep};
 use turnout_crds::{DataSync, PortPlanSpec, VersionSelection};
 
 use super::{ClusterSecrets, Context, ControllerError, apply_status};
-use crate::core::{Role, RunState};
+use crate::core::Role;
 use crate::host::HostPorts;
-use crate::reconcile::SwitchSync;
+use crate::reconcile::{SwitchSync, SyncFailure};
 use crate::runtime::ContainerRuntime;
 use crate::runtime::stream::DataExec;
 use crate::secrets::SecretResolver;
-use crate::sync::run::{SyncOptions, execute_once};
+use crate::sync::run::{SyncOptions, execute_once, store_of};
 
 /// Label naming the selection whose switch created a DataSync.
 pub const LABEL_SELECTION: &str = "turnout.dev/selection";
@@ -85,14 +85,14 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
         plan: &'a PortPlanSpec,
         from: &'a str,
         to: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<SyncStep>, SyncFailure>> {
         Box::pin(async move {
             let owner = self
                 .owner
                 .lock()
                 .ok()
                 .and_then(|g| g.clone())
-                .ok_or_else(|| "no VersionSelection owns this switch".to_string())?;
+                .ok_or_else(|| SyncFailure::retry("no VersionSelection owns this switch"))?;
             let spec = DataSyncSpec {
                 plan_ref: owner.plan.clone(),
                 from: from.to_string(),
@@ -102,10 +102,11 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
                 force: false,
             };
             let api: Api<DataSync> = Api::namespaced(self.client.clone(), &owner.namespace);
+            // The copy has not begun: trouble here is retried by the next reconcile.
             let ds = ensure(&api, name, spec, &owner)
                 .await
-                .map_err(|e| format!("cannot create DataSync {name}: {e}"))?;
-            let status = execute(
+                .map_err(SyncFailure::retry)?;
+            let (status, _) = execute(
                 &api,
                 self.runtime.as_ref(),
                 &self.secrets,
@@ -116,60 +117,99 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
             .await;
             match status.phase {
                 Some(SyncPhase::Succeeded) => Ok(status.steps),
-                _ => Err(status
-                    .message
-                    .unwrap_or_else(|| format!("DataSync {name} failed"))),
+                _ => Err(SyncFailure::failed(
+                    status
+                        .message
+                        .unwrap_or_else(|| format!("DataSync {name} failed")),
+                )),
             }
         })
     }
 }
 
 /// Creates the DataSync `name` owned by `owner`, or returns the one that
-/// exists (creating it again is a no-op).
+/// exists (creating it again is a no-op). One that exists but belongs to
+/// another selection (say, a deleted one of the same name whose DataSyncs
+/// are not yet garbage-collected) or copies something else is refused.
 pub async fn ensure(
     api: &Api<DataSync>,
     name: &str,
     spec: DataSyncSpec,
     owner: &SwitchOwner,
-) -> Result<DataSync, kube::Error> {
+) -> Result<DataSync, String> {
+    let mut labels = std::collections::BTreeMap::new();
+    // A label value holds at most 63 characters; the owner reference says it anyway.
+    if owner.selection.len() <= 63 {
+        labels.insert(LABEL_SELECTION.to_string(), owner.selection.clone());
+    }
     let ds = DataSync {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             namespace: Some(owner.namespace.clone()),
             owner_references: Some(vec![owner.reference.clone()]),
-            labels: Some(
-                [(LABEL_SELECTION.to_string(), owner.selection.clone())]
-                    .into_iter()
-                    .collect(),
-            ),
+            labels: Some(labels),
             ..Default::default()
         },
         spec,
         status: None,
     };
-    match api.create(&PostParams::default(), &ds).await {
+    let existing = match api.create(&PostParams::default(), &ds).await {
         Ok(created) => {
             info!(datasync = name, "created DataSync");
-            Ok(created)
+            return Ok(created);
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => api.get(name).await,
-        Err(e) => Err(e),
+        Err(kube::Error::Api(e)) if e.code == 409 => api
+            .get(name)
+            .await
+            .map_err(|e| format!("cannot read DataSync {name}: {e}"))?,
+        Err(e) => return Err(format!("cannot create DataSync {name}: {e}")),
+    };
+    let ours = existing
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == owner.reference.uid);
+    if !ours {
+        return Err(format!(
+            "DataSync {name} exists but belongs to another VersionSelection (an earlier one of the same name?); it goes when that one is garbage-collected, or delete it"
+        ));
     }
+    if existing.spec.plan_ref != ds.spec.plan_ref
+        || existing.spec.from != ds.spec.from
+        || existing.spec.to != ds.spec.to
+    {
+        return Err(format!(
+            "DataSync {name} exists and copies {} {} -> {}, not {} {} -> {}; delete it",
+            existing.spec.plan_ref,
+            existing.spec.from,
+            existing.spec.to,
+            ds.spec.plan_ref,
+            ds.spec.from,
+            ds.spec.to
+        ));
+    }
+    Ok(existing)
 }
 
-/// The key of a DataSync in the host's local record of syncs.
+/// The key of a DataSync in the host's local record of syncs: namespace,
+/// name and UID, so a DataSync deleted and created again is a new one.
 fn store_key(ds: &DataSync) -> String {
-    format!(
+    let mut key = format!(
         "{}.{}",
         ds.namespace().unwrap_or_else(|| "default".into()),
         ds.name_any()
-    )
+    );
+    if let Some(uid) = &ds.metadata.uid {
+        key.push('.');
+        key.push_str(uid);
+    }
+    key
 }
 
 /// Runs `ds` unless it already Succeeded, writing its status (Running, then
 /// the result) to the API. Idempotent twice over: a Succeeded object is
 /// returned as it is, and the host's own record keeps a sync that succeeded
-/// but whose status write was lost from running again.
+/// but whose status write was lost from running again. Returns the status
+/// and, when writing it failed, why.
 pub async fn execute<R: DataExec, S: SecretResolver>(
     api: &Api<DataSync>,
     rt: &R,
@@ -177,38 +217,51 @@ pub async fn execute<R: DataExec, S: SecretResolver>(
     opts: &SyncOptions,
     ds: &DataSync,
     plan: &PortPlanSpec,
-) -> DataSyncStatus {
+) -> (DataSyncStatus, Option<kube::Error>) {
     if let Some(s) = ds
         .status
         .as_ref()
         .filter(|s| s.phase == Some(SyncPhase::Succeeded))
     {
-        return s.clone();
+        return (s.clone(), None);
     }
     let name = ds.name_any();
-    let running = DataSyncStatus {
-        phase: Some(SyncPhase::Running),
-        message: Some(format!(
-            "copying the data of {} into {}",
-            ds.spec.from, ds.spec.to
-        )),
-        observed_generation: ds.metadata.generation,
-        ..Default::default()
+    let key = store_key(ds);
+    let done_before = store_of(opts)
+        .get(&key)
+        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded));
+    let status = match done_before {
+        // It ran here already; only its status was lost.
+        Some(stored) => stored.status,
+        None => {
+            let running = DataSyncStatus {
+                phase: Some(SyncPhase::Running),
+                message: Some(format!(
+                    "copying the data of {} into {}",
+                    ds.spec.from, ds.spec.to
+                )),
+                observed_generation: ds.metadata.generation,
+                ..Default::default()
+            };
+            if let Err(e) = apply_status(api, &name, "DataSync", &running).await {
+                warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
+            }
+            info!(datasync = %name, from = %ds.spec.from, to = %ds.spec.to, "running DataSync");
+            execute_once(rt, secrets, opts, &key, plan, ds.spec.clone())
+                .await
+                .status
+        }
     };
-    if let Err(e) = apply_status(api, &name, "DataSync", &running).await {
-        warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
-    }
-    info!(datasync = %name, from = %ds.spec.from, to = %ds.spec.to, "running DataSync");
-    let stored = execute_once(rt, secrets, opts, &store_key(ds), plan, ds.spec.clone()).await;
     let status = DataSyncStatus {
         observed_generation: ds.metadata.generation,
-        ..stored.status
+        ..status
     };
     info!(datasync = %name, phase = ?status.phase, message = status.message.as_deref().unwrap_or(""), "DataSync finished");
-    if let Err(e) = apply_status(api, &name, "DataSync", &status).await {
+    let written = apply_status(api, &name, "DataSync", &status).await.err();
+    if let Some(e) = &written {
         warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
     }
-    status
+    (status, written)
 }
 
 /// Whether the DataSync was created by a selection's switch (which runs it).
@@ -218,21 +271,25 @@ fn owned_by_selection(ds: &DataSync) -> bool {
         .any(|o| o.kind == "VersionSelection" && o.controller == Some(true))
 }
 
+/// Whether `ds` is finished: Succeeded, or Failed for its current spec.
+fn finished(ds: &DataSync) -> bool {
+    let Some(status) = &ds.status else {
+        return false;
+    };
+    match status.phase {
+        Some(SyncPhase::Succeeded) => true,
+        Some(SyncPhase::Failed) => status.observed_generation == ds.metadata.generation,
+        _ => false,
+    }
+}
+
 /// One reconcile of a DataSync a person created: run it once, on the host
 /// that serves its plan, while its target version is not running.
 pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
     ds: Arc<DataSync>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
-    let status = ds.status.clone().unwrap_or_default();
-    match status.phase {
-        Some(SyncPhase::Succeeded) => return Ok(Action::await_change()),
-        Some(SyncPhase::Failed) if status.observed_generation == ds.metadata.generation => {
-            return Ok(Action::await_change());
-        }
-        _ => {}
-    }
-    if owned_by_selection(&ds) {
+    if finished(&ds) || owned_by_selection(&ds) {
         return Ok(Action::await_change());
     }
     let ns = ds.namespace().unwrap_or_else(|| "default".to_string());
@@ -251,21 +308,45 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
         .iter()
         .any(|s| s.spec.plan_ref == ds.spec.plan_ref);
     if !served {
-        debug!(datasync = %name, plan = %ds.spec.plan_ref, "not a plan this turnout serves");
-        return Ok(Action::await_change());
+        // Its selection may be applied after it (or served elsewhere): look again later.
+        debug!(datasync = %name, plan = %ds.spec.plan_ref, "not a plan this turnout serves (yet)");
+        return Ok(Action::requeue(Duration::from_secs(60)));
     }
     let _host = ctx.host.lock().await;
-    let plan = ctx.load_plan(&ns, &ds.spec.plan_ref).await?;
+    if ctx.stopping() {
+        return Ok(Action::await_change());
+    }
+    // What the cache held may be older than a status written since.
     let api: Api<DataSync> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(ds) = api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    if finished(&ds) {
+        return Ok(Action::await_change());
+    }
+    // Failed here for this very spec (its status write was lost): say so, do not run again.
+    if let Some(stored) = store_of(&ctx.sync_options)
+        .get(&store_key(&ds))
+        .filter(|s| s.status.phase == Some(SyncPhase::Failed) && s.spec == ds.spec)
+    {
+        let status = DataSyncStatus {
+            observed_generation: ds.metadata.generation,
+            ..stored.status
+        };
+        apply_status(&api, &name, "DataSync", &status).await?;
+        return Ok(Action::await_change());
+    }
+    let plan = ctx.load_plan(&ns, &ds.spec.plan_ref).await?;
     let observed = ctx
         .reconciler
         .runtime
         .list()
         .await
         .map_err(|e| ControllerError::Host(e.to_string()))?;
+    // Up in any way (running, restarting, paused): its data is in use.
     let busy = observed.iter().any(|o| {
         o.is_ours(&ds.spec.plan_ref)
-            && o.state == RunState::Running
+            && o.state.is_up()
             && o.role() == Some(Role::Version(ds.spec.to.clone()))
     });
     if busy {
@@ -283,7 +364,7 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
         }
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
-    let done = execute(
+    let (done, write_error) = execute(
         &api,
         ctx.reconciler.runtime.as_ref(),
         &ctx.secrets,
@@ -306,6 +387,10 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
     };
     if let Err(e) = ctx.recorder.publish(&ev, &ds.object_ref(&())).await {
         warn!(error = %e, "cannot publish an event");
+    }
+    // A lost status write is retried (the host's record keeps the copy from running again).
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
     Ok(Action::await_change())
 }

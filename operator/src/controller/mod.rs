@@ -9,6 +9,7 @@ pub mod datasync;
 pub mod lease;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub enum ControllerError {
     Kube(#[from] kube::Error),
     #[error("the host: {0}")]
     Host(String),
+    #[error("turnout is shutting down; the next turnout finishes this")]
+    ShuttingDown,
 }
 
 impl ControllerError {
@@ -64,6 +67,7 @@ impl ControllerError {
             ControllerError::Secret { .. } => "SecretUnavailable",
             ControllerError::Kube(_) => "ApiError",
             ControllerError::Host(_) => "EngineUnavailable",
+            ControllerError::ShuttingDown => "Interrupted",
         }
     }
 }
@@ -140,6 +144,8 @@ pub struct Context<R, H> {
     pub metrics: Arc<Metrics>,
     /// Consecutive failed reconciles per selection (namespace/name), for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Set on shutdown: no action starts after it.
+    stopping: AtomicBool,
 }
 
 impl<R, H> Context<R, H> {
@@ -162,7 +168,19 @@ impl<R, H> Context<R, H> {
             host: tokio::sync::Mutex::new(()),
             metrics: Arc::default(),
             failures: Mutex::default(),
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Shutdown: the action under way finishes, no other starts (in any
+    /// reconcile or DataSync, running or waiting for the host).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Context::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Records one more failure of `key`; returns how many in a row.
@@ -269,14 +287,20 @@ where
 const STATUS_ATTEMPTS: u32 = 5;
 
 /// Collects the actions of a reconcile, to publish them as Events after it.
-#[derive(Default)]
-struct Collect(Mutex<Vec<(HostAction, Option<String>)>>);
+struct Collect<'a> {
+    done: Mutex<Vec<(HostAction, Option<String>)>>,
+    stopping: &'a AtomicBool,
+}
 
-impl Progress for Collect {
+impl Progress for Collect<'_> {
     fn started(&self, _: &HostAction) {}
 
+    fn cancelled(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
     fn finished(&self, a: &HostAction, error: Option<&str>) {
-        if let Ok(mut v) = self.0.lock() {
+        if let Ok(mut v) = self.done.lock() {
             v.push((a.clone(), error.map(str::to_string)));
         }
     }
@@ -290,6 +314,9 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     let ns = sel.namespace().unwrap_or_else(|| "default".to_string());
     let name = sel.name_any();
     let _host = ctx.host.lock().await;
+    if ctx.stopping() {
+        return Ok(Action::await_change());
+    }
     let plan = ctx.load_plan(&ns, &sel.spec.plan_ref).await?;
     if let Ok(mut slot) = ctx.owner.lock() {
         *slot = datasync::SwitchOwner::of(&sel);
@@ -301,7 +328,10 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
         selection: sel.spec.clone(),
         generation: sel.metadata.generation,
     };
-    let collected = Collect::default();
+    let collected = Collect {
+        done: Mutex::default(),
+        stopping: &ctx.stopping,
+    };
     let started = std::time::Instant::now();
     let outcome = ctx.reconciler.reconcile(&target, &collected).await;
     let was_converged = sel.status.as_ref().is_some_and(|s| {
@@ -317,7 +347,7 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     apply_status(&selections, &name, "VersionSelection", &status).await?;
 
     let reference = sel.object_ref(&());
-    let actions = collected.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let actions = collected.done.lock().map(|v| v.clone()).unwrap_or_default();
     for (a, error) in actions {
         let ev = Event {
             type_: if error.is_some() {
@@ -353,12 +383,22 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
             warn!(error = %e, "cannot publish an event");
         }
     }
-    ctx.succeeded(&key_of(&sel));
     Ok(match &outcome {
+        // The engine is unreachable: back off like any other trouble.
+        Outcome::Unobserved(_) => Action::requeue(backoff(ctx.failed(&key_of(&sel)))),
         // An invalid spec waits for a change; nothing on the host moved.
-        Outcome::Invalid(_) => Action::await_change(),
-        Outcome::Applied(a) if a.converged() => Action::requeue(Duration::from_secs(60)),
-        _ => Action::requeue(Duration::from_secs(5)),
+        Outcome::Invalid(_) => {
+            ctx.succeeded(&key_of(&sel));
+            Action::await_change()
+        }
+        Outcome::Applied(a) if a.converged() => {
+            ctx.succeeded(&key_of(&sel));
+            Action::requeue(Duration::from_secs(60))
+        }
+        _ => {
+            ctx.succeeded(&key_of(&sel));
+            Action::requeue(Duration::from_secs(5))
+        }
     })
 }
 
@@ -384,21 +424,44 @@ pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
     sel: Arc<VersionSelection>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
-    if sel.spec.on_delete == turnout_crds::selection::OnDelete::Stop {
-        let _host = ctx.host.lock().await;
-        let rt = &ctx.reconciler.runtime;
-        let observed = rt
-            .list()
+    ctx.succeeded(&key_of(&sel));
+    if sel.spec.on_delete != turnout_crds::selection::OnDelete::Stop {
+        return Ok(Action::await_change());
+    }
+    let _host = ctx.host.lock().await;
+    if ctx.stopping() {
+        // The finalizer stays: the next turnout stops the containers.
+        return Err(ControllerError::ShuttingDown);
+    }
+    let rt = &ctx.reconciler.runtime;
+    let observed = rt
+        .list()
+        .await
+        .map_err(|e| ControllerError::Host(e.to_string()))?;
+    let reference = sel.object_ref(&());
+    for c in observed
+        .iter()
+        .filter(|c| c.is_ours(&sel.spec.plan_ref) && c.state.is_up())
+    {
+        if ctx.stopping() {
+            return Err(ControllerError::ShuttingDown);
+        }
+        info!(container = %c.name, "onDelete: Stop");
+        rt.stop(&c.name, turnout_crds::plan::DEFAULT_STOP_TIMEOUT_SECONDS)
             .await
             .map_err(|e| ControllerError::Host(e.to_string()))?;
-        for c in observed
-            .iter()
-            .filter(|c| c.is_ours(&sel.spec.plan_ref) && c.state.is_up())
-        {
-            info!(container = %c.name, "onDelete: Stop");
-            rt.stop(&c.name, turnout_crds::plan::DEFAULT_STOP_TIMEOUT_SECONDS)
-                .await
-                .map_err(|e| ControllerError::Host(e.to_string()))?;
+        let ev = Event {
+            type_: EventType::Normal,
+            reason: "Stopping".into(),
+            note: Some(format!(
+                "stop {}: the selection was deleted with onDelete: Stop",
+                c.name
+            )),
+            action: "stop".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            warn!(error = %e, "cannot publish an event");
         }
     }
     Ok(Action::await_change())

@@ -445,7 +445,7 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
         plan: &'a turnout_crds::PortPlanSpec,
         from: &'a str,
         to: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, String>> {
+    ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, crate::reconcile::SyncFailure>> {
         Box::pin(async move {
             let spec = turnout_crds::datasync::DataSyncSpec {
                 plan_ref: String::new(),
@@ -469,7 +469,8 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
                 _ => Err(stored
                     .status
                     .message
-                    .unwrap_or_else(|| "the data sync failed".into())),
+                    .unwrap_or_else(|| "the data sync failed".into())
+                    .into()),
             }
         })
     }
