@@ -491,6 +491,11 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
         let mut error = None;
         let mut ready = BTreeSet::new();
         for phase in [Phase::Stop, Phase::Infrastructure, Phase::Version] {
+            // Shutdown between phases: no copy and no action starts after it.
+            if phase != Phase::Stop && progress.cancelled() {
+                error = Some(ApplyError::Cancelled);
+                break;
+            }
             // The copy runs once the old version is stopped (a quiescent
             // source) and the infrastructure is up, before the new version starts.
             if phase == Phase::Version

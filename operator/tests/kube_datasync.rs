@@ -376,10 +376,6 @@ async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
             user_datasync(false, json!({"phase": "Failed", "observedGeneration": 2})),
             "a Failed DataSync whose spec did not change",
         ),
-        (
-            user_datasync(true, json!({})),
-            "a switch's DataSync (its selection runs it)",
-        ),
     ] {
         let (client, server) = double(Box::new(|_, _, _| status_error(500, "unexpected")));
         let rt = runtime_with_images();
@@ -396,6 +392,29 @@ async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
             "{why}: host untouched"
         );
     }
+
+    // A switch's DataSync (its selection runs it): read afresh once the host
+    // is free, and with no finished copy on record, left alone.
+    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+        (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => (
+            StatusCode::OK,
+            serde_json::to_value(user_datasync(true, json!({"phase": "Running"}))).unwrap(),
+        ),
+        _ => status_error(500, "unexpected"),
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("kube-ds-owned");
+    let ctx = context(client, &rt, &dir);
+    datasync::reconcile(
+        Arc::new(user_datasync(true, json!({"phase": "Running"}))),
+        ctx.clone(),
+    )
+    .await
+    .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 1, "only the fresh read: {seen:#?}");
+    assert!(mutating(&rt.take_calls()).is_empty());
 
     // A DataSync of a plan no selection served here references: only the
     // list of this turnout's selections is read.
@@ -668,4 +687,46 @@ async fn once_stopping_no_reconcile_starts_anything() {
     let seen = server.await.unwrap();
     assert!(seen.is_empty(), "{seen:#?}");
     assert!(rt.take_calls().is_empty(), "the host was not even read");
+}
+
+#[tokio::test]
+async fn a_switch_datasync_whose_last_status_write_was_lost_is_repaired_from_the_hosts_record() {
+    let dir = temp_dir("kube-ds-repair");
+    let ds = user_datasync(true, json!({"phase": "Running"}));
+    // What the host recorded when the copy finished (namespace.name.uid).
+    turnout::sync::run::store_of(&sync_options(&dir))
+        .put(&turnout::sync::store::StoredSync {
+            name: "default.copy-a-to-b.d-9".into(),
+            spec: ds.spec.clone(),
+            status: turnout_crds::datasync::DataSyncStatus {
+                phase: Some(turnout_crds::datasync::SyncPhase::Succeeded),
+                message: Some("copied 1 binding(s) from a to b".into()),
+                ..Default::default()
+            },
+        })
+        .unwrap();
+    let (client, server) = double(Box::new(|m, p, body| match (m, p) {
+        (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => (
+            StatusCode::OK,
+            serde_json::to_value(user_datasync(true, json!({"phase": "Running"}))).unwrap(),
+        ),
+        (&Method::PATCH, p) if p.ends_with("/datasyncs/copy-a-to-b/status") => {
+            let mut obj = serde_json::to_value(user_datasync(true, json!({}))).unwrap();
+            obj["status"] = body["status"].clone();
+            (StatusCode::OK, obj)
+        }
+        _ => status_error(500, "unexpected"),
+    }));
+    let rt = runtime_with_images();
+    let ctx = context(client, &rt, &dir);
+    datasync::reconcile(Arc::new(ds), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    let seen = server.await.unwrap();
+    let writes: Vec<&Seen> = seen.iter().filter(|s| s.method == Method::PATCH).collect();
+    assert_eq!(writes.len(), 1, "{seen:#?}");
+    assert_eq!(writes[0].body["status"]["phase"], "Succeeded");
+    assert_eq!(writes[0].body["status"]["observedGeneration"], 2);
+    assert!(mutating(&rt.take_calls()).is_empty(), "nothing ran again");
 }

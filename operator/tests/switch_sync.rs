@@ -163,3 +163,49 @@ async fn sync_on_switch_false_copies_nothing() {
     assert!(matches!(r.reconcile(&t, &LogProgress).await, Outcome::Applied(a) if a.converged()));
     assert!(fake.calls.lock().unwrap().is_empty());
 }
+
+/// Cancels (shutdown) as soon as the first action has finished.
+struct CancelAfterFirst(std::sync::atomic::AtomicBool);
+
+impl turnout::reconcile::Progress for CancelAfterFirst {
+    fn started(&self, _: &turnout::core::Action) {}
+
+    fn finished(&self, _: &turnout::core::Action, _: Option<&str>) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_during_the_stop_phase_starts_no_copy_and_a_later_reconcile_finishes() {
+    let (rt, fake, r, _dir) = setup("sync-cancel");
+    assert!(
+        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+    );
+    let progress = CancelAfterFirst(std::sync::atomic::AtomicBool::new(false));
+    match r.reconcile(&target("b"), &progress).await {
+        Outcome::Applied(a) => {
+            let e = a.error.expect("interrupted");
+            assert_eq!(e.reason(), "Interrupted");
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert!(
+        fake.calls.lock().unwrap().is_empty(),
+        "no copy began after the shutdown"
+    );
+    assert!(
+        !rt.running().contains("b-web") && !rt.running().contains("b-worker"),
+        "the new version did not start: {:?}",
+        rt.running()
+    );
+    // The next turnout (here: the next reconcile) copies, then starts b.
+    assert!(
+        matches!(r.reconcile(&target("b"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+    );
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+    assert_eq!(rt.running(), running(&["db", "b-web", "b-worker"]));
+}

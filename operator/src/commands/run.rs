@@ -192,27 +192,29 @@ pub async fn run(
         controller::datasync::run(ctx.clone(), namespace),
     );
     tokio::pin!(controllers);
-    tokio::select! {
-        _ = &mut controllers => {}
-        lost = leader.lost() => {
-            metrics.leader.set(0);
-            error!(reason = %lost, "lost the Lease; stopping so another instance can lead");
-            return Ok(ExitCode::FAILURE);
-        }
+    let lost = tokio::select! {
+        _ = &mut controllers => None,
+        lost = leader.lost() => Some(lost),
         _ = shutdown_signal() => {
             info!("signal received: finishing the action under way, starting no other");
-            ctx.stop();
-            // The host mutex is free only between changes; once it is held
-            // here (until the process ends), nothing else can start.
-            let _host = tokio::select! {
-                _ = &mut controllers => None,
-                g = ctx.host.lock() => Some(g),
-            };
-            leader.release().await;
-            metrics.leader.set(0);
-            info!("released the Lease; stopped");
-            return Ok(ExitCode::SUCCESS);
+            None
         }
+    };
+    if let Some(reason) = &lost {
+        metrics.leader.set(0);
+        error!(%reason, "lost the Lease: finishing the action under way, then stopping so another instance can lead");
+    }
+    // The action under way finishes (an abandoned copy or import would
+    // leave a target half-written); no other starts.
+    ctx.stop();
+    // The host mutex is free only between changes; once it is held here
+    // (until the process ends), nothing else can start.
+    let _host = tokio::select! {
+        _ = &mut controllers => None,
+        g = ctx.host.lock() => Some(g),
+    };
+    if lost.is_some() {
+        return Ok(ExitCode::FAILURE);
     }
     leader.release().await;
     metrics.leader.set(0);

@@ -102,10 +102,7 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
                 force: false,
             };
             let api: Api<DataSync> = Api::namespaced(self.client.clone(), &owner.namespace);
-            // The copy has not begun: trouble here is retried by the next reconcile.
-            let ds = ensure(&api, name, spec, &owner)
-                .await
-                .map_err(SyncFailure::retry)?;
+            let ds = ensure(&api, name, spec, &owner).await?;
             let (status, _) = execute(
                 &api,
                 self.runtime.as_ref(),
@@ -128,15 +125,17 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
 }
 
 /// Creates the DataSync `name` owned by `owner`, or returns the one that
-/// exists (creating it again is a no-op). One that exists but belongs to
-/// another selection (say, a deleted one of the same name whose DataSyncs
-/// are not yet garbage-collected) or copies something else is refused.
+/// exists (creating it again is a no-op). API trouble is retryable (the copy
+/// has not begun). One that exists but belongs to another selection (say, a
+/// deleted one of the same name whose DataSyncs are not yet
+/// garbage-collected) waits for the collector; one that copies something
+/// else is refused until someone deletes it.
 pub async fn ensure(
     api: &Api<DataSync>,
     name: &str,
     spec: DataSyncSpec,
     owner: &SwitchOwner,
-) -> Result<DataSync, String> {
+) -> Result<DataSync, SyncFailure> {
     let mut labels = std::collections::BTreeMap::new();
     // A label value holds at most 63 characters; the owner reference says it anyway.
     if owner.selection.len() <= 63 {
@@ -161,23 +160,27 @@ pub async fn ensure(
         Err(kube::Error::Api(e)) if e.code == 409 => api
             .get(name)
             .await
-            .map_err(|e| format!("cannot read DataSync {name}: {e}"))?,
-        Err(e) => return Err(format!("cannot create DataSync {name}: {e}")),
+            .map_err(|e| SyncFailure::retry(format!("cannot read DataSync {name}: {e}")))?,
+        Err(e) => {
+            return Err(SyncFailure::retry(format!(
+                "cannot create DataSync {name}: {e}"
+            )));
+        }
     };
     let ours = existing
         .owner_references()
         .iter()
         .any(|o| o.uid == owner.reference.uid);
     if !ours {
-        return Err(format!(
+        return Err(SyncFailure::retry(format!(
             "DataSync {name} exists but belongs to another VersionSelection (an earlier one of the same name?); it goes when that one is garbage-collected, or delete it"
-        ));
+        )));
     }
     if existing.spec.plan_ref != ds.spec.plan_ref
         || existing.spec.from != ds.spec.from
         || existing.spec.to != ds.spec.to
     {
-        return Err(format!(
+        return Err(SyncFailure::failed(format!(
             "DataSync {name} exists and copies {} {} -> {}, not {} {} -> {}; delete it",
             existing.spec.plan_ref,
             existing.spec.from,
@@ -185,14 +188,16 @@ pub async fn ensure(
             ds.spec.plan_ref,
             ds.spec.from,
             ds.spec.to
-        ));
+        )));
     }
     Ok(existing)
 }
 
 /// The key of a DataSync in the host's local record of syncs: namespace,
-/// name and UID, so a DataSync deleted and created again is a new one.
+/// name and UID, so a DataSync deleted and created again is a new one. A
+/// key too long for a file name is shortened with a hash of the whole.
 fn store_key(ds: &DataSync) -> String {
+    use sha2::{Digest, Sha256};
     let mut key = format!(
         "{}.{}",
         ds.namespace().unwrap_or_else(|| "default".into()),
@@ -201,6 +206,16 @@ fn store_key(ds: &DataSync) -> String {
     if let Some(uid) = &ds.metadata.uid {
         key.push('.');
         key.push_str(uid);
+    }
+    if key.len() > 200 {
+        let hash: String = Sha256::digest(key.as_bytes())
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        key.truncate(150);
+        key.push('~');
+        key.push_str(&hash);
     }
     key
 }
@@ -229,7 +244,7 @@ pub async fn execute<R: DataExec, S: SecretResolver>(
     let key = store_key(ds);
     let done_before = store_of(opts)
         .get(&key)
-        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded));
+        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded) && s.spec == ds.spec);
     let status = match done_before {
         // It ran here already; only its status was lost.
         Some(stored) => stored.status,
@@ -289,11 +304,14 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
     ds: Arc<DataSync>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
-    if finished(&ds) || owned_by_selection(&ds) {
+    if finished(&ds) {
         return Ok(Action::await_change());
     }
     let ns = ds.namespace().unwrap_or_else(|| "default".to_string());
     let name = ds.name_any();
+    if owned_by_selection(&ds) {
+        return repair_switch_status(&ds, &ctx).await;
+    }
     // Only the turnout that serves a selection of this plan runs it: that
     // is the host the plan's containers live on.
     let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
@@ -364,6 +382,9 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
         }
         return Ok(Action::requeue(Duration::from_secs(30)));
     }
+    if ctx.stopping() {
+        return Ok(Action::await_change());
+    }
     let (done, write_error) = execute(
         &api,
         ctx.reconciler.runtime.as_ref(),
@@ -391,6 +412,43 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
     // A lost status write is retried (the host's record keeps the copy from running again).
     if let Some(e) = write_error {
         return Err(e.into());
+    }
+    Ok(Action::await_change())
+}
+
+/// A switch's DataSync is run by its selection's reconcile. If the status
+/// write at its end was lost, the object would say Running forever: once the
+/// host is free (no copy under way), the host's record of the finished copy
+/// is written instead.
+async fn repair_switch_status<R: ContainerRuntime, H: HostPorts>(
+    ds: &DataSync,
+    ctx: &Context<R, H>,
+) -> Result<Action, ControllerError> {
+    let ns = ds.namespace().unwrap_or_else(|| "default".to_string());
+    let name = ds.name_any();
+    let _host = ctx.host.lock().await;
+    let api: Api<DataSync> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(fresh) = api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    if finished(&fresh) {
+        return Ok(Action::await_change());
+    }
+    let recorded = store_of(&ctx.sync_options)
+        .get(&store_key(&fresh))
+        .filter(|s| {
+            s.spec == fresh.spec
+                && matches!(
+                    s.status.phase,
+                    Some(SyncPhase::Succeeded | SyncPhase::Failed)
+                )
+        });
+    if let Some(stored) = recorded {
+        let status = DataSyncStatus {
+            observed_generation: fresh.metadata.generation,
+            ..stored.status
+        };
+        apply_status(&api, &name, "DataSync", &status).await?;
     }
     Ok(Action::await_change())
 }

@@ -334,6 +334,9 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     };
     let started = std::time::Instant::now();
     let outcome = ctx.reconciler.reconcile(&target, &collected).await;
+    // The host is free again: what follows only talks to the API server, and
+    // a slow API must not hold up a shutdown waiting for the host.
+    drop(_host);
     let was_converged = sel.status.as_ref().is_some_and(|s| {
         s.observed_generation == sel.metadata.generation
             && s.conditions
@@ -383,20 +386,28 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
             warn!(error = %e, "cannot publish an event");
         }
     }
+    let key = key_of(&sel);
     Ok(match &outcome {
-        // The engine is unreachable: back off like any other trouble.
-        Outcome::Unobserved(_) => Action::requeue(backoff(ctx.failed(&key_of(&sel)))),
         // An invalid spec waits for a change; nothing on the host moved.
         Outcome::Invalid(_) => {
-            ctx.succeeded(&key_of(&sel));
+            ctx.succeeded(&key);
             Action::await_change()
         }
         Outcome::Applied(a) if a.converged() => {
-            ctx.succeeded(&key_of(&sel));
+            ctx.succeeded(&key);
             Action::requeue(Duration::from_secs(60))
         }
+        // The engine unreachable or an action failed: back off like any other trouble.
+        Outcome::Unobserved(_) => Action::requeue(backoff(ctx.failed(&key))),
+        Outcome::Applied(a) if a.error.is_some() => Action::requeue(backoff(ctx.failed(&key))),
+        // Something in the way (a foreign listener, a missing image): look
+        // again soon, backing off a little.
+        Outcome::Blocked { .. } => {
+            Action::requeue(backoff(ctx.failed(&key)).min(Duration::from_secs(30)))
+        }
+        // Paused, or still becoming ready.
         _ => {
-            ctx.succeeded(&key_of(&sel));
+            ctx.succeeded(&key);
             Action::requeue(Duration::from_secs(5))
         }
     })
@@ -424,8 +435,8 @@ pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
     sel: Arc<VersionSelection>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
-    ctx.succeeded(&key_of(&sel));
     if sel.spec.on_delete != turnout_crds::selection::OnDelete::Stop {
+        ctx.succeeded(&key_of(&sel));
         return Ok(Action::await_change());
     }
     let _host = ctx.host.lock().await;
@@ -464,6 +475,7 @@ pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
             warn!(error = %e, "cannot publish an event");
         }
     }
+    ctx.succeeded(&key_of(&sel));
     Ok(Action::await_change())
 }
 

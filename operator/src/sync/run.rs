@@ -495,7 +495,7 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
     let store = store_of(opts);
     if let Some(done) = store
         .get(name)
-        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded))
+        .filter(|s| s.status.phase == Some(SyncPhase::Succeeded) && s.spec == spec)
     {
         return done;
     }
@@ -512,7 +512,15 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
             tracing::warn!(datasync = name, error = %e, "cannot record the DataSync");
         }
     };
-    persist(&stored);
+    // Without its record a DataSync could run twice: refuse to begin.
+    if let Err(e) = store.put(&stored) {
+        stored.status.phase = Some(SyncPhase::Failed);
+        stored.status.message = Some(format!(
+            "cannot record the DataSync in {}: {e}; nothing was copied",
+            store.dir().display()
+        ));
+        return stored;
+    }
     let options = SyncOptions {
         backup: spec.backup,
         allow_overwrite_newer: spec.allow_overwrite_newer,
