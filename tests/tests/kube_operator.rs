@@ -944,8 +944,41 @@ fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
     );
     assert_eq!(running(plan), expected_running(plan, "dao"));
 
-    // `docker stop` is what a kubelet does on delete: SIGTERM, a clean exit,
-    // and the Lease released.
+    // `docker stop` (what a kubelet does) in the middle of a switch back to
+    // future: the action under way finishes, the process exits 0 and
+    // releases the Lease; started again, it finishes the switch.
+    cluster.ok(&[
+        "patch",
+        "vsel",
+        "host",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"activeVersion":"future"}}"#,
+    ]);
+    let dao_first = &version_containers(plan, "dao")[0];
+    assert!(
+        wait_until(Duration::from_secs(60), || !is_running(dao_first)),
+        "the switch began: {}",
+        logs()
+    );
+    docker(&["stop", "-t", "60", name]);
+    let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", name]);
+    assert_eq!(code.trim(), "0", "{}", logs());
+    assert!(logs().contains("signal received"), "{}", logs());
+    assert_eq!(lease_holder(&cluster), "", "the Lease was released");
+    docker(&["start", name]);
+    assert!(
+        wait_until(Duration::from_secs(90), || ready_on(&cluster, "future")),
+        "Ready on future after the restart: {}\n{}",
+        selection_json(&cluster),
+        logs()
+    );
+    assert_eq!(running(plan), expected_running(plan, "future"));
+
+    // A plain stop of a converged operator: a clean exit, the Lease released.
     docker(&["stop", "-t", "30", name]);
     let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", name]);
     assert_eq!(code.trim(), "0", "{}", logs());
