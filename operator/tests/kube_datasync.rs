@@ -121,6 +121,23 @@ fn context(
     )
 }
 
+/// One DataSync reconcile against an API double answering with `route`:
+/// the requests it made, and the engine it ran against.
+async fn reconcile_datasync(
+    route: Route,
+    dir: &std::path::Path,
+    ds: DataSync,
+) -> (Vec<Seen>, Arc<MemoryRuntime>) {
+    let (client, server) = double(route);
+    let rt = runtime_with_images();
+    let ctx = context(client, &rt, dir);
+    datasync::reconcile(Arc::new(ds), ctx.clone())
+        .await
+        .expect("reconcile");
+    drop(ctx);
+    (server.await.unwrap(), rt)
+}
+
 /// What the API server keeps of a selection's status patch.
 fn patched_selection(body: &Value, active: &str) -> Value {
     let mut obj = serde_json::to_value(selection(active, 3)).unwrap();
@@ -377,15 +394,13 @@ async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
             "a Failed DataSync whose spec did not change",
         ),
     ] {
-        let (client, server) = double(Box::new(|_, _, _| status_error(500, "unexpected")));
-        let rt = runtime_with_images();
         let dir = temp_dir("kube-ds-skip");
-        let ctx = context(client, &rt, &dir);
-        datasync::reconcile(Arc::new(ds), ctx.clone())
-            .await
-            .expect("reconcile");
-        drop(ctx);
-        let seen = server.await.unwrap();
+        let (seen, rt) = reconcile_datasync(
+            Box::new(|_, _, _| status_error(500, "unexpected")),
+            &dir,
+            ds,
+        )
+        .await;
         assert!(seen.is_empty(), "{why}: no request at all: {seen:#?}");
         assert!(
             mutating(&rt.take_calls()).is_empty(),
@@ -395,30 +410,26 @@ async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
 
     // A switch's DataSync (its selection runs it): read afresh once the host
     // is free, and with no finished copy on record, left alone.
-    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+    let route: Route = Box::new(|m, p, _| match (m, p) {
         (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => (
             StatusCode::OK,
             serde_json::to_value(user_datasync(true, json!({"phase": "Running"}))).unwrap(),
         ),
         _ => status_error(500, "unexpected"),
-    }));
-    let rt = runtime_with_images();
+    });
     let dir = temp_dir("kube-ds-owned");
-    let ctx = context(client, &rt, &dir);
-    datasync::reconcile(
-        Arc::new(user_datasync(true, json!({"phase": "Running"}))),
-        ctx.clone(),
+    let (seen, rt) = reconcile_datasync(
+        route,
+        &dir,
+        user_datasync(true, json!({"phase": "Running"})),
     )
-    .await
-    .expect("reconcile");
-    drop(ctx);
-    let seen = server.await.unwrap();
+    .await;
     assert_eq!(seen.len(), 1, "only the fresh read: {seen:#?}");
     assert!(mutating(&rt.take_calls()).is_empty());
 
     // A DataSync of a plan no selection served here references: only the
     // list of this turnout's selections is read.
-    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+    let route: Route = Box::new(|m, p, _| match (m, p) {
         (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
             StatusCode::OK,
             json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
@@ -427,22 +438,16 @@ async fn the_datasync_controller_leaves_alone_what_is_done_or_not_its_own() {
                    "spec": {"planRef": "another-plan", "activeVersion": "x"}}]}),
         ),
         _ => status_error(500, "unexpected"),
-    }));
-    let rt = runtime_with_images();
+    });
     let dir = temp_dir("kube-ds-foreign");
-    let ctx = context(client, &rt, &dir);
-    datasync::reconcile(Arc::new(user_datasync(false, json!({}))), ctx.clone())
-        .await
-        .expect("reconcile");
-    drop(ctx);
-    let seen = server.await.unwrap();
+    let (seen, rt) = reconcile_datasync(route, &dir, user_datasync(false, json!({}))).await;
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert!(mutating(&rt.take_calls()).is_empty());
 }
 
 #[tokio::test]
 async fn the_datasync_controller_runs_a_served_datasync_and_reports_its_failure() {
-    let (client, server) = double(Box::new(|m, p, body| match (m, p) {
+    let route: Route = Box::new(|m, p, body| match (m, p) {
         (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
             StatusCode::OK,
             json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
@@ -463,15 +468,13 @@ async fn the_datasync_controller_runs_a_served_datasync_and_reports_its_failure(
         }
         (&Method::POST, p) if p.contains("/events") => (StatusCode::CREATED, body.clone()),
         _ => status_error(500, "unexpected"),
-    }));
-    let rt = runtime_with_images();
+    });
     let dir = temp_dir("kube-ds-run");
-    let ctx = context(client, &rt, &dir);
-    datasync::reconcile(Arc::new(user_datasync(false, json!({}))), ctx.clone())
-        .await
-        .expect("reconcile");
-    drop(ctx);
-    let seen = server.await.unwrap();
+    let (seen, rt) = reconcile_datasync(route, &dir, user_datasync(false, json!({}))).await;
+    assert!(
+        mutating(&rt.take_calls()).is_empty(),
+        "a failed copy leaves the containers as they were"
+    );
     let list_query_ok = seen[0].path.ends_with("/versionselections");
     assert!(list_query_ok, "{seen:#?}");
     let statuses: Vec<&Value> = seen
@@ -631,7 +634,7 @@ async fn a_datasync_of_an_earlier_selection_of_the_same_name_is_not_taken_for_th
 #[tokio::test]
 async fn a_datasync_is_read_afresh_before_it_runs_and_a_finished_one_is_left_alone() {
     // The cache still says Running; the API server knows it Succeeded.
-    let (client, server) = double(Box::new(|m, p, _| match (m, p) {
+    let route: Route = Box::new(|m, p, _| match (m, p) {
         (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
             StatusCode::OK,
             json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
@@ -646,18 +649,14 @@ async fn a_datasync_is_read_afresh_before_it_runs_and_a_finished_one_is_left_alo
             .unwrap(),
         ),
         _ => status_error(500, "unexpected"),
-    }));
-    let rt = runtime_with_images();
+    });
     let dir = temp_dir("kube-ds-fresh");
-    let ctx = context(client, &rt, &dir);
-    datasync::reconcile(
-        Arc::new(user_datasync(false, json!({"phase": "Running"}))),
-        ctx.clone(),
+    let (seen, rt) = reconcile_datasync(
+        route,
+        &dir,
+        user_datasync(false, json!({"phase": "Running"})),
     )
-    .await
-    .expect("reconcile");
-    drop(ctx);
-    let seen = server.await.unwrap();
+    .await;
     assert_eq!(
         seen.len(),
         2,

@@ -53,6 +53,21 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Merge-patches the spec of VersionSelection `selection` in namespace default.
+    fn patch_spec(&self, selection: &str, spec: &str) {
+        self.ok(&[
+            "patch",
+            "vsel",
+            selection,
+            "-n",
+            "default",
+            "--type",
+            "merge",
+            "-p",
+            &format!("{{\"spec\":{spec}}}"),
+        ]);
+    }
+
     fn apply(&self, yaml: &str) {
         let path = self.run.join(format!("apply-{}.yaml", yaml.len()));
         std::fs::write(&path, yaml).expect("write manifest");
@@ -65,6 +80,22 @@ impl Drop for Cluster {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kube-down.sh");
         let _ = Command::new("bash").arg(script).arg(&self.run).output();
     }
+}
+
+/// [`demo_plan`] in namespace default, its selection named `selection`
+/// and labelled `turnout.dev/host: <host>`.
+fn kube_demo_plan(plan: &str, base: u16, selection: &str, host: &str) -> String {
+    demo_plan(plan, base, "future")
+        .replace(
+            "metadata: {name: host}",
+            &format!(
+                "metadata: {{name: {selection}, namespace: default, labels: {{turnout.dev/host: {host}}}}}"
+            ),
+        )
+        .replace(
+            &format!("metadata: {{name: {plan}}}"),
+            &format!("metadata: {{name: {plan}, namespace: default}}"),
+        )
 }
 
 struct Operator(Child);
@@ -144,28 +175,12 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         "the operator cannot list Secrets"
     );
 
-    let yaml = demo_plan(plan, base, "future")
-        .replace(
-            "metadata: {name: host}",
-            "metadata: {name: host, namespace: default, labels: {turnout.dev/host: e2e}}",
-        )
-        .replace(
-            &format!("metadata: {{name: {plan}}}"),
-            &format!("metadata: {{name: {plan}, namespace: default}}"),
-        );
+    let yaml = kube_demo_plan(plan, base, "host", "e2e");
     cluster.apply(&yaml);
     // Another host's selection (another label): this operator leaves it alone.
     let other_plan = "e2e-kube-other";
     let _other_cleanup = Cleanup(other_plan.to_string());
-    let other = demo_plan(other_plan, 22200, "future")
-        .replace(
-            "metadata: {name: host}",
-            "metadata: {name: other-host, namespace: default, labels: {turnout.dev/host: elsewhere}}",
-        )
-        .replace(
-            &format!("metadata: {{name: {other_plan}}}"),
-            &format!("metadata: {{name: {other_plan}, namespace: default}}"),
-        );
+    let other = kube_demo_plan(other_plan, 22200, "other-host", "elsewhere");
     cluster.apply(&other);
 
     let _op = Operator(
@@ -211,17 +226,7 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
     );
 
     // Changing activeVersion switches the host.
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        "host",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"dao"}}"#,
-    ]);
+    cluster.patch_spec("host", r#"{"activeVersion":"dao"}"#);
     assert!(
         wait_until(Duration::from_secs(90), || ready_on(&cluster, "dao")),
         "Ready on dao: {}",
@@ -539,17 +544,7 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
     );
 
     // Switch to dao, and kill the operator in the middle of it.
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        "demo-host",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"dao"}}"#,
-    ]);
+    cluster.patch_spec("demo-host", r#"{"activeVersion":"dao"}"#);
     let stopping = wait_until(Duration::from_secs(60), || !is_running("future-service-1"));
     assert!(stopping, "the switch began: {}", log("op-a"));
     let _ = op.0.kill();
@@ -736,17 +731,7 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
 
     // onDelete: Stop — deleting the selection stops (never removes) its
     // containers; its DataSync goes with it (garbage collection).
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        "demo-host",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"onDelete":"Stop"}}"#,
-    ]);
+    cluster.patch_spec("demo-host", r#"{"onDelete":"Stop"}"#);
     cluster.ok(&[
         "delete",
         "vsel",
@@ -840,15 +825,7 @@ fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
     std::fs::copy(cluster.run.join("pki/ca.crt"), sa.join("ca.crt")).unwrap();
     std::fs::write(sa.join("namespace"), "turnout-system").unwrap();
 
-    let yaml = demo_plan(plan, base, "future")
-        .replace(
-            "metadata: {name: host}",
-            "metadata: {name: host, namespace: default, labels: {turnout.dev/host: pod}}",
-        )
-        .replace(
-            &format!("metadata: {{name: {plan}}}"),
-            &format!("metadata: {{name: {plan}, namespace: default}}"),
-        );
+    let yaml = kube_demo_plan(plan, base, "host", "pod");
     cluster.apply(&yaml);
 
     let (state, data) = (dir.join("state"), dir.join("data"));
@@ -925,17 +902,7 @@ fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
     assert_eq!(lease_holder(&cluster), "turnout-pod-1");
 
     // A switch from inside the container.
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        "host",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"dao"}}"#,
-    ]);
+    cluster.patch_spec("host", r#"{"activeVersion":"dao"}"#);
     assert!(
         wait_until(Duration::from_secs(90), || ready_on(&cluster, "dao")),
         "Ready on dao: {}\n{}",
@@ -947,17 +914,7 @@ fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
     // `docker stop` (what a kubelet does) in the middle of a switch back to
     // future: the action under way finishes, the process exits 0 and
     // releases the Lease; started again, it finishes the switch.
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        "host",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"future"}}"#,
-    ]);
+    cluster.patch_spec("host", r#"{"activeVersion":"future"}"#);
     let dao_first = &version_containers(plan, "dao")[0];
     assert!(
         wait_until(Duration::from_secs(60), || !is_running(dao_first)),

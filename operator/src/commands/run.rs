@@ -24,7 +24,7 @@ use crate::lock::HostLock;
 use crate::reconcile::Reconciler;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::SecretFiles;
-use crate::standalone::Shared;
+use crate::standalone::{Shared, shutdown_signal};
 use crate::sync::run::SyncOptions;
 
 /// Leader election.
@@ -112,22 +112,6 @@ fn host_name() -> anyhow::Result<String> {
         anyhow::bail!("cannot tell this host's name; pass --identity");
     }
     Ok(name)
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }
 
 pub async fn run(
