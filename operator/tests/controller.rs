@@ -9,24 +9,15 @@ mod common;
 
 use std::sync::Arc;
 
+use common::api_double::*;
 use common::*;
-use http::{Method, Request, Response, StatusCode};
-use kube::client::Body;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use turnout::controller::{ClusterSecrets, Context, reconcile};
 use turnout::host::StaticHost;
 use turnout::reconcile::Reconciler;
 use turnout::secrets::SecretFiles;
 use turnout_crds::VersionSelection;
-
-/// A recorded request: method, path and query, and the body as JSON (if any).
-#[derive(Debug)]
-struct Seen {
-    method: Method,
-    path: String,
-    query: String,
-    body: Value,
-}
 
 fn plan_object() -> Value {
     let mut spec = plan_json();
@@ -50,49 +41,28 @@ fn selection() -> VersionSelection {
 
 #[tokio::test]
 async fn one_reconcile_makes_exactly_the_expected_requests() {
-    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(mock, "default");
-    let server = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while let Some((req, send)) = handle.next_request().await {
-            let (parts, body) = req.into_parts();
-            let bytes = body.collect_bytes().await.unwrap();
-            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let path = parts.uri.path().to_string();
-            let reply = match (&parts.method, path.as_str()) {
-                (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(),
-                (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db") => json!({
-                    "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
-                    "data": {"root-password": "czNjcjN0"}
-                }),
-                (&Method::PATCH, _) => {
-                    let mut obj = serde_json::to_value(selection()).unwrap();
-                    obj["status"] = body["status"].clone();
-                    obj
-                }
-                (&Method::POST, _) => body.clone(),
-                _ => json!({}),
-            };
-            let code = if parts.method == Method::POST {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            send.send_response(
-                Response::builder()
-                    .status(code)
-                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
-                    .unwrap(),
-            );
-            seen.push(Seen {
-                method: parts.method,
-                path,
-                query: parts.uri.query().unwrap_or("").to_string(),
-                body,
-            });
-        }
-        seen
-    });
+    let (client, server) = double(Box::new(|method, path, body| {
+        let reply = match (method, path) {
+            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(),
+            (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db") => json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
+                "data": {"root-password": "czNjcjN0"}
+            }),
+            (&Method::PATCH, _) => {
+                let mut obj = serde_json::to_value(selection()).unwrap();
+                obj["status"] = body["status"].clone();
+                obj
+            }
+            (&Method::POST, _) => body.clone(),
+            _ => json!({}),
+        };
+        let code = if method == Method::POST {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (code, reply)
+    }));
 
     let rt = runtime_with_images();
     let dir = temp_dir("controller");
@@ -195,47 +165,17 @@ async fn one_reconcile_makes_exactly_the_expected_requests() {
 }
 
 /// Serves `plan` (or a 404 when None) and records requests.
-fn api_double(plan: Option<Value>) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
-    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(mock, "default");
-    let server = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while let Some((req, send)) = handle.next_request().await {
-            let (parts, body) = req.into_parts();
-            let body: Value =
-                serde_json::from_slice(&body.collect_bytes().await.unwrap()).unwrap_or(Value::Null);
-            let path = parts.uri.path().to_string();
-            let (code, reply) = match (&parts.method, &plan) {
-                (&Method::GET, None) if path.contains("/portplans/") => (
-                    StatusCode::NOT_FOUND,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
-                ),
-                (&Method::GET, Some(p)) if path.contains("/portplans/") => {
-                    (StatusCode::OK, p.clone())
-                }
-                (&Method::PATCH, _) if path.ends_with("/status") => {
-                    let mut obj = serde_json::to_value(selection()).unwrap();
-                    obj["status"] = body["status"].clone();
-                    (StatusCode::OK, obj)
-                }
-                _ => (StatusCode::CREATED, body.clone()),
-            };
-            send.send_response(
-                Response::builder()
-                    .status(code)
-                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
-                    .unwrap(),
-            );
-            seen.push(Seen {
-                method: parts.method,
-                path,
-                query: String::new(),
-                body,
-            });
+fn plan_double(plan: Option<Value>) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
+    double(Box::new(move |method, path, body| match (method, &plan) {
+        (&Method::GET, None) if path.contains("/portplans/") => status_error(404, "NotFound"),
+        (&Method::GET, Some(p)) if path.contains("/portplans/") => (StatusCode::OK, p.clone()),
+        (&Method::PATCH, _) if path.ends_with("/status") => {
+            let mut obj = serde_json::to_value(selection()).unwrap();
+            obj["status"] = body["status"].clone();
+            (StatusCode::OK, obj)
         }
-        seen
-    });
-    (client, server)
+        _ => (StatusCode::CREATED, body.clone()),
+    }))
 }
 
 fn context(
@@ -263,7 +203,7 @@ async fn an_invalid_plan_reports_invalid_plan_and_changes_nothing() {
     // Two containers with one name: the plan breaks a rule.
     plan["spec"]["versions"][0]["containers"][1]["name"] = json!("a-web");
     plan["spec"]["infrastructure"][0]["secrets"] = json!([]);
-    let (client, server) = api_double(Some(plan));
+    let (client, server) = plan_double(Some(plan));
     let rt = runtime_with_images();
     let dir = temp_dir("controller-invalid");
     let ctx = context(client, &rt, &dir);
@@ -300,7 +240,7 @@ async fn an_invalid_plan_reports_invalid_plan_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_missing_plan_is_an_error_that_names_it() {
-    let (client, server) = api_double(None);
+    let (client, server) = plan_double(None);
     let rt = runtime_with_images();
     let dir = temp_dir("controller-missing");
     let ctx = context(client, &rt, &dir);
@@ -319,7 +259,7 @@ async fn deleting_a_selection_honours_on_delete() {
     use turnout::controller::cleanup;
     use turnout::reconcile::LogProgress;
     for (policy, stops) in [("Keep", false), ("Stop", true)] {
-        let (client, server) = api_double(None);
+        let (client, server) = plan_double(None);
         let rt = runtime_with_images();
         let dir = temp_dir("controller-delete");
         let ctx = context(client, &rt, &dir);

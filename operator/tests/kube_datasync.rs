@@ -10,9 +10,9 @@ mod common;
 
 use std::sync::Arc;
 
+use common::api_double::*;
 use common::*;
-use http::{Method, Request, Response, StatusCode};
-use kube::client::Body;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use turnout::controller::datasync::{self, KubeSwitchSync, OwnerSlot};
 use turnout::controller::{
@@ -23,52 +23,6 @@ use turnout::reconcile::Reconciler;
 use turnout::runtime::memory::MemoryRuntime;
 use turnout::secrets::SecretFiles;
 use turnout_crds::{DataSync, VersionSelection};
-
-#[derive(Debug)]
-struct Seen {
-    method: Method,
-    path: String,
-    body: Value,
-}
-
-type Route = Box<dyn FnMut(&Method, &str, &Value) -> (StatusCode, Value) + Send>;
-
-/// Answers each request with `route` and records it.
-fn double(mut route: Route) -> (kube::Client, tokio::task::JoinHandle<Vec<Seen>>) {
-    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(mock, "default");
-    let server = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while let Some((req, send)) = handle.next_request().await {
-            let (parts, body) = req.into_parts();
-            let body: Value =
-                serde_json::from_slice(&body.collect_bytes().await.unwrap()).unwrap_or(Value::Null);
-            let path = parts.uri.path().to_string();
-            let (code, reply) = route(&parts.method, &path, &body);
-            send.send_response(
-                Response::builder()
-                    .status(code)
-                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
-                    .unwrap(),
-            );
-            seen.push(Seen {
-                method: parts.method,
-                path,
-                body,
-            });
-        }
-        seen
-    });
-    (client, server)
-}
-
-fn status_error(code: u16, reason: &str) -> (StatusCode, Value) {
-    (
-        StatusCode::from_u16(code).unwrap(),
-        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-               "reason": reason, "code": code, "message": reason}),
-    )
-}
 
 /// The plan of `common`, with a service binding in each version (exported
 /// and imported by the plan's own commands).
@@ -138,6 +92,16 @@ async fn reconcile_datasync(
     (server.await.unwrap(), rt)
 }
 
+/// Converges on version a (generation 2), then switches to b (generation 3).
+async fn start_on_a_then_switch_to_b(ctx: &Arc<Context<MemoryRuntime, StaticHost>>) {
+    reconcile(Arc::new(selection("a", 2)), ctx.clone())
+        .await
+        .expect("first reconcile");
+    reconcile(Arc::new(selection("b", 3)), ctx.clone())
+        .await
+        .expect("the switch");
+}
+
 /// What the API server keeps of a selection's status patch.
 fn patched_selection(body: &Value, active: &str) -> Value {
     let mut obj = serde_json::to_value(selection(active, 3)).unwrap();
@@ -175,13 +139,7 @@ async fn a_switch_creates_one_owned_datasync_and_an_existing_succeeded_one_is_no
     let rt = runtime_with_images();
     let dir = temp_dir("kube-switch-datasync");
     let ctx = context(client, &rt, &dir);
-    reconcile(Arc::new(selection("a", 2)), ctx.clone())
-        .await
-        .expect("first reconcile");
-    assert!(rt.running().contains("a-web"));
-    reconcile(Arc::new(selection("b", 3)), ctx.clone())
-        .await
-        .expect("the switch");
+    start_on_a_then_switch_to_b(&ctx).await;
     drop(ctx);
     let seen = server.await.unwrap();
 
@@ -275,12 +233,7 @@ async fn a_failed_switch_copy_keeps_the_new_version_down_and_reports_the_datasyn
     let rt = runtime_with_images();
     let dir = temp_dir("kube-switch-datasync-fails");
     let ctx = context(client, &rt, &dir);
-    reconcile(Arc::new(selection("a", 2)), ctx.clone())
-        .await
-        .expect("first reconcile");
-    reconcile(Arc::new(selection("b", 3)), ctx.clone())
-        .await
-        .expect("the switch");
+    start_on_a_then_switch_to_b(&ctx).await;
     drop(ctx);
     let seen = server.await.unwrap();
 
@@ -593,12 +546,7 @@ async fn a_datasync_of_an_earlier_selection_of_the_same_name_is_not_taken_for_th
     let rt = runtime_with_images();
     let dir = temp_dir("kube-stale-datasync");
     let ctx = context(client, &rt, &dir);
-    reconcile(Arc::new(selection("a", 2)), ctx.clone())
-        .await
-        .expect("first reconcile");
-    reconcile(Arc::new(selection("b", 3)), ctx.clone())
-        .await
-        .expect("the switch");
+    start_on_a_then_switch_to_b(&ctx).await;
     assert!(
         !rt.running().contains("b-web"),
         "the stale DataSync did not stand in for this switch's copy"

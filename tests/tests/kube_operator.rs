@@ -53,6 +53,22 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// `kubectl apply -f manifests/` (every object, in one go), then waits
+    /// until the CRDs are established.
+    fn install_manifests(&self) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+        self.ok(&["apply", "-f", dir.to_str().expect("utf-8 path")]);
+        self.ok(&[
+            "wait",
+            "--for",
+            "condition=established",
+            "--timeout=60s",
+            "crd/versionselections.turnout.dev",
+            "crd/portplans.turnout.dev",
+            "crd/datasyncs.turnout.dev",
+        ]);
+    }
+
     /// Merge-patches the spec of VersionSelection `selection` in namespace default.
     fn patch_spec(&self, selection: &str, spec: &str) {
         self.ok(&[
@@ -477,17 +493,7 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
 
     // kubectl apply -f manifests/ : every object, in one go.
-    let applied = cluster.kubectl(&["apply", "-f", root.join("manifests").to_str().unwrap()]);
-    assert!(applied.status.success(), "{}", output_text(&applied));
-    cluster.ok(&[
-        "wait",
-        "--for",
-        "condition=established",
-        "--timeout=60s",
-        "crd/versionselections.turnout.dev",
-        "crd/portplans.turnout.dev",
-        "crd/datasyncs.turnout.dev",
-    ]);
+    cluster.install_manifests();
     let sa = service_account_kubeconfig(&cluster);
     let can = |verb: &str, what: &str| {
         Command::new("kubectl")
@@ -801,17 +807,7 @@ fn the_operator_image_runs_as_the_deployment_does_with_in_cluster_config() {
     let _image = TestImage(image);
 
     let cluster = Cluster::up(dir.join("kube"));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    cluster.ok(&["apply", "-f", root.join("manifests").to_str().unwrap()]);
-    cluster.ok(&[
-        "wait",
-        "--for",
-        "condition=established",
-        "--timeout=60s",
-        "crd/versionselections.turnout.dev",
-        "crd/portplans.turnout.dev",
-        "crd/datasyncs.turnout.dev",
-    ]);
+    cluster.install_manifests();
     // The files a kubelet projects into the pod for its ServiceAccount.
     let sa_kubeconfig = service_account_kubeconfig(&cluster);
     let token = std::fs::read_to_string(&sa_kubeconfig)

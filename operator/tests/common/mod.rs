@@ -2,6 +2,8 @@
 //! plan, targets, a reconciler over `MemoryRuntime`, and call filters.
 #![allow(dead_code)]
 
+pub mod api_double;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
