@@ -205,6 +205,10 @@ pub enum Command {
         /// The backup file, as `turnout backups` lists it.
         #[arg(long, value_name = "PATH")]
         backup: PathBuf,
+        /// Restore a backup even without the record of what it holds (older
+        /// backups), or when it loads differently from that record.
+        #[arg(long)]
+        no_verify: bool,
         #[command(flatten)]
         data: crate::commands::sync::DataArgs,
         #[command(flatten)]

@@ -1,7 +1,9 @@
 //! Small file helpers for turnout's own state: private directories and
-//! files replaced atomically (write a sibling, then rename over).
+//! files replaced atomically and durably (write a sibling, flush it, rename
+//! it over, flush the directory).
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use serde::Serialize;
@@ -12,18 +14,45 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// Replaces `path` with `value` as JSON, atomically: readers see the old
-/// file or the new one, never half of one.
+/// Replaces `path` with `value` as JSON, atomically and durably: the new
+/// content is written to a sibling and flushed, renamed over `path`, and the
+/// directory flushed, so readers (and a host that loses power) see the old
+/// file or the new one, never half of one. The sibling is removed on any error.
 pub fn replace_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    replace_file(path, &bytes, 0o644)
+}
+
+/// Replaces `path` with `bytes` (mode `mode`) the way [`replace_json`] does.
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // An existing sibling keeps its old mode through open(): set it.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        fsync_dir(dir)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, path)
+    written
+}
+
+/// Flushes a directory, so a rename inside it survives a crash.
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -39,7 +68,9 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(back["x"], 2);
-        assert!(!file.with_extension("tmp").exists());
+        assert!(!dir.join("a/b.json.tmp").exists());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
         private_dir(&dir.join("p")).unwrap();
         let mode = std::fs::metadata(dir.join("p"))
             .unwrap()

@@ -94,9 +94,12 @@ fn main() -> ExitCode {
         Command::Restore {
             files,
             backup,
+            no_verify,
             data,
             state,
-        } => block_on(commands::sync::restore_cmd(files, backup, data, state.dir)),
+        } => block_on(commands::sync::restore_cmd(
+            files, backup, no_verify, data, state.dir,
+        )),
         Command::Status {
             addr,
             status_file,

@@ -272,3 +272,16 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
 }
+
+/// The backups in a target's backup directory (dumps and service data, not
+/// the record of what each holds kept beside it), oldest first.
+pub fn backup_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql" || x == "data"))
+        .collect();
+    v.sort();
+    v
+}

@@ -1,6 +1,6 @@
 //! End-to-end: `turnout sync` and `restore` against a real PostgreSQL server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use turnout_e2e::*;
 
@@ -130,16 +130,7 @@ fn postgres_sync_copies_verifies_guards_and_restores() {
     assert!(forced.status.success(), "{}", output_text(&forced));
     assert_eq!(contents("pgsync_dao"), source);
 
-    let backups: Vec<PathBuf> = {
-        let d = data.join("backups").join(DB).join("pgsync_dao");
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        v
-    };
+    let backups = backup_files(&data.join("backups").join(DB).join("pgsync_dao"));
     let backup = backups.last().expect("a backup of dao").clone();
     let restored = turnout(&["restore", "--backup", backup.to_str().expect("utf-8 path")]);
     assert!(restored.status.success(), "{}", output_text(&restored));

@@ -104,12 +104,7 @@ fn redis_databases_copy_verify_guard_and_restore() {
     assert_eq!(contents(2), source);
 
     let d = data.join("backups").join(DB).join("2");
-    let mut backups: Vec<_> = std::fs::read_dir(&d)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    backups.sort();
+    let backups = backup_files(&d);
     let restored = turnout(&[
         "restore",
         "--backup",

@@ -96,13 +96,13 @@ fn service_data_round_trips_through_export_and_import() {
         "job containers were removed: {}",
         jobs_left()
     );
-    let backups = std::fs::read_dir(
-        data.join("backups")
+    let backups = backup_files(
+        &data
+            .join("backups")
             .join(format!("{PLAN}-dao-shared"))
             .join("shared"),
     )
-    .unwrap()
-    .count();
+    .len();
     assert_eq!(backups, 1, "the previous dao data was backed up");
 
     // A failing export fails the sync with its stderr, and leaves the target as it was.
@@ -142,12 +142,7 @@ fn service_data_round_trips_through_export_and_import() {
         .join("backups")
         .join(format!("{PLAN}-dao-shared"))
         .join("shared");
-    let first = std::fs::read_dir(&dao_backups)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .min()
-        .unwrap();
+    let first = backup_files(&dao_backups).into_iter().min().unwrap();
     let restored = turnout(
         &["restore", "--backup", first.to_str().expect("utf-8 path")],
         &file,

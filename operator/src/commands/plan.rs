@@ -25,7 +25,7 @@ struct PlanView {
     actions: Vec<Action>,
     blockers: Vec<Blocker>,
     /// What the switch's data sync would overwrite.
-    overwrites: Vec<crate::sync::run::Overwrite>,
+    overwrites: Vec<crate::sync::copy::Overwrite>,
 }
 
 pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode> {
@@ -65,7 +65,9 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
         let rt = DockerRuntime::connect().await?;
         for step in crate::sync::plan_steps(&target.plan, &from, &target.selection.active_version)?
         {
-            overwrites.push(crate::sync::run::preview(&rt, &LocalSecrets, &step).await?);
+            overwrites.push(
+                crate::sync::copy::preview(&rt, &LocalSecrets, &step, Default::default()).await?,
+            );
         }
     }
     let view = PlanView {

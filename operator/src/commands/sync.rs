@@ -16,7 +16,10 @@ use crate::output::Table;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::LocalSecrets;
-use crate::sync::run::{SyncOptions, SyncProgress, backup_dir_of, list_backups, restore, run_sync};
+use crate::sync::backup::{backup_dir_of, list_backups};
+use crate::sync::db::Timeouts;
+use crate::sync::restore::restore;
+use crate::sync::run::{SyncOptions, SyncProgress, run_sync};
 use crate::sync::{Endpoint, StepPlan, check_promotion, plan_steps, plan_steps_between};
 
 /// Options shared by the data commands.
@@ -33,6 +36,15 @@ pub struct DataArgs {
     /// Backups kept per target; older ones are pruned.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub keep_backups: usize,
+    /// Seconds a database command (a query, a fingerprint, a swap) may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub query_timeout: u64,
+    /// Seconds a dump, load or backup may go without moving a byte.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub stream_idle_timeout: u64,
+    /// Seconds turnout's own statements wait for a lock someone else holds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_wait_timeout: u64,
 }
 
 impl DataArgs {
@@ -48,6 +60,11 @@ impl DataArgs {
             backup_dir: self.data_dir.join("backups"),
             keep_backups: self.keep_backups,
             state_dir: self.data_dir.clone(),
+            timeouts: Timeouts {
+                query: Duration::from_secs(self.query_timeout.max(1)),
+                stream_idle: Duration::from_secs(self.stream_idle_timeout.max(1)),
+                lock_wait: Duration::from_secs(self.lock_wait_timeout.max(1)),
+            },
         }
     }
 }
@@ -227,13 +244,31 @@ pub fn backups(files: Vec<PathBuf>, data: DataArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The versions whose data binding writes into `target`.
+fn versions_binding(plan: &turnout_crds::PortPlanSpec, target: &Endpoint) -> Vec<String> {
+    let names = plan.version_names();
+    let mut out: Vec<String> = Vec::new();
+    for a in &names {
+        for b in &names {
+            let binds = a != b
+                && plan_steps(plan, a, b)
+                    .is_ok_and(|steps| steps.iter().any(|s| &s.target == target));
+            if binds && !out.iter().any(|v| v == b) {
+                out.push((*b).to_string());
+            }
+        }
+    }
+    out
+}
+
 pub async fn restore_cmd(
     files: Vec<PathBuf>,
     backup: PathBuf,
+    no_verify: bool,
     data: DataArgs,
     state_dir: PathBuf,
 ) -> anyhow::Result<ExitCode> {
-    let (_, plan) = one_plan(&files)?;
+    let (plan_name, plan) = one_plan(&files)?;
     let opts = data.options(true, true);
     let target: Endpoint = targets(&plan)
         .into_iter()
@@ -251,8 +286,39 @@ pub async fn restore_cmd(
     }
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let rt = DockerRuntime::connect().await?;
+    // Never overwrite data under a running version.
+    let versions = versions_binding(&plan, &target);
+    let up: Vec<String> = rt
+        .list()
+        .await?
+        .into_iter()
+        .filter(|o| {
+            o.is_ours(&plan_name)
+                && o.state.is_up()
+                && o.role()
+                    .is_some_and(|r| versions.iter().any(|v| Role::Version(v.clone()) == r))
+        })
+        .map(|o| o.name)
+        .collect();
+    if !up.is_empty() {
+        bail!(
+            "{} belongs to version {}, which is running ({}); its data cannot be replaced under it. Switch the host to another version first",
+            target.label(),
+            versions.join(", "),
+            up.join(", ")
+        );
+    }
     let b = bar();
-    let r = restore(&rt, &LocalSecrets, &target, &backup, &opts, &Bar(b.clone())).await;
+    let r = restore(
+        &rt,
+        &LocalSecrets,
+        &target,
+        &backup,
+        &opts,
+        &Bar(b.clone()),
+        !no_verify,
+    )
+    .await;
     b.finish_and_clear();
     match r {
         Ok(s) => {

@@ -320,6 +320,7 @@ impl crate::runtime::stream::DataExec for MemoryRuntime {
     async fn capture(
         &self,
         spec: &crate::runtime::stream::ExecSpec,
+        _input: Option<&[u8]>,
         _limit: usize,
     ) -> Result<crate::runtime::stream::Captured, RuntimeError> {
         Err(RuntimeError::container(

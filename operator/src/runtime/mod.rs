@@ -25,6 +25,15 @@ pub enum RuntimeError {
     /// A call about one container failed.
     #[error("container {container}: {message}")]
     Container { container: String, message: String },
+    /// A command in a container did not finish (or stream) in time.
+    #[error(
+        "container {container}: {what} within {seconds}s, so turnout gave up on it; check the container's load and logs, or raise the timeout"
+    )]
+    TimedOut {
+        container: String,
+        what: String,
+        seconds: u64,
+    },
 }
 
 impl RuntimeError {
@@ -33,6 +42,15 @@ impl RuntimeError {
         match self {
             RuntimeError::Unavailable(_) => "EngineUnavailable",
             RuntimeError::Container { .. } => "RuntimeError",
+            RuntimeError::TimedOut { .. } => "Timeout",
+        }
+    }
+
+    pub fn timed_out(container: &str, what: &str, limit: std::time::Duration) -> RuntimeError {
+        RuntimeError::TimedOut {
+            container: container.to_string(),
+            what: what.to_string(),
+            seconds: limit.as_secs(),
         }
     }
 

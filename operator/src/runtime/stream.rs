@@ -8,6 +8,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -45,6 +46,10 @@ pub struct ExecSpec {
     pub env: Vec<(String, SecretValue)>,
     /// Run in a one-off container instead of exec'ing in a running one.
     pub job: Option<Job>,
+    /// How long the command may take when captured, or sit without
+    /// moving a byte when streamed. None: no bound (callers in the data
+    /// path always set one).
+    pub timeout: Option<Duration>,
 }
 
 /// A one-off container for a data command whose service is stopped: the
@@ -63,7 +68,14 @@ impl ExecSpec {
             argv: argv.into_iter().map(Into::into).collect(),
             env: Vec::new(),
             job: None,
+            timeout: None,
         }
+    }
+
+    /// Bounds the command (see [`ExecSpec::timeout`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> ExecSpec {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The command as a job named `name`, in `image` with `volumes`.
@@ -130,10 +142,13 @@ pub const STDERR_LIMIT: usize = 8 * 1024;
 
 /// Data commands inside containers. The Docker runtime implements it.
 pub trait DataExec: Send + Sync {
-    /// Runs a command and keeps up to `limit` bytes of its stdout.
+    /// Runs a command, with `input` on its stdin when given (then EOF),
+    /// and keeps up to `limit` bytes of its stdout. SQL goes this way, not
+    /// as an argument: argv is capped by the kernel and shown by `ps`.
     fn capture(
         &self,
         spec: &ExecSpec,
+        input: Option<&[u8]>,
         limit: usize,
     ) -> impl Future<Output = Result<Captured, RuntimeError>> + Send;
 

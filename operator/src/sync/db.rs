@@ -2,6 +2,7 @@
 //! credentials, and the fingerprint that proves two copies hold the same data.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -13,10 +14,62 @@ pub const STAGING: &str = "__turnout_staging";
 /// Suffix of the database the previous tables are moved to by the swap.
 pub const OLD: &str = "__turnout_old";
 
-/// A database endpoint with its client credentials.
+/// Name of the table that marks a staging (or set-aside) database as
+/// turnout's own: only databases carrying it are ever dropped by turnout.
+pub const MARKER_TABLE: &str = "__turnout_marker";
+/// Prefix of names turnout keeps for itself inside databases.
+pub const RESERVED_PREFIX: &str = "__turnout";
+
+/// How long the data path waits on a database command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One query, or a whole statement script (fingerprints, swaps).
+    pub query: Duration,
+    /// A stream (dump into load, backup) that moves no byte for this long.
+    pub stream_idle: Duration,
+    /// How long a statement waits for a table lock held by someone else
+    /// (MySQL's `lock_wait_timeout`, PostgreSQL's `lock_timeout`).
+    pub lock_wait: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            query: Duration::from_secs(3600),
+            stream_idle: Duration::from_secs(600),
+            lock_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A database endpoint with its client credentials and timeouts.
 pub struct Db<'a> {
     pub at: &'a Endpoint,
     pub password: Option<SecretValue>,
+    pub timeouts: Timeouts,
+}
+
+/// A name read from a database server, refused when it holds a control
+/// character (a tab or newline would split a row of client output) or uses
+/// turnout's reserved prefix. Checked before the target is touched.
+pub fn check_name(database: &str, kind: &str, name: &str) -> Result<(), super::SyncError> {
+    let bad = name.chars().any(char::is_control) || name.starts_with(RESERVED_PREFIX);
+    if bad {
+        return Err(super::SyncError::HostileName {
+            database: database.to_string(),
+            kind: kind.to_string(),
+            name: name.escape_debug().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// What a database holds: tables with row counts and checksums, and views.

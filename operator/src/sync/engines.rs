@@ -129,12 +129,62 @@ pub async fn transfer<R: DataExec>(
     })
 }
 
-/// Puts back what an interrupted swap left aside (PostgreSQL's swap is two renames).
-pub async fn recover<R: DataExec>(rt: &R, db: &Db<'_>, target: &str) -> Result<(), SyncError> {
+/// Puts back what an interrupted swap left aside (PostgreSQL's swap is two
+/// renames). `pending`: a swap of turnout's into this target was under way.
+pub async fn recover<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &str,
+    pending: bool,
+) -> Result<(), SyncError> {
     match recipe(db) {
-        Recipe::Postgres => postgres::recover(rt, db, target).await,
+        Recipe::Postgres => postgres::recover(rt, db, target, pending).await,
         _ => Ok(()),
     }
+}
+
+/// Refuses a database holding objects the recipe would not carry across
+/// (MySQL triggers, routines and events). Reads only.
+pub async fn check_copyable<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    match recipe(db) {
+        Recipe::Mysql => mysql::check_copyable(rt, db, name).await,
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a backup file is complete: the dump tools' closing line,
+/// or for Redis every RESTORE command whole (and as many as `keys`).
+pub async fn check_backup(db: &Db<'_>, path: &std::path::Path, keys: u64) -> Result<(), String> {
+    let trailer = match recipe(db) {
+        Recipe::Redis => {
+            return match redis::check_backup(path).await {
+                Ok(n) if n == keys => Ok(()),
+                Ok(n) => Err(format!("it restores {n} keys, the database has {keys}")),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        Recipe::Mysql => "-- Dump completed",
+        Recipe::Postgres => "-- PostgreSQL database dump complete",
+    };
+    let tail = read_tail(path, 512).await.map_err(|e| e.to_string())?;
+    if String::from_utf8_lossy(&tail).contains(trailer) {
+        Ok(())
+    } else {
+        Err(format!(
+            "it does not end with the dump tool's {trailer:?} line"
+        ))
+    }
+}
+
+async fn read_tail(path: &std::path::Path, n: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(path).await?;
+    let len = f.metadata().await?.len();
+    f.seek(std::io::SeekFrom::Start(len.saturating_sub(n)))
+        .await?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).await?;
+    Ok(tail)
 }
 
 /// Replaces `target` with the verified staging copy.
@@ -148,37 +198,22 @@ pub async fn swap<R: DataExec>(
 ) -> Result<(), SyncError> {
     match recipe(db) {
         Recipe::Mysql => mysql::swap(rt, db, views_from, target, staged).await,
-        Recipe::Postgres => postgres::swap(rt, db, target).await,
+        Recipe::Postgres => postgres::swap(rt, db, views_from, target).await,
         Recipe::Redis => redis::swap(rt, db, target, staging).await,
     }
 }
 
 /// Bytes the database takes on disk, as the server reports it (0 where it does not say).
 pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, SyncError> {
-    let rows = match recipe(db) {
-        Recipe::Redis => return Ok(0),
-        Recipe::Postgres => {
-            postgres::query(rt, db, "postgres", &[&format!("SELECT pg_database_size('{name}')")]).await?
-        }
-        Recipe::Mysql => {
-            mysql::query(
-                rt,
-                db,
-                &format!(
-                    "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}'"
-                ),
-            )
-            .await?
-        }
-    };
-    Ok(rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0))
+    match recipe(db) {
+        Recipe::Redis => Ok(0),
+        Recipe::Postgres => postgres::size(rt, db, name).await,
+        Recipe::Mysql => mysql::size(rt, db, name).await,
+    }
 }
 
-/// Whether a backup file must be loaded whole (its format may not end mid-stream).
-pub fn load_whole(db: &Db) -> bool {
+/// Whether a backup file ends with a newline of the client's own that the
+/// loader must not be given (redis-cli prints one after its answer).
+pub fn ends_with_cli_newline(db: &Db) -> bool {
     recipe(db) == Recipe::Redis
 }

@@ -9,13 +9,17 @@
 //! [`plan_steps`] is pure; [`run::run_sync`] executes through
 //! [`crate::runtime::stream::DataExec`].
 
+pub mod backup;
+pub mod copy;
 pub mod db;
 pub mod engines;
 pub mod mysql;
 pub mod postgres;
 pub mod record;
 pub mod redis;
+pub mod restore;
 pub mod run;
+pub mod service;
 pub mod store;
 
 use serde::Serialize;
@@ -58,6 +62,18 @@ pub enum SyncError {
     },
     #[error("source {0} does not exist")]
     SourceMissing(String),
+    #[error(
+        "database {database} holds a {kind} named \"{name}\", which turnout refuses to copy: control characters and the __turnout prefix are not allowed in names it moves; rename it and run the sync again. Nothing was changed"
+    )]
+    HostileName {
+        database: String,
+        kind: String,
+        name: String,
+    },
+    #[error(
+        "database {database} exists and was not made by turnout; turnout only drops databases it marked as its own. Rename or drop it yourself, then run the sync again"
+    )]
+    NotOurs { database: String },
     #[error("backup of {target}: {message}")]
     Backup { target: String, message: String },
     #[error("secret for {container}: {message}")]
@@ -86,6 +102,8 @@ impl SyncError {
             SyncError::Mismatch { .. } => "ChecksumMismatch",
             SyncError::TargetChanged { .. } => "TargetChanged",
             SyncError::SourceMissing(_) => "SourceMissing",
+            SyncError::HostileName { .. } => "HostileName",
+            SyncError::NotOurs { .. } => "NotOurs",
             SyncError::Backup { .. } => "BackupFailed",
             SyncError::Secret { .. } => "SecretUnavailable",
             SyncError::Io(_) => "IoError",

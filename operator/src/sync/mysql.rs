@@ -1,15 +1,26 @@
 //! The MySQL/MariaDB recipe: inspect, dump, load, verify and swap databases
 //! with the server's own client tools, run inside the database container.
 //!
-//! Database names are validated to `[A-Za-z_][A-Za-z0-9_]*`, so they can be
-//! quoted as identifiers; SQL is passed as one argv element, never through a
-//! shell. The admin password reaches the client as `MYSQL_PWD`.
+//! Nothing read from the server or the plan reaches SQL unquoted:
+//! identifiers go through [`ident`] (backticks, inner backticks doubled) and
+//! string literals through [`literal`] (a hex literal, which no `sql_mode`
+//! reads differently). SQL reaches the client on stdin, never as an
+//! argument (argv is capped by the kernel and shown by `ps`), and the
+//! client's batch output escapes tabs, newlines and backslashes, so a name
+//! cannot split a row. Names with control characters are refused before
+//! the target is touched. Every script first sets `lock_wait_timeout`, so a
+//! statement waiting on someone else's lock gives up instead of hanging.
+//! The admin password reaches the client as `MYSQL_PWD`.
 
 use turnout_crds::plan::Engine;
 
 use super::SyncError;
-use super::db::{Db, Fingerprint, OLD, STAGING};
+use super::db::{Db, Fingerprint, MARKER_TABLE, OLD, STAGING, check_name, hex};
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
+
+/// How much of a query's answer is kept: far above a fingerprint of
+/// thousands of tables.
+const ANSWER_LIMIT: usize = 64 * 1024 * 1024;
 
 fn client(engine: Option<Engine>) -> &'static str {
     if engine == Some(Engine::Mariadb) {
@@ -25,6 +36,21 @@ fn dumper(engine: Option<Engine>) -> &'static str {
     } else {
         "mysqldump"
     }
+}
+
+/// A quoted identifier: `` `name` `` with every backtick doubled.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// A string literal that means the same under every `sql_mode`.
+pub fn literal(s: &str) -> String {
+    format!("_utf8mb4 X'{}'", hex(s.as_bytes()))
+}
+
+/// `db`.`table`.
+fn qualified(db: &str, table: &str) -> String {
+    format!("{}.{}", ident(db), ident(table))
 }
 
 /// Connects as root: over TCP to 127.0.0.1 with the admin password when the
@@ -46,10 +72,37 @@ fn env(db: &Db) -> Vec<(String, SecretValue)> {
         .collect()
 }
 
-/// Runs SQL and returns the rows as tab-separated fields.
+/// Undoes the client's batch escaping of one field.
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('0') => out.push('\0'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Runs a script of statements (sent on stdin) and returns the rows of
+/// every result, in order. `what` names the work in errors (never SQL: it
+/// may hold names from the server).
 pub async fn query<R: DataExec>(
     rt: &R,
     db: &Db<'_>,
+    what: &str,
     sql: &str,
 ) -> Result<Vec<Vec<String>>, SyncError> {
     let spec = ExecSpec::new(
@@ -58,56 +111,116 @@ pub async fn query<R: DataExec>(
             client(db.at.engine),
             "--user=root",
             "--batch",
-            "--raw",
             "--skip-column-names",
             "--default-character-set=utf8mb4",
-            "-e",
-            sql,
         ],
     )
-    .with_env(env(db));
+    .with_env(env(db))
+    .with_timeout(db.timeouts.query);
     let spec = connect(db, spec);
-    let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
+    let script = format!(
+        "SET SESSION lock_wait_timeout = {};\n{sql}\n",
+        db.timeouts.lock_wait.as_secs().max(1)
+    );
+    let out = rt
+        .capture(&spec, Some(script.as_bytes()), ANSWER_LIMIT)
+        .await?;
     if out.exit_code != 0 {
         return Err(SyncError::Command {
-            what: format!("{} on {}", first_words(sql), db.at.container),
+            what: format!("{what} on {}", db.at.container),
             code: out.exit_code,
             stderr: out.stderr.trim().to_string(),
         });
     }
     if out.truncated {
         return Err(SyncError::Io(format!(
-            "the answer to {} was too large",
-            first_words(sql)
+            "the answer to {what} on {} was larger than {ANSWER_LIMIT} bytes",
+            db.at.container
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(unescape).collect())
         .collect())
-}
-
-fn first_words(sql: &str) -> String {
-    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
-fn q(name: &str) -> String {
-    format!("`{name}`")
 }
 
 pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {
     let rows = query(
         rt,
         db,
+        "looking for the database",
         &format!(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+            "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {};",
+            literal(name)
         ),
     )
     .await?;
     Ok(!rows.is_empty())
 }
 
-/// Tables (with rows and checksums) and views of database `name`.
+/// Whether database `name` carries turnout's marker table.
+async fn is_ours<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {
+    let rows = query(
+        rt,
+        db,
+        "looking for turnout's marker",
+        &format!(
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {};",
+            literal(name),
+            literal(MARKER_TABLE)
+        ),
+    )
+    .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Refuses to go on when `name` exists and is not turnout's.
+async fn must_be_ours<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    if exists(rt, db, name).await? && !is_ours(rt, db, name).await? {
+        return Err(SyncError::NotOurs {
+            database: format!("{}/{name}", db.at.container),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a database whose triggers, routines or events a copy would lose:
+/// turnout copies tables, their data and views.
+pub async fn check_copyable<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    let l = literal(name);
+    let rows = query(
+        rt,
+        db,
+        "counting triggers, routines and events",
+        &format!(
+            "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {l}), \
+             (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {l}), \
+             (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {l});"
+        ),
+    )
+    .await?;
+    let counts: Vec<u64> = rows
+        .first()
+        .map(|r| r.iter().map(|n| n.parse().unwrap_or(0)).collect())
+        .unwrap_or_default();
+    if counts.iter().any(|&n| n > 0) {
+        let n = |i: usize| counts.get(i).copied().unwrap_or(0);
+        return Err(SyncError::Unsupported {
+            binding: format!("{}/{name}", db.at.container),
+            message: format!(
+                "the database has {} trigger(s), {} routine(s) and {} event(s); turnout copies tables, their data and views only, and refuses rather than lose them. Move them out of the database (or copy it yourself)",
+                n(0),
+                n(1),
+                n(2)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Tables (with rows and checksums) and views of database `name`, the
+/// marker table left out. Names with control characters are refused.
 pub async fn fingerprint<R: DataExec>(
     rt: &R,
     db: &Db<'_>,
@@ -116,47 +229,61 @@ pub async fn fingerprint<R: DataExec>(
     let objects = query(
         rt,
         db,
-        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}' ORDER BY TABLE_NAME"),
+        "listing tables",
+        &format!(
+            "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME;",
+            literal(name)
+        ),
     )
     .await?;
     let mut fp = Fingerprint::default();
     let mut tables = Vec::new();
     for row in objects {
-        match row.as_slice() {
-            [t, kind] if kind == "VIEW" => fp.views.push(t.clone()),
-            [t, _] => tables.push(t.clone()),
-            _ => {}
+        let [t, kind] = row.as_slice() else {
+            return Err(SyncError::Io(format!(
+                "unexpected answer listing the tables of {}/{name}",
+                db.at.container
+            )));
+        };
+        if t == MARKER_TABLE {
+            continue;
+        }
+        let is_view = kind == "VIEW";
+        check_name(name, if is_view { "view" } else { "table" }, t)?;
+        if is_view {
+            fp.views.push(t.clone());
+        } else {
+            tables.push(t.clone());
         }
     }
     if tables.is_empty() {
         return Ok(fp);
     }
-    let list = tables
-        .iter()
-        .map(|t| format!("{}.{}", q(name), q(t)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sums = query(rt, db, &format!("CHECKSUM TABLE {list} EXTENDED")).await?;
-    let counts_sql = tables
-        .iter()
-        .map(|t| format!("SELECT '{t}', COUNT(*) FROM {}.{}", q(name), q(t)))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let counts = query(rt, db, &counts_sql).await?;
-    for t in tables {
-        let qualified = format!("{name}.{t}");
-        let sum = sums
-            .iter()
-            .find(|r| r.first() == Some(&qualified))
-            .and_then(|r| r.get(1).cloned())
-            .unwrap_or_default();
-        let rows = counts
-            .iter()
-            .find(|r| r.first() == Some(&t))
-            .and_then(|r| r.get(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        fp.tables.push((t, rows, sum));
+    let list: Vec<String> = tables.iter().map(|t| qualified(name, t)).collect();
+    let mut script = format!("CHECKSUM TABLE {} EXTENDED;\n", list.join(", "));
+    for q in &list {
+        script.push_str(&format!("SELECT COUNT(*) FROM {q};\n"));
+    }
+    let rows = query(rt, db, "checksumming tables", &script).await?;
+    let (sums, counts) = rows.split_at(rows.len().min(tables.len()));
+    if sums.len() != tables.len() || counts.len() != tables.len() {
+        return Err(SyncError::Io(format!(
+            "unexpected answer checksumming {} tables of {}/{name}",
+            tables.len(),
+            db.at.container
+        )));
+    }
+    for ((t, sum), count) in tables.into_iter().zip(sums).zip(counts) {
+        // CHECKSUM TABLE names each table as `db.table`, in the order asked.
+        if sum.first().map(String::as_str) != Some(format!("{name}.{t}").as_str()) {
+            return Err(SyncError::Io(format!(
+                "unexpected answer checksumming {}/{name}",
+                db.at.container
+            )));
+        }
+        let rows = count.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+        fp.tables
+            .push((t, rows, sum.get(1).cloned().unwrap_or_default()));
     }
     Ok(fp)
 }
@@ -177,7 +304,8 @@ pub fn dump(db: &Db, name: &str) -> ExecSpec {
                 name,
             ],
         )
-        .with_env(env(db)),
+        .with_env(env(db))
+        .with_timeout(db.timeouts.stream_idle),
     )
 }
 
@@ -194,32 +322,102 @@ pub fn load(db: &Db, name: &str) -> ExecSpec {
                 name,
             ],
         )
-        .with_env(env(db)),
+        .with_env(env(db))
+        .with_timeout(db.timeouts.stream_idle),
     )
 }
 
+/// Creates database `name` afresh, marked as turnout's. One that exists
+/// without turnout's mark is refused, never dropped.
 pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    must_be_ours(rt, db, name).await?;
+    let n = ident(name);
     query(
         rt,
         db,
+        "creating the staging database",
         &format!(
-            "DROP DATABASE IF EXISTS {n}; CREATE DATABASE {n} CHARACTER SET utf8mb4",
-            n = q(name)
+            "DROP DATABASE IF EXISTS {n};\nCREATE DATABASE {n} CHARACTER SET utf8mb4;\nCREATE TABLE {n}.{} (made_by VARCHAR(16)) ENGINE=InnoDB;",
+            ident(MARKER_TABLE)
         ),
     )
     .await
     .map(|_| ())
 }
 
+/// Drops database `name` if it is turnout's (refuses one that is not).
 pub async fn drop_db<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
-    query(rt, db, &format!("DROP DATABASE IF EXISTS {}", q(name)))
-        .await
-        .map(|_| ())
+    must_be_ours(rt, db, name).await?;
+    query(
+        rt,
+        db,
+        "dropping the staging database",
+        &format!("DROP DATABASE IF EXISTS {};", ident(name)),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Bytes the database takes on disk, as the server reports it.
+pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, SyncError> {
+    let rows = query(
+        rt,
+        db,
+        "measuring the database",
+        &format!(
+            "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {};",
+            literal(name)
+        ),
+    )
+    .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+/// The source's definition of view `view`, as a statement that creates or
+/// replaces it in `target`.
+async fn view_definition<R: DataExec>(
+    rt: &R,
+    source: &Db<'_>,
+    source_db: &str,
+    view: &str,
+    target: &str,
+) -> Result<String, SyncError> {
+    let rows = query(
+        rt,
+        source,
+        "reading a view's definition",
+        &format!("SHOW CREATE VIEW {};", qualified(source_db, view)),
+    )
+    .await?;
+    let create = rows.first().and_then(|r| r.get(1)).ok_or_else(|| {
+        SyncError::Io(format!(
+            "no definition for a view of {}/{source_db}",
+            source.at.container
+        ))
+    })?;
+    let rewritten = create.replace(
+        &format!("{}.", ident(source_db)),
+        &format!("{}.", ident(target)),
+    );
+    Ok(match rewritten.strip_prefix("CREATE ") {
+        Some(rest) => format!("CREATE OR REPLACE {rest}"),
+        None => rewritten,
+    })
 }
 
 /// Swaps the staging tables into `target` in one atomic RENAME TABLE (the
-/// previous tables go to `<target>__turnout_old`), then puts the source's
-/// views in place. The caller has backed the target up.
+/// previous tables go to `<target>__turnout_old`, a database turnout marks
+/// as its own), then replaces the views with the source's. The views are
+/// never absent: the target's stay in place (now reading the new tables)
+/// until `CREATE OR REPLACE` puts the source's over them, and only views the
+/// source does not have are dropped, last. The whole swap is one script on
+/// the client's stdin, so a turnout killed after sending it does not cut it
+/// short: the server finishes what it was given. The caller has backed the
+/// target up.
 pub async fn swap<R: DataExec>(
     rt: &R,
     db: &Db<'_>,
@@ -231,63 +429,76 @@ pub async fn swap<R: DataExec>(
     let staging = format!("{target}{STAGING}");
     let old = format!("{target}{OLD}");
     let current = fingerprint(rt, db, target).await?;
-    query(
-        rt,
-        db,
-        &format!(
-            "CREATE DATABASE IF NOT EXISTS {t} CHARACTER SET utf8mb4; DROP DATABASE IF EXISTS {o}; CREATE DATABASE {o} CHARACTER SET utf8mb4",
-            t = q(target),
-            o = q(&old)
-        ),
-    )
-    .await?;
+    must_be_ours(rt, db, &old).await?;
+    must_be_ours(rt, db, &staging).await?;
+    let mut views = Vec::new();
+    for v in &staged.views {
+        views.push(view_definition(rt, source, source_db, v, target).await?);
+    }
+    let (t, o, s) = (ident(target), ident(&old), ident(&staging));
+    let mut script = format!(
+        "CREATE DATABASE IF NOT EXISTS {t} CHARACTER SET utf8mb4;\nDROP DATABASE IF EXISTS {o};\nCREATE DATABASE {o} CHARACTER SET utf8mb4;\nCREATE TABLE {o}.{} (made_by VARCHAR(16)) ENGINE=InnoDB;\n",
+        ident(MARKER_TABLE)
+    );
+    // A view of the target in the way of an incoming table must go first.
+    for v in current
+        .views
+        .iter()
+        .filter(|v| staged.tables.iter().any(|(t, ..)| &t == v))
+    {
+        script.push_str(&format!("DROP VIEW IF EXISTS {};\n", qualified(target, v)));
+    }
     let mut renames: Vec<String> = current
         .tables
         .iter()
-        .map(|(t, ..)| format!("{}.{} TO {}.{}", q(target), q(t), q(&old), q(t)))
+        .map(|(n, ..)| format!("{} TO {}", qualified(target, n), qualified(&old, n)))
         .collect();
     renames.extend(
         staged
             .tables
             .iter()
-            .map(|(t, ..)| format!("{}.{} TO {}.{}", q(&staging), q(t), q(target), q(t))),
+            .map(|(n, ..)| format!("{} TO {}", qualified(&staging, n), qualified(target, n))),
     );
     // Foreign keys would refuse the intermediate state of a multi-table rename.
     if !renames.is_empty() {
-        query(
-            rt,
-            db,
-            &format!(
-                "SET foreign_key_checks = 0; RENAME TABLE {}",
-                renames.join(", ")
-            ),
-        )
-        .await?;
+        script.push_str(&format!(
+            "SET SESSION foreign_key_checks = 0;\nRENAME TABLE {};\nSET SESSION foreign_key_checks = 1;\n",
+            renames.join(", ")
+        ));
     }
-    // Views: drop the target's, then create the source's, rewritten to the target.
-    for v in &current.views {
-        query(
-            rt,
-            db,
-            &format!("DROP VIEW IF EXISTS {}.{}", q(target), q(v)),
-        )
-        .await?;
+    script.push_str(&format!("USE {t};\n"));
+    for v in views {
+        script.push_str(&v);
+        script.push_str(";\n");
     }
-    for v in &staged.views {
-        let rows = query(
-            rt,
-            source,
-            &format!("SHOW CREATE VIEW {}.{}", q(source_db), q(v)),
-        )
-        .await?;
-        let create = rows
-            .first()
-            .and_then(|r| r.get(1))
-            .ok_or_else(|| SyncError::Io(format!("no definition for view {v}")))?;
-        let rewritten = create.replace(&format!("{}.", q(source_db)), &format!("{}.", q(target)));
-        let sql = format!("USE {}; {}", q(target), rewritten);
-        query(rt, db, &sql).await?;
+    for v in current.views.iter().filter(|v| !staged.views.contains(v)) {
+        script.push_str(&format!("DROP VIEW IF EXISTS {};\n", qualified(target, v)));
     }
-    drop_db(rt, db, &old).await?;
-    drop_db(rt, db, &staging).await
+    script.push_str(&format!("DROP DATABASE {o};\nDROP DATABASE {s};\n"));
+    query(rt, db, "swapping the copy in", &script)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_cannot_break_out() {
+        assert_eq!(ident("users"), "`users`");
+        assert_eq!(
+            ident("x` EXTENDED;CREATE DATABASE pwned;#"),
+            "`x`` EXTENDED;CREATE DATABASE pwned;#`"
+        );
+        assert_eq!(literal("a'b"), "_utf8mb4 X'612762'");
+        assert_eq!(literal(""), "_utf8mb4 X''");
+    }
+
+    #[test]
+    fn batch_escapes_are_undone() {
+        assert_eq!(unescape(r"a\tb\nc\\d\0e"), "a\tb\nc\\d\0e");
+        assert_eq!(unescape(r"plain"), "plain");
+        assert_eq!(unescape("trailing\\"), "trailing\\");
+    }
 }

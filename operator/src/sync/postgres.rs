@@ -2,13 +2,24 @@
 //! API, verified per table by row count and an ordered hash of the rows,
 //! swapped in by renaming databases.
 //!
-//! Identifiers are validated (`[A-Za-z_][A-Za-z0-9_]*`) and double-quoted;
-//! table names read from the catalog are quoted by the server (`format('%I')`).
-//! The admin password reaches the client as `PGPASSWORD`.
+//! SQL reaches `psql` on stdin. Table and view names read from the catalog
+//! are quoted by the server (`format('%I')`) and travel hex-encoded, so a
+//! tab or newline in a name cannot split a row of output; names with
+//! control characters are refused before the target is touched. Other
+//! identifiers go through [`ident`], literals through [`literal`] (an
+//! escape string, read the same whatever `standard_conforming_strings`
+//! says). Owners and grants travel with the dump, and the swapped-in
+//! database gets the previous one's owner, privileges and comment. The
+//! admin password reaches the client as `PGPASSWORD`.
 
 use super::SyncError;
-use super::db::{Db, Fingerprint, OLD, STAGING};
+use super::db::{Db, Fingerprint, OLD, STAGING, check_name};
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
+
+/// The comment that marks a database as turnout's own (staging, or set aside).
+pub const MARKER: &str = "turnout: a staging database turnout made; safe for turnout to drop";
+
+const ANSWER_LIMIT: usize = 64 * 1024 * 1024;
 
 fn env(db: &Db) -> Vec<(String, SecretValue)> {
     db.password
@@ -26,19 +37,35 @@ fn connect(db: &Db, mut spec: ExecSpec) -> ExecSpec {
     spec
 }
 
-fn q(name: &str) -> String {
-    format!("\"{name}\"")
+/// A quoted identifier, inner double quotes doubled.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Runs each statement on its own (`-c` per statement, so DROP/CREATE
-/// DATABASE are not wrapped in one transaction) and returns the rows of the last.
+/// A string literal (an escape string: backslashes and quotes escaped).
+pub fn literal(s: &str) -> String {
+    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn unhex(s: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect();
+    bytes.and_then(|b| String::from_utf8(b).ok())
+}
+
+/// Runs a script (sent on stdin, one statement after another, stopping at
+/// the first error) against `database`, and returns the rows of every
+/// result in order. `what` names the work in errors.
 pub async fn query<R: DataExec>(
     rt: &R,
     db: &Db<'_>,
     database: &str,
-    statements: &[&str],
+    what: &str,
+    sql: &str,
 ) -> Result<Vec<Vec<String>>, SyncError> {
-    let mut argv: Vec<String> = [
+    let argv = [
         "psql",
         "-U",
         "postgres",
@@ -52,28 +79,32 @@ pub async fn query<R: DataExec>(
         "ON_ERROR_STOP=1",
         "-d",
         database,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for s in statements {
-        argv.push("-c".into());
-        argv.push((*s).to_string());
-    }
-    let spec = connect(db, ExecSpec::new(&db.at.container, argv).with_env(env(db)));
-    let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
+    ];
+    let spec = connect(
+        db,
+        ExecSpec::new(&db.at.container, argv)
+            .with_env(env(db))
+            .with_timeout(db.timeouts.query),
+    );
+    let script = format!(
+        "SET lock_timeout = '{}s';\n{sql}\n",
+        db.timeouts.lock_wait.as_secs().max(1)
+    );
+    let out = rt
+        .capture(&spec, Some(script.as_bytes()), ANSWER_LIMIT)
+        .await?;
     if out.exit_code != 0 {
-        let first = statements
-            .first()
-            .map_or("", |s| s.split_whitespace().next().unwrap_or(""));
         return Err(SyncError::Command {
-            what: format!("{first} ... on {}", db.at.container),
+            what: format!("{what} on {}", db.at.container),
             code: out.exit_code,
             stderr: out.stderr.trim().to_string(),
         });
     }
     if out.truncated {
-        return Err(SyncError::Io("a query answer was too large".into()));
+        return Err(SyncError::Io(format!(
+            "the answer to {what} on {} was larger than {ANSWER_LIMIT} bytes",
+            db.at.container
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -82,20 +113,71 @@ pub async fn query<R: DataExec>(
         .collect())
 }
 
+fn first(rows: &[Vec<String>]) -> Option<&str> {
+    rows.first().and_then(|r| r.first()).map(String::as_str)
+}
+
 pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool, SyncError> {
-    let rows = query(
-        rt,
-        db,
-        "postgres",
-        &[&format!(
-            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
-        )],
-    )
-    .await?;
+    let sql = format!(
+        "SELECT 1 FROM pg_database WHERE datname = {};",
+        literal(name)
+    );
+    let rows = query(rt, db, "postgres", "looking for the database", &sql).await?;
     Ok(!rows.is_empty())
 }
 
+/// Refuses to go on when `name` exists without turnout's marker comment.
+async fn must_be_ours<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+    let sql = format!(
+        "SELECT coalesce(shobj_description(oid, 'pg_database') = {}, false) FROM pg_database WHERE datname = {};",
+        literal(MARKER),
+        literal(name)
+    );
+    let rows = query(rt, db, "postgres", "looking for turnout's marker", &sql).await?;
+    match first(&rows) {
+        Some("f") => Err(SyncError::NotOurs {
+            database: format!("{}/{name}", db.at.container),
+        }),
+        _ => Ok(()),
+    }
+}
+
 const USER_SCHEMAS: &str = "schemaname NOT IN ('pg_catalog', 'information_schema')";
+
+/// Names of `relation` (pg_tables or pg_views) as (server-quoted
+/// `schema.name`, raw schema, raw name), hex-encoded on the way.
+async fn relations<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    database: &str,
+    relation: &str,
+    column: &str,
+) -> Result<Vec<(String, String, String)>, SyncError> {
+    let hex = |e: &str| format!("encode(convert_to({e}, 'UTF8'), 'hex')");
+    let quoted = format!("format('%I.%I', schemaname, {column})");
+    let sql = format!(
+        "SELECT {}, {}, {} FROM {relation} WHERE {USER_SCHEMAS} ORDER BY {quoted};",
+        hex(&quoted),
+        hex("schemaname"),
+        hex(column)
+    );
+    let rows = query(rt, db, database, "listing tables", &sql).await?;
+    rows.iter()
+        .map(|r| match r.as_slice() {
+            [q, s, n] => match (unhex(q), unhex(s), unhex(n)) {
+                (Some(q), Some(s), Some(n)) => Ok((q, s, n)),
+                _ => Err(SyncError::Io(format!(
+                    "unexpected answer listing {relation} of {}/{database}",
+                    db.at.container
+                ))),
+            },
+            _ => Err(SyncError::Io(format!(
+                "unexpected answer listing {relation} of {}/{database}",
+                db.at.container
+            ))),
+        })
+        .collect()
+}
 
 /// Tables (row count and an ordered hash of their rows) and views.
 pub async fn fingerprint<R: DataExec>(
@@ -103,57 +185,58 @@ pub async fn fingerprint<R: DataExec>(
     db: &Db<'_>,
     name: &str,
 ) -> Result<Fingerprint, SyncError> {
-    let tables = query(
-        rt,
-        db,
-        name,
-        &[&format!("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE {USER_SCHEMAS} ORDER BY 1")],
-    )
-    .await?;
-    let views = query(
-        rt,
-        db,
-        name,
-        &[&format!("SELECT format('%I.%I', schemaname, viewname) FROM pg_views WHERE {USER_SCHEMAS} ORDER BY 1")],
-    )
-    .await?;
+    let tables = relations(rt, db, name, "pg_tables", "tablename").await?;
+    let views = relations(rt, db, name, "pg_views", "viewname").await?;
+    for (_, schema, t) in &tables {
+        check_name(name, "schema", schema)?;
+        check_name(name, "table", t)?;
+    }
+    for (_, schema, v) in &views {
+        check_name(name, "schema", schema)?;
+        check_name(name, "view", v)?;
+    }
     let mut fp = Fingerprint {
-        views: views
-            .into_iter()
-            .filter_map(|r| r.into_iter().next())
-            .collect(),
+        views: views.into_iter().map(|(q, ..)| q).collect(),
         ..Default::default()
     };
-    for t in tables.into_iter().filter_map(|r| r.into_iter().next()) {
-        // Names come quoted from format('%I'); md5 per row keeps the aggregate small.
-        let sql = format!(
-            "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(x::text) AS h FROM {t} x) s"
-        );
-        let row = query(rt, db, name, &[&sql]).await?;
-        let (rows, sum) = match row.first().map(Vec::as_slice) {
-            Some([n, s]) => (n.parse().unwrap_or(0), s.clone()),
+    if tables.is_empty() {
+        return Ok(fp);
+    }
+    // One statement per table, one row each, in order. Names come quoted
+    // from format('%I'); md5 per row keeps the aggregate small.
+    let script: String = tables
+        .iter()
+        .map(|(q, ..)| {
+            format!(
+                "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(x::text) AS h FROM {q} x) s;\n"
+            )
+        })
+        .collect();
+    let rows = query(rt, db, name, "checksumming tables", &script).await?;
+    if rows.len() != tables.len() {
+        return Err(SyncError::Io(format!(
+            "unexpected answer checksumming {} tables of {}/{name}",
+            tables.len(),
+            db.at.container
+        )));
+    }
+    for ((q, ..), row) in tables.into_iter().zip(rows) {
+        let (count, sum) = match row.as_slice() {
+            [n, s] => (n.parse().unwrap_or(0), s.clone()),
             _ => (0, String::new()),
         };
-        fp.tables.push((t, rows, sum));
+        fp.tables.push((q, count, sum));
     }
     Ok(fp)
 }
 
+/// The dump of database `name`, owners and privileges included.
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
     connect(
         db,
-        ExecSpec::new(
-            &db.at.container,
-            [
-                "pg_dump",
-                "-U",
-                "postgres",
-                "--no-owner",
-                "--no-privileges",
-                name,
-            ],
-        )
-        .with_env(env(db)),
+        ExecSpec::new(&db.at.container, ["pg_dump", "-U", "postgres", name])
+            .with_env(env(db))
+            .with_timeout(db.timeouts.stream_idle),
     )
 }
 
@@ -174,72 +257,155 @@ pub fn load(db: &Db, name: &str) -> ExecSpec {
                 name,
             ],
         )
-        .with_env(env(db)),
+        .with_env(env(db))
+        .with_timeout(db.timeouts.stream_idle),
     )
 }
 
+/// Creates database `name` afresh, marked as turnout's. One that exists
+/// without turnout's mark is refused, never dropped.
 pub async fn recreate<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
-    let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", q(name));
-    let create = format!("CREATE DATABASE {}", q(name));
-    query(rt, db, "postgres", &[&drop, &create])
+    must_be_ours(rt, db, name).await?;
+    let n = ident(name);
+    let sql = format!(
+        "DROP DATABASE IF EXISTS {n} WITH (FORCE);\nCREATE DATABASE {n};\nCOMMENT ON DATABASE {n} IS {};",
+        literal(MARKER)
+    );
+    query(rt, db, "postgres", "creating the staging database", &sql)
         .await
         .map(|_| ())
 }
 
+/// Drops database `name` if it is turnout's (refuses one that is not).
 pub async fn drop_db<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
-    query(
-        rt,
-        db,
-        "postgres",
-        &[&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", q(name))],
-    )
-    .await
-    .map(|_| ())
+    must_be_ours(rt, db, name).await?;
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", ident(name));
+    query(rt, db, "postgres", "dropping the staging database", &sql)
+        .await
+        .map(|_| ())
 }
 
-/// A swap cut between its two renames leaves the target missing and its
-/// previous contents under the `__turnout_old` name: put them back.
-pub async fn recover<R: DataExec>(rt: &R, db: &Db<'_>, target: &str) -> Result<(), SyncError> {
+/// Bytes the database takes on disk.
+pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, SyncError> {
+    let sql = format!("SELECT pg_database_size({});", literal(name));
+    let rows = query(rt, db, "postgres", "measuring the database", &sql).await?;
+    Ok(first(&rows).and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+/// Puts back what an interrupted swap left: a target missing with its
+/// previous contents set aside is renamed back; a target left refusing
+/// connections by a swap of turnout's (`pending`) accepts them again.
+pub async fn recover<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    target: &str,
+    pending: bool,
+) -> Result<(), SyncError> {
     let old = format!("{target}{OLD}");
+    let (t, o) = (ident(target), ident(&old));
     if !exists(rt, db, target).await? && exists(rt, db, &old).await? {
-        query(
-            rt,
-            db,
-            "postgres",
-            &[&format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                q(&old),
-                q(target)
-            )],
-        )
-        .await?;
+        let sql = format!(
+            "ALTER DATABASE {o} RENAME TO {t};\nCOMMENT ON DATABASE {t} IS NULL;\nALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;"
+        );
+        query(rt, db, "postgres", "putting the target back", &sql).await?;
+    } else if pending {
+        let sql = format!(
+            "SELECT 1 FROM pg_database WHERE datname = {} AND NOT datallowconn;",
+            literal(target)
+        );
+        if !query(rt, db, "postgres", "checking the target", &sql)
+            .await?
+            .is_empty()
+        {
+            let sql = format!("ALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;");
+            query(rt, db, "postgres", "reopening the target", &sql).await?;
+        }
     }
     Ok(())
 }
 
+/// Gives the staging database the owner and database privileges of `like`
+/// (the target, or the source on the same server when there is no target).
+fn inherit(staging: &str, like: &str) -> String {
+    format!(
+        r"DO $turnout$ DECLARE o name; acl aclitem[]; r record; BEGIN
+  SELECT pg_get_userbyid(datdba), datacl INTO o, acl FROM pg_database WHERE datname = {like};
+  IF o IS NOT NULL THEN EXECUTE format('ALTER DATABASE %I OWNER TO %I', {staging}, o); END IF;
+  IF acl IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', {staging});
+    FOR r IN SELECT * FROM aclexplode(acl) LOOP
+      EXECUTE format('GRANT %s ON DATABASE %I TO %s%s', r.privilege_type, {staging},
+        CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
+        CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+  END IF;
+END $turnout$;
+",
+        like = literal(like),
+        staging = literal(staging),
+    )
+}
+
 /// Renames the target aside and the staging database into its place, then
-/// drops the previous contents (the caller backed them up).
-pub async fn swap<R: DataExec>(rt: &R, db: &Db<'_>, target: &str) -> Result<(), SyncError> {
+/// drops the previous contents (the caller backed them up). New connections
+/// to the target are refused from before its sessions are ended until the
+/// copy is in place, so no one writes into the old contents meanwhile; the
+/// new database gets the old one's owner, privileges and comment. One
+/// script on psql's stdin: a turnout killed after sending it does not cut
+/// it short.
+pub async fn swap<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    views_from: (&Db<'_>, &str),
+    target: &str,
+) -> Result<(), SyncError> {
     let staging = format!("{target}{STAGING}");
     let old = format!("{target}{OLD}");
-    let kick = format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('{target}', '{staging}') AND pid <> pg_backend_pid()"
-    );
-    let drop_old = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", q(&old));
-    let mut statements = vec![drop_old.clone(), kick];
-    if exists(rt, db, target).await? {
-        statements.push(format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            q(target),
-            q(&old)
+    must_be_ours(rt, db, &staging).await?;
+    must_be_ours(rt, db, &old).await?;
+    let target_exists = exists(rt, db, target).await?;
+    let (source, source_db) = views_from;
+    let (t, s, o) = (ident(target), ident(&staging), ident(&old));
+    let mut sql = format!("DROP DATABASE IF EXISTS {o} WITH (FORCE);\n");
+    if target_exists {
+        sql.push_str(&inherit(&staging, target));
+    } else if source.at.container == db.at.container {
+        sql.push_str(&inherit(&staging, source_db));
+    }
+    if target_exists {
+        sql.push_str(&format!(
+            "ALTER DATABASE {t} WITH ALLOW_CONNECTIONS false;\n\
+             SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid();\n\
+             ALTER DATABASE {t} RENAME TO {o};\n\
+             COMMENT ON DATABASE {o} IS {};\n",
+            literal(target),
+            literal(&staging),
+            literal(MARKER)
         ));
     }
-    statements.push(format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        q(&staging),
-        q(target)
+    sql.push_str(&format!(
+        "ALTER DATABASE {s} RENAME TO {t};\n\
+         DO $turnout$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', {}, (SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = {})); END $turnout$;\n\
+         ALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;\n\
+         DROP DATABASE IF EXISTS {o} WITH (FORCE);\n",
+        literal(target),
+        literal(&old),
     ));
-    statements.push(drop_old);
-    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-    query(rt, db, "postgres", &refs).await.map(|_| ())
+    query(rt, db, "postgres", "swapping the copy in", &sql)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_cannot_be_escaped() {
+        assert_eq!(ident(r#"a"b"#), r#""a""b""#);
+        assert_eq!(literal(r"it's \ here"), r"E'it\'s \\ here'");
+        assert_eq!(unhex("6162").as_deref(), Some("ab"));
+        assert_eq!(unhex("6"), None);
+        assert_eq!(unhex("zz"), None);
+    }
 }

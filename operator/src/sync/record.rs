@@ -64,6 +64,21 @@ impl Records {
         self.save()
     }
 
+    /// Records that turnout wrote `checksum` (from `source`) into `key`
+    /// just now, and saves.
+    pub fn written(&mut self, key: &str, checksum: &str, source: &str) -> std::io::Result<()> {
+        self.entries.insert(
+            key.to_string(),
+            Written {
+                checksum: checksum.to_string(),
+                source: source.to_string(),
+                at: jiff::Timestamp::now().to_string(),
+                pending: None,
+            },
+        );
+        self.save()
+    }
+
     pub fn save(&self) -> std::io::Result<()> {
         crate::files::replace_json(&self.path, &self.entries)
     }

@@ -16,6 +16,22 @@ use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
 /// Marks the staging index as turnout's while a copy is under way.
 pub const MARKER: &str = "__turnout_staging__";
 
+/// Every key of the current index once, by SCAN (KEYS would block the
+/// server for one long call on a large keyspace; SCAN may repeat a key, so
+/// repeats are dropped). Prepended to the scripts below.
+const EACH_KEY: &str = r"
+local function each_key(f)
+  local seen, cursor = {}, '0'
+  repeat
+    local r = redis.call('SCAN', cursor, 'COUNT', 1000)
+    cursor = r[1]
+    for _, k in ipairs(r[2]) do
+      if not seen[k] then seen[k] = true f(k) end
+    end
+  until cursor == '0'
+end
+";
+
 /// Key names and values in a canonical form: a hash table's DUMP depends on
 /// its iteration order, which two equal sets or hashes need not share.
 const FINGERPRINT: &str = r"
@@ -35,24 +51,23 @@ local function canon(k, t)
   end
   return redis.call('DUMP', k)
 end
-local keys = redis.call('KEYS', '*')
+local keys = {}
+each_key(function(k) if k ~= ARGV[1] then keys[#keys + 1] = k end end)
 table.sort(keys)
 local parts = {}
 for _, k in ipairs(keys) do
-  if k ~= ARGV[1] then
-    local t = redis.call('TYPE', k)['ok']
-    parts[#parts + 1] = k .. '\0' .. t .. '\0' .. canon(k, t)
-  end
+  local t = redis.call('TYPE', k)['ok']
+  parts[#parts + 1] = k .. '\0' .. t .. '\0' .. canon(k, t)
 end
 return {tostring(#parts), redis.sha1hex(table.concat(parts, '\0'))}
 ";
 
 const COPY: &str = r"
 local n = 0
-for _, k in ipairs(redis.call('KEYS', '*')) do
+each_key(function(k)
   redis.call('COPY', k, k, 'DB', ARGV[1], 'REPLACE')
   n = n + 1
-end
+end)
 return n
 ";
 
@@ -60,15 +75,19 @@ return n
 const BACKUP: &str = r"
 local out = {}
 local function bulk(s) return '$' .. #s .. '\r\n' .. s .. '\r\n' end
-for _, k in ipairs(redis.call('KEYS', '*')) do
+each_key(function(k)
   if k ~= ARGV[1] then
     local ttl = redis.call('PTTL', k)
     if ttl < 0 then ttl = 0 end
     out[#out + 1] = '*5\r\n' .. bulk('RESTORE') .. bulk(k) .. bulk(tostring(ttl)) .. bulk(redis.call('DUMP', k)) .. bulk('REPLACE')
   end
-end
+end)
 return table.concat(out)
 ";
+
+fn script(body: &str) -> String {
+    format!("{EACH_KEY}{body}")
+}
 
 fn env(db: &Db) -> Vec<(String, SecretValue)> {
     db.password
@@ -77,10 +96,13 @@ fn env(db: &Db) -> Vec<(String, SecretValue)> {
         .collect()
 }
 
+/// redis-cli on database `index`; `-e` makes an error reply a failing exit.
 fn cli(db: &Db, index: &str, args: &[&str]) -> ExecSpec {
-    let mut argv = vec!["redis-cli", "--no-auth-warning", "--raw", "-n", index];
+    let mut argv = vec!["redis-cli", "--no-auth-warning", "-e", "--raw", "-n", index];
     argv.extend_from_slice(args);
-    ExecSpec::new(&db.at.container, argv).with_env(env(db))
+    ExecSpec::new(&db.at.container, argv)
+        .with_env(env(db))
+        .with_timeout(db.timeouts.query)
 }
 
 async fn run<R: DataExec>(
@@ -90,7 +112,7 @@ async fn run<R: DataExec>(
     args: &[&str],
 ) -> Result<Vec<String>, SyncError> {
     let spec = cli(db, index, args);
-    let out = rt.capture(&spec, 16 * 1024 * 1024).await?;
+    let out = rt.capture(&spec, None, 16 * 1024 * 1024).await?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     // redis-cli exits 0 on a server error reply; the reply says ERR/NOAUTH/WRONGPASS.
     let first = text.lines().next().unwrap_or("");
@@ -124,7 +146,7 @@ pub async fn fingerprint<R: DataExec>(
     db: &Db<'_>,
     index: &str,
 ) -> Result<Fingerprint, SyncError> {
-    let out = run(rt, db, index, &["EVAL", FINGERPRINT, "0", MARKER]).await?;
+    let out = run(rt, db, index, &["EVAL", &script(FINGERPRINT), "0", MARKER]).await?;
     let keys = out.first().and_then(|n| n.parse().ok()).unwrap_or(0);
     let digest = out.get(1).cloned().unwrap_or_default();
     Ok(Fingerprint {
@@ -193,7 +215,7 @@ pub async fn transfer<R: DataExec>(
             ),
         });
     }
-    let n = run(rt, src, from, &["EVAL", COPY, "0", to]).await?;
+    let n = run(rt, src, from, &["EVAL", &script(COPY), "0", to]).await?;
     Ok(n.first().and_then(|n| n.parse().ok()).unwrap_or(0))
 }
 
@@ -210,14 +232,74 @@ pub async fn swap<R: DataExec>(
     run(rt, db, staging, &["FLUSHDB"]).await.map(|_| ())
 }
 
-/// Prints every key of `index` as RESTORE commands (the backup format).
+/// Prints every key of `index` as RESTORE commands (the backup format),
+/// then a newline of redis-cli's own.
 pub fn dump(db: &Db, index: &str) -> ExecSpec {
-    cli(db, index, &["EVAL", BACKUP, "0", MARKER])
+    let mut spec = cli(db, index, &["EVAL", &script(BACKUP), "0", MARKER]);
+    spec.timeout = Some(db.timeouts.stream_idle);
+    spec
 }
 
 /// Replays RESTORE commands from stdin into `index`.
 pub fn load(db: &Db, index: &str) -> ExecSpec {
     let mut spec = cli(db, index, &["--pipe"]);
     spec.argv.retain(|a| a != "--raw");
+    spec.timeout = Some(db.timeouts.stream_idle);
     spec
+}
+
+/// Checks a backup file: a sequence of complete `RESTORE key ttl value
+/// REPLACE` commands in RESP, then redis-cli's newline, and nothing else.
+/// Returns the number of keys it restores. A backup is kept only when this
+/// holds: an exit code of 0 alone proves nothing about the content.
+pub async fn check_backup(path: &std::path::Path) -> std::io::Result<u64> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let mut r = BufReader::new(tokio::fs::File::open(path).await?);
+    let mut keys = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Headers are short: a line without an end is not read forever.
+        if (&mut r).take(32).read_until(b'\n', &mut line).await? == 0 {
+            return Err(bad("the backup ends without redis-cli's final newline"));
+        }
+        if line == b"\n" {
+            // redis-cli's newline must be the very end.
+            return match r.read_u8().await {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(keys),
+                _ => Err(bad("bytes after the end of the backup")),
+            };
+        }
+        if line != b"*5\r\n" {
+            return Err(bad("expected a RESTORE command"));
+        }
+        for i in 0..5 {
+            line.clear();
+            (&mut r).take(32).read_until(b'\n', &mut line).await?;
+            let len: usize = line
+                .strip_prefix(b"$")
+                .and_then(|l| l.strip_suffix(b"\r\n"))
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| bad("expected a bulk string"))?;
+            if i == 0 {
+                let mut name = vec![0u8; len.min(16) + 2];
+                r.read_exact(&mut name).await?;
+                if name != b"RESTORE\r\n" {
+                    return Err(bad("a command other than RESTORE"));
+                }
+                continue;
+            }
+            // Values can be large: skip them without holding them.
+            let len = u64::try_from(len).map_err(|_| bad("a bulk string too long"))?;
+            let skipped = tokio::io::copy(&mut (&mut r).take(len), &mut tokio::io::sink()).await?;
+            let mut end = [0u8; 2];
+            r.read_exact(&mut end).await?;
+            if skipped != len || &end != b"\r\n" {
+                return Err(bad("a truncated RESTORE command"));
+            }
+        }
+        keys += 1;
+    }
 }

@@ -207,5 +207,6 @@ pub fn sync_options(dir: &Path) -> turnout::sync::run::SyncOptions {
         backup_dir: dir.join("backups"),
         keep_backups: 3,
         state_dir: dir.join("data"),
+        timeouts: Default::default(),
     }
 }
