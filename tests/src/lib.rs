@@ -119,8 +119,12 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The turnout binary of this build (cargo builds it with the workspace).
+/// The turnout binary of this build (cargo builds it with the workspace),
+/// or the one `TURNOUT_BIN` names (to run a test against another build).
 pub fn turnout_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TURNOUT_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("turnout");

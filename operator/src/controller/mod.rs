@@ -30,7 +30,7 @@ use crate::host::HostPorts;
 use crate::metrics::Metrics;
 use crate::reconcile::{Outcome, Progress, Reconciler, Target};
 use crate::runtime::ContainerRuntime;
-use crate::secrets::{LocalSecrets, SecretError, SecretResolver};
+use crate::secrets::{SecretError, SecretResolver};
 use crate::status::status_of;
 use crate::sync::run::SyncOptions;
 use datasync::OwnerSlot;
@@ -72,8 +72,9 @@ impl ControllerError {
     }
 }
 
-/// Secret values read from the cluster for the current reconcile, plus the
-/// standalone sources (env, file) for anything else.
+/// Secret values read from the cluster for the current reconcile. The
+/// standalone sources (`from.file`, `from.env`) are refused: under the
+/// operator they would read the operator's own files and environment.
 #[derive(Clone, Default)]
 pub struct ClusterSecrets(Arc<RwLock<SecretValues>>);
 
@@ -95,8 +96,19 @@ impl SecretResolver for ClusterSecrets {
         secret: &str,
         from: &SecretSource,
     ) -> Result<Vec<u8>, SecretError> {
+        // The operator's own files and environment are not the plan's to read.
         let Some(r) = &from.secret_key_ref else {
-            return LocalSecrets.resolve(container, secret, from);
+            let (source_kind, what) = if from.file.is_some() {
+                ("file", "files")
+            } else {
+                ("env", "environment")
+            };
+            return Err(SecretError::NotInCluster {
+                container: container.to_string(),
+                secret: secret.to_string(),
+                source_kind,
+                what,
+            });
         };
         self.0
             .read()
