@@ -78,8 +78,14 @@ pub enum Command {
         /// in an https URL (https://user:token@host/repo.git) are handed to
         /// git out of sight and shown as ***. git runs with a clean
         /// environment: ssh keys and credential helpers are configured in
-        /// STATE-DIR/git-home/.gitconfig.
-        #[arg(long, value_name = "URL")]
+        /// STATE-DIR/git-home/.gitconfig. A URL with credentials belongs in
+        /// TURNOUT_GIT_URL: every local user can read a command line.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TURNOUT_GIT_URL",
+            hide_env_values = true
+        )]
         git: Option<String>,
         /// The branch to follow with --git.
         #[arg(long, default_value = "main")]
