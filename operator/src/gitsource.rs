@@ -12,6 +12,7 @@
 //! `<state-dir>/git-home/.gitconfig` (for example `core.sshCommand`).
 
 mod command;
+pub mod follow;
 pub mod url;
 
 use std::path::{Path, PathBuf};

@@ -71,7 +71,7 @@ pub struct StandaloneStatus {
 pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Asks the git follower to pull now (the webhook).
-    pub pull_now: tokio::sync::Notify,
+    pub pull_now: Arc<tokio::sync::Notify>,
     /// Verifies the webhook's signature; `None` turns the hook off.
     pub webhook: Option<crate::http::webhook::WebhookSecret>,
     status: RwLock<Option<StandaloneStatus>>,
@@ -159,8 +159,15 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let revision: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut opts = opts;
     if let Some(git) = opts.git.clone() {
-        log_webhook(&shared, &git);
-        let Some(first) = first_checkout(&git, &opts.state_dir, &shared, &mut rx).await else {
+        use crate::gitsource::{GitSource, follow};
+        follow::log_webhook(shared.webhook.is_some(), &git);
+        // Only a shutdown can arrive on `rx` before the watchers start.
+        let stop = async {
+            let _ = rx.recv().await;
+        };
+        let Some(first) =
+            follow::first_checkout(&git, &opts.state_dir, &shared.pull_now, stop).await
+        else {
             info!("shutting down");
             return Ok(());
         };
@@ -168,9 +175,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         if let Ok(mut r) = revision.lock() {
             *r = Some(first);
         }
-        opts.file = crate::gitsource::GitSource::checkout_dir(&opts.state_dir).join(&opts.file);
-        let state_dir = opts.state_dir.clone();
-        spawn_git(git, state_dir, shared.clone(), revision.clone(), tx.clone());
+        opts.file = GitSource::checkout_dir(&opts.state_dir).join(&opts.file);
+        let (dir, pull_now) = (opts.state_dir.clone(), shared.pull_now.clone());
+        follow::spawn(git, dir, pull_now, revision.clone(), tx.clone(), || {
+            Trigger::File
+        });
     }
     let _watcher = watch_file(&opts.file, tx.clone())?;
     let runtime = Arc::new(connect_until_up(&stop).await?);
@@ -509,84 +518,6 @@ pub fn is_change(kind: &notify::EventKind) -> bool {
         kind,
         notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
     )
-}
-
-fn log_webhook(shared: &Shared, git: &crate::gitsource::GitSource) {
-    match &shared.webhook {
-        Some(_) => info!("POST /hooks/git pulls at once when signed with the webhook secret"),
-        None => warn!(
-            interval = ?git.interval,
-            "POST /hooks/git is disabled: no --webhook-secret-file; pulling on the interval only"
-        ),
-    }
-}
-
-/// Clones the repository while HTTP serves, retrying on the interval (or at
-/// a signed webhook) until it works. `None` when asked to stop first.
-async fn first_checkout(
-    git: &crate::gitsource::GitSource,
-    state_dir: &Path,
-    shared: &Shared,
-    rx: &mut mpsc::Receiver<Trigger>,
-) -> Option<String> {
-    loop {
-        // Only a shutdown can arrive on `rx` before the watchers start.
-        let attempt = tokio::select! {
-            r = git.update(state_dir) => r,
-            _ = rx.recv() => return None,
-        };
-        match attempt {
-            Ok(commit) => return Some(commit),
-            Err(e) => {
-                warn!(reason = e.reason(), error = %e, retry_in = ?git.interval, "cannot clone the git repository; retrying")
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(git.interval) => {}
-            () = shared.pull_now.notified() => info!("webhook: retrying the clone now"),
-            _ = rx.recv() => return None,
-        }
-    }
-}
-
-/// Pulls the repository on its interval, or at once when the webhook asks,
-/// and reloads when the commit changes.
-fn spawn_git(
-    git: crate::gitsource::GitSource,
-    state_dir: PathBuf,
-    shared: Arc<Shared>,
-    revision: Arc<std::sync::Mutex<Option<String>>>,
-    tx: mpsc::Sender<Trigger>,
-) {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(git.interval) => {}
-                _ = shared.pull_now.notified() => info!("webhook: pulling now"),
-            }
-            match git.update(&state_dir).await {
-                Ok(commit) => {
-                    let changed = revision
-                        .lock()
-                        .map(|mut r| {
-                            let changed = r.as_deref() != Some(commit.as_str());
-                            *r = Some(commit.clone());
-                            changed
-                        })
-                        .unwrap_or(false);
-                    if changed {
-                        info!(commit = %commit, "new commit");
-                        if tx.send(Trigger::File).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => {
-                    warn!(reason = e.reason(), error = %e, "cannot update the git checkout; keeping the last one")
-                }
-            }
-        }
-    });
 }
 
 /// Watches the file's directory (editors replace files by renaming) and
