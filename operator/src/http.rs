@@ -42,9 +42,14 @@ use conns::{Admitted, Conns, Slot};
 /// Bounds of the server (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// To receive a request's head, from the connection's start or the
+    /// previous response.
     pub header_timeout: Duration,
+    /// To receive a request's body, once its head is in.
     pub body_timeout: Duration,
+    /// The largest body taken (bytes).
     pub max_body: usize,
+    /// Connections open at once.
     pub max_connections: usize,
 }
 
@@ -88,6 +93,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 pub async fn serve_with(listener: TcpListener, shared: Arc<Shared>, limits: Limits) {
     let conns = Arc::new(Conns::new(limits.max_connections));
     let mut pause = Duration::ZERO;
+    let mut warned: Option<std::time::Instant> = None;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -108,11 +114,12 @@ pub async fn serve_with(listener: TcpListener, shared: Arc<Shared>, limits: Limi
                 // again at once fails again. Free an idle connection if there
                 // is one (its socket closes in a moment), else back off.
                 let freed = conns.evict_idle();
-                if pause.is_zero() {
-                    warn!(error = %e, open = conns.open(), freed_idle = freed, "accept failed; pausing");
+                if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(10)) {
+                    warned = Some(std::time::Instant::now());
+                    warn!(error = %e, open = conns.open(), freed_idle = freed, "accept failed; pausing (said at most every 10 s)");
                 }
                 pause = if freed {
-                    Duration::from_millis(5)
+                    Duration::from_millis(2)
                 } else {
                     (pause * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
                 };

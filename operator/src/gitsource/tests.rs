@@ -112,7 +112,7 @@ fn branch_rules_agree_with_git_and_refuse_options() {
 }
 
 #[tokio::test]
-async fn credentials_reach_the_server_but_not_argv_or_errors() {
+async fn credentials_reach_the_server_but_not_errors_or_the_checkout() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
