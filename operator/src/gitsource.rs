@@ -129,6 +129,7 @@ impl GitSource {
         };
         let head = format!("refs/heads/{}", self.branch);
         if dir.join(".git").exists() {
+            clear_stale_locks(&dir.join(".git"));
             // The URL itself, not `origin`: --git may have changed since the clone.
             git.run(
                 Some(&dir),
@@ -171,6 +172,29 @@ impl GitSource {
     /// The checkout's place under the state directory.
     pub fn checkout_dir(state_dir: &Path) -> PathBuf {
         state_dir.join("git")
+    }
+}
+
+/// Removes the `*.lock` files a git killed halfway (timeout, shutdown)
+/// leaves in the checkout, which would fail every later command. They are
+/// all stale: only turnout, holding the host lock, runs git there, one
+/// command at a time.
+fn clear_stale_locks(git_dir: &Path) {
+    let mut dirs = vec![(git_dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let (path, is_dir) = (e.path(), e.file_type().is_ok_and(|t| t.is_dir()));
+            let in_refs = depth > 0 || e.file_name() == "refs";
+            if is_dir && in_refs && depth < 8 {
+                dirs.push((path, depth + 1));
+            } else if !is_dir && path.extension().is_some_and(|x| x == "lock") {
+                tracing::info!(file = %path.display(), "removing a lock a killed git left behind");
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 }
 

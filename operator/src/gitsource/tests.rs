@@ -209,7 +209,7 @@ async fn a_repository_that_never_answers_is_killed_with_its_helpers() {
 }
 
 #[tokio::test]
-async fn follows_a_local_repository_after_a_half_done_clone() {
+async fn follows_a_local_repository_past_what_killed_git_commands_leave() {
     let state = state_dir("local");
     let bare = state.join("hosts.git");
     let run = |args: &[&str]| {
@@ -268,6 +268,9 @@ async fn follows_a_local_repository_after_a_half_done_clone() {
     ]);
     run(&["-C", &work, "push", "-q", "origin", "HEAD:main"]);
     let second = run(&["-C", &work, "rev-parse", "HEAD"]);
+    // What a reset killed halfway leaves.
+    std::fs::write(turnout_state.join("git/.git/index.lock"), "").unwrap();
+    std::fs::write(turnout_state.join("git/.git/refs/heads/main.lock"), "").unwrap();
     assert_eq!(src.update(&turnout_state).await.unwrap(), second);
     assert_eq!(
         std::fs::read_to_string(turnout_state.join("git/f")).unwrap(),
