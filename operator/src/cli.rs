@@ -74,9 +74,18 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         resync: u64,
         /// Follow this git repository; --file is then a path inside it. Each
-        /// new commit is reconciled, and the status records it. POST
-        /// /hooks/git on --listen pulls at once.
-        #[arg(long, value_name = "URL")]
+        /// new commit is reconciled, and the status records it. Credentials
+        /// in an https URL (https://user:token@host/repo.git) are handed to
+        /// git out of sight and shown as ***. git runs with a clean
+        /// environment: ssh keys and credential helpers are configured in
+        /// STATE-DIR/git-home/.gitconfig. A URL with credentials belongs in
+        /// TURNOUT_GIT_URL: every local user can read a command line.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TURNOUT_GIT_URL",
+            hide_env_values = true
+        )]
         git: Option<String>,
         /// The branch to follow with --git.
         #[arg(long, default_value = "main")]
@@ -84,6 +93,16 @@ pub enum Command {
         /// Seconds between pulls with --git.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         interval: u64,
+        /// Seconds one git command may take before it is killed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120, requires = "git")]
+        git_timeout: u64,
+        /// A file holding the secret that signs POST /hooks/git (the
+        /// X-Hub-Signature-256 header of GitHub and Gitea): a signed
+        /// request pulls at once. Without it the hook is off.
+        #[arg(long, value_name = "FILE", requires = "git")]
+        webhook_secret_file: Option<PathBuf>,
+        #[command(flatten)]
+        http: HttpArgs,
         #[command(flatten)]
         state: StateDir,
         #[command(flatten)]
@@ -239,4 +258,38 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Bounds of the HTTP server (advanced; the defaults suit a control surface).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpArgs {
+    /// Seconds a client has to send a request's head, or its body.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "SECONDS",
+        env = "TURNOUT_HTTP_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub http_timeout: u64,
+    /// Open HTTP connections at most (idle ones make room for new ones).
+    #[arg(
+        long,
+        hide = true,
+        value_name = "N",
+        env = "TURNOUT_HTTP_MAX_CONNECTIONS",
+        default_value_t = 256
+    )]
+    pub http_max_connections: usize,
+}
+
+impl HttpArgs {
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            max_connections: self.http_max_connections.max(1),
+            ..crate::http::Limits::with_timeout(std::time::Duration::from_secs(
+                self.http_timeout.max(1),
+            ))
+        }
+    }
 }

@@ -24,9 +24,20 @@ fn main() -> ExitCode {
             git,
             branch,
             interval,
+            git_timeout,
+            webhook_secret_file,
+            http,
             state,
             data,
         } => block_on(async move {
+            let git = git.map(|url| {
+                turnout::gitsource::GitSource::new(
+                    &url,
+                    &branch,
+                    Duration::from_secs(interval.max(1)),
+                    Duration::from_secs(git_timeout.max(1)),
+                )
+            });
             turnout::standalone::run(turnout::standalone::Options {
                 file,
                 status_file,
@@ -34,11 +45,9 @@ fn main() -> ExitCode {
                 state_dir: state.dir,
                 resync: Duration::from_secs(resync.max(1)),
                 sync: data.switch_options(),
-                git: git.map(|url| turnout::gitsource::GitSource {
-                    url,
-                    branch,
-                    interval: Duration::from_secs(interval.max(1)),
-                }),
+                git: git.transpose()?,
+                webhook_secret_file,
+                http: http.limits(),
             })
             .await
             .map(|()| ExitCode::SUCCESS)

@@ -39,6 +39,10 @@ pub struct Options {
     pub sync: crate::sync::run::SyncOptions,
     /// Follow a git repository: `file` is then a path inside it.
     pub git: Option<crate::gitsource::GitSource>,
+    /// The shared secret that signs `POST /hooks/git`; without it the hook is off.
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Bounds of the HTTP server.
+    pub http: crate::http::Limits,
 }
 
 /// What `/status` and the status file hold.
@@ -67,7 +71,9 @@ pub struct StandaloneStatus {
 pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Asks the git follower to pull now (the webhook).
-    pub pull_now: tokio::sync::Notify,
+    pub pull_now: Arc<tokio::sync::Notify>,
+    /// Verifies the webhook's signature; `None` turns the hook off.
+    pub webhook: Option<crate::http::webhook::WebhookSecret>,
     status: RwLock<Option<StandaloneStatus>>,
 }
 
@@ -129,15 +135,23 @@ impl Progress for Driver {
 
 /// Runs until SIGINT/SIGTERM.
 pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let webhook = opts
+        .webhook_secret_file
+        .as_deref()
+        .map(crate::http::webhook::WebhookSecret::from_file)
+        .transpose()?;
     let lock = HostLock::acquire(&opts.state_dir.join("turnout.lock")).await?;
     info!(lock = %lock.path().display(), "holding the host lock");
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        webhook,
+        ..Shared::default()
+    });
     if let Some(addr) = opts.listen {
         let listener = crate::http::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e}; pick another address with --listen")
         })?;
         info!(%addr, "serving /status, /healthz and /metrics");
-        tokio::spawn(crate::http::serve(listener, shared.clone()));
+        tokio::spawn(crate::http::serve_with(listener, shared.clone(), opts.http));
     }
     let (tx, mut rx) = mpsc::channel::<Trigger>(4096);
     let stop = Arc::new(AtomicBool::new(false));
@@ -145,17 +159,27 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let revision: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut opts = opts;
     if let Some(git) = opts.git.clone() {
-        let dir = crate::gitsource::GitSource::checkout_dir(&opts.state_dir);
-        let first = {
-            let (g, d) = (git.clone(), dir.clone());
-            tokio::task::spawn_blocking(move || g.update(&d)).await??
+        use crate::gitsource::{GitSource, follow};
+        follow::log_webhook(shared.webhook.is_some(), &git);
+        // Only a shutdown can arrive on `rx` before the watchers start.
+        let stop = async {
+            let _ = rx.recv().await;
         };
-        info!(url = %git.url, commit = %first, "following git");
+        let Some(first) =
+            follow::first_checkout(&git, &opts.state_dir, &shared.pull_now, stop).await
+        else {
+            info!("shutting down");
+            return Ok(());
+        };
+        info!(url = %git.url(), branch = git.branch(), commit = %first, "following git");
         if let Ok(mut r) = revision.lock() {
             *r = Some(first);
         }
-        opts.file = dir.join(&opts.file);
-        spawn_git(git, dir, shared.clone(), revision.clone(), tx.clone());
+        opts.file = GitSource::checkout_dir(&opts.state_dir).join(&opts.file);
+        let (dir, pull_now) = (opts.state_dir.clone(), shared.pull_now.clone());
+        follow::spawn(git, dir, pull_now, revision.clone(), tx.clone(), || {
+            Trigger::File
+        });
     }
     let _watcher = watch_file(&opts.file, tx.clone())?;
     let runtime = Arc::new(connect_until_up(&stop).await?);
@@ -494,48 +518,6 @@ pub fn is_change(kind: &notify::EventKind) -> bool {
         kind,
         notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
     )
-}
-
-/// Pulls the repository on its interval, or at once when the webhook asks,
-/// and reloads when the commit changes.
-fn spawn_git(
-    git: crate::gitsource::GitSource,
-    dir: PathBuf,
-    shared: Arc<Shared>,
-    revision: Arc<std::sync::Mutex<Option<String>>>,
-    tx: mpsc::Sender<Trigger>,
-) {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(git.interval) => {}
-                _ = shared.pull_now.notified() => info!("webhook: pulling now"),
-            }
-            let (g, d) = (git.clone(), dir.clone());
-            match tokio::task::spawn_blocking(move || g.update(&d)).await {
-                Ok(Ok(commit)) => {
-                    let changed = revision
-                        .lock()
-                        .map(|mut r| {
-                            let changed = r.as_deref() != Some(commit.as_str());
-                            *r = Some(commit.clone());
-                            changed
-                        })
-                        .unwrap_or(false);
-                    if changed {
-                        info!(commit = %commit, "new commit");
-                        if tx.send(Trigger::File).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    warn!(error = %e, "cannot update the git checkout; keeping the last one")
-                }
-                Err(e) => warn!(error = %e, "git task failed"),
-            }
-        }
-    });
 }
 
 /// Watches the file's directory (editors replace files by renaming) and
