@@ -305,7 +305,9 @@ pub async fn recover<R: DataExec>(
     let (t, o) = (ident(target), ident(&old));
     if !exists(rt, db, target).await? && exists(rt, db, &old).await? {
         let sql = format!(
-            "ALTER DATABASE {o} RENAME TO {t};\nCOMMENT ON DATABASE {t} IS NULL;\nALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;"
+            "ALTER DATABASE {o} RENAME TO {t};\nDO $turnout$ BEGIN IF shobj_description((SELECT oid FROM pg_database WHERE datname = {lt}), 'pg_database') = {m} THEN EXECUTE format('COMMENT ON DATABASE %I IS NULL', {lt}); END IF; END $turnout$;\nALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;",
+            lt = literal(target),
+            m = literal(MARKER)
         );
         query(rt, db, "postgres", "putting the target back", &sql).await?;
     } else if pending {
@@ -365,6 +367,19 @@ pub async fn swap<R: DataExec>(
     must_be_ours(rt, db, &old).await?;
     let target_exists = exists(rt, db, target).await?;
     let (source, source_db) = views_from;
+    let comment_sql = format!(
+        "SELECT encode(convert_to(shobj_description(oid, 'pg_database'), 'UTF8'), 'hex') FROM pg_database WHERE datname = {};",
+        literal(target)
+    );
+    let rows = query(
+        rt,
+        db,
+        "postgres",
+        "reading the target's comment",
+        &comment_sql,
+    )
+    .await?;
+    let comment = first(&rows).filter(|c| !c.is_empty()).and_then(unhex);
     let (t, s, o) = (ident(target), ident(&staging), ident(&old));
     let mut sql = format!("DROP DATABASE IF EXISTS {o} WITH (FORCE);\n");
     if target_exists {
@@ -373,6 +388,9 @@ pub async fn swap<R: DataExec>(
         sql.push_str(&inherit(&staging, source_db));
     }
     if target_exists {
+        // Marked, the set-aside contents are dropped by the next swap should
+        // this one be cut short; a cut right after the mark loses the
+        // database's comment (recover() puts the contents back without it).
         sql.push_str(&format!(
             "ALTER DATABASE {t} WITH ALLOW_CONNECTIONS false;\n\
              SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid();\n\
@@ -385,11 +403,10 @@ pub async fn swap<R: DataExec>(
     }
     sql.push_str(&format!(
         "ALTER DATABASE {s} RENAME TO {t};\n\
-         DO $turnout$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', {}, (SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = {})); END $turnout$;\n\
+         COMMENT ON DATABASE {t} IS {};\n\
          ALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;\n\
          DROP DATABASE IF EXISTS {o} WITH (FORCE);\n",
-        literal(target),
-        literal(&old),
+        comment.as_deref().map_or("NULL".to_string(), literal),
     ));
     query(rt, db, "postgres", "swapping the copy in", &sql)
         .await
