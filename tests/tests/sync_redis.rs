@@ -132,3 +132,43 @@ fn redis_databases_copy_verify_guard_and_restore() {
     assert!(!output_text(&denied).contains("wrong\n") && !output_text(&denied).contains(PASSWORD));
     assert_eq!(contents(2), written);
 }
+
+#[test]
+fn copies_and_backups_walk_the_keyspace_with_scan_not_keys() {
+    require_docker(&[BUSYBOX, "turnout/redis:demo"]);
+    let _cleanup = Cleanup(PLAN.to_string());
+    remove_plan_containers(PLAN);
+    let dir = temp_dir(&format!("{PLAN}-scan"));
+    let secret = dir.join("pw");
+    std::fs::write(&secret, PASSWORD).unwrap();
+    let file = dir.join("plan.yaml");
+    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    apply_file(&file, &data, &state);
+    for db in [1u8, 2, 15] {
+        redis(db, &["FLUSHDB"]);
+    }
+    redis(
+        1,
+        &[
+            "EVAL",
+            "for i = 1, 5000 do redis.call('SET', 'k:' .. i, i) end return 1",
+            "0",
+        ],
+    );
+    redis(2, &["SET", "previous", "value"]);
+    let source = contents(1);
+    // KEYS blocks a large server for one long call: turnout may not use it.
+    redis(0, &["ACL", "SETUSER", "default", "-keys"]);
+    let out = turnout_on(
+        &["sync", "--from", "future", "--to", "dao"],
+        &file,
+        &data,
+        &state,
+    );
+    redis(0, &["ACL", "SETUSER", "default", "+keys"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(contents(2), source);
+    let backups = backup_files(&data.join("backups").join(DB).join("2"));
+    assert_eq!(backups.len(), 1, "the previous keys were backed up");
+}

@@ -303,3 +303,67 @@ pub async fn check_backup(path: &std::path::Path) -> std::io::Result<u64> {
         keys += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn check(bytes: &[u8]) -> Result<u64, String> {
+        let path = std::env::temp_dir().join(format!(
+            "turnout-redis-backup-{}-{}",
+            std::process::id(),
+            bytes.len()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        let r = check_backup(&path).await.map_err(|e| e.to_string());
+        std::fs::remove_file(&path).unwrap();
+        r
+    }
+
+    fn restore(key: &str, value: &[u8]) -> Vec<u8> {
+        let mut out = b"*5\r\n".to_vec();
+        for part in [
+            b"RESTORE".as_slice(),
+            key.as_bytes(),
+            b"0",
+            value,
+            b"REPLACE",
+        ] {
+            out.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+            out.extend_from_slice(part);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_backup_counts_only_when_every_command_is_whole() {
+        let mut good = restore("a", b"\x00\x01v\r\nbinary");
+        good.extend(restore("b", b"x"));
+        good.push(b'\n');
+        assert_eq!(check(&good).await, Ok(2));
+        assert_eq!(check(b"\n").await, Ok(0), "an empty database");
+        // What an error reply leaves when only the exit code is looked at.
+        assert!(
+            check(b"ERR The user executing the script can't run this command\n")
+                .await
+                .is_err()
+        );
+        assert!(
+            check(&good[..good.len() - 1]).await.is_err(),
+            "no final newline"
+        );
+        assert!(
+            check(&good[..good.len() - 5]).await.is_err(),
+            "cut inside a value"
+        );
+        let mut extra = good.clone();
+        extra.extend_from_slice(b"junk");
+        assert!(check(&extra).await.is_err(), "bytes after the end");
+        let mut other = restore("a", b"v");
+        other[8..15].copy_from_slice(b"FLUSHDB");
+        other.push(b'\n');
+        assert!(check(&other).await.is_err(), "a command other than RESTORE");
+        assert!(check(&[b'x'; 100]).await.is_err(), "a line without an end");
+    }
+}
