@@ -6,17 +6,15 @@
 //! error names the file, the document and the line and column. Alias expansion
 //! runs under a budget, so a hostile "billion laughs" file fails fast.
 
-use std::fmt;
+mod document;
+
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use crate::datasync::DataSync;
+use crate::plan::PortPlan;
+use crate::selection::VersionSelection;
 
-use crate::API_VERSION;
-use crate::datasync::{DataSync, DataSyncSpec};
-use crate::plan::{PortPlan, PortPlanSpec};
-use crate::selection::{VersionSelection, VersionSelectionSpec};
+pub use document::Document;
 
 /// Largest file turnout reads as a plan: far above any real plan.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -74,15 +72,6 @@ impl LoadError {
             LoadError::Duplicate { .. } => "DuplicateName",
         }
     }
-}
-
-/// One parsed document of any turnout kind (short-lived: sorted by kind right after parsing).
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum Document {
-    PortPlan(PortPlan),
-    VersionSelection(VersionSelection),
-    DataSync(DataSync),
 }
 
 /// The documents of one or more files, by kind, each with the file it came from.
@@ -271,130 +260,4 @@ fn document_at_line(text: &str, line: u64) -> usize {
         }
     }
     doc
-}
-
-const TOP_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
-const KINDS: &[&str] = &["PortPlan", "VersionSelection", "DataSync"];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    PortPlan,
-    VersionSelection,
-    DataSync,
-}
-
-enum Spec {
-    PortPlan(PortPlanSpec),
-    VersionSelection(VersionSelectionSpec),
-    DataSync(DataSyncSpec),
-}
-
-impl<'de> Deserialize<'de> for Document {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(DocumentVisitor)
-    }
-}
-
-struct DocumentVisitor;
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Document;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a turnout document (apiVersion, kind, metadata, spec)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
-        let mut api_version: Option<ApiVersion> = None;
-        let mut kind: Option<Kind> = None;
-        let mut metadata: Option<ObjectMeta> = None;
-        let mut spec: Option<Spec> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                // Checked inside nested deserializers so the errors carry a location.
-                "apiVersion" => api_version = Some(map.next_value::<ApiVersion>()?),
-                "kind" => kind = Some(map.next_value::<Kind>()?),
-                "metadata" => metadata = Some(map.next_value()?),
-                "spec" => {
-                    spec = Some(match kind {
-                        Some(Kind::PortPlan) => Spec::PortPlan(map.next_value()?),
-                        Some(Kind::VersionSelection) => Spec::VersionSelection(map.next_value()?),
-                        Some(Kind::DataSync) => Spec::DataSync(map.next_value()?),
-                        None => match map.next_value::<SpecBeforeKind>()? {},
-                    })
-                }
-                // A status (e.g. from `kubectl get -o yaml`) is accepted and ignored:
-                // status is observed, never desired.
-                "status" => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                other => return Err(de::Error::unknown_field(other, TOP_FIELDS)),
-            }
-        }
-        if api_version.is_none() {
-            return Err(de::Error::missing_field("apiVersion"));
-        }
-        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
-        let metadata = metadata.ok_or_else(|| de::Error::missing_field("metadata"))?;
-        match metadata.name.as_deref() {
-            Some(n) if !n.is_empty() => {}
-            _ => return Err(de::Error::missing_field("metadata.name")),
-        }
-        let _ = kind;
-        let spec = spec.ok_or_else(|| de::Error::missing_field("spec"))?;
-        Ok(match spec {
-            Spec::PortPlan(spec) => Document::PortPlan(PortPlan { metadata, spec }),
-            Spec::VersionSelection(spec) => Document::VersionSelection(VersionSelection {
-                metadata,
-                spec,
-                status: None,
-            }),
-            Spec::DataSync(spec) => Document::DataSync(DataSync {
-                metadata,
-                spec,
-                status: None,
-            }),
-        })
-    }
-}
-
-struct ApiVersion;
-
-impl<'de> Deserialize<'de> for ApiVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = String::deserialize(d)?;
-        if v == API_VERSION {
-            Ok(ApiVersion)
-        } else {
-            Err(de::Error::custom(format!(
-                "apiVersion is {v:?}; turnout documents use {API_VERSION:?}"
-            )))
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let k = String::deserialize(d)?;
-        match k.as_str() {
-            "PortPlan" => Ok(Kind::PortPlan),
-            "VersionSelection" => Ok(Kind::VersionSelection),
-            "DataSync" => Ok(Kind::DataSync),
-            _ => Err(de::Error::unknown_variant(&k, KINDS)),
-        }
-    }
-}
-
-/// A `spec` met before `kind`: refused at its line, because the spec's
-/// fields are typed by the kind (reading it untyped would turn `name: 2024`
-/// into a number).
-enum SpecBeforeKind {}
-
-impl<'de> Deserialize<'de> for SpecBeforeKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_ignored_any(IgnoredAny)?;
-        Err(de::Error::custom(
-            "`spec` comes before `kind`; put apiVersion and kind first in the document (as kubectl writes them)",
-        ))
-    }
 }
