@@ -8,9 +8,11 @@
 
 mod document;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::datasync::DataSync;
+use crate::names::{NameError, ObjectKind};
 use crate::plan::PortPlan;
 use crate::selection::VersionSelection;
 
@@ -29,9 +31,17 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error(
-        "{file}: the file is {size} bytes; turnout reads plans of at most {MAX_FILE_BYTES} bytes"
+        "{file}: the file is at least {size} bytes; turnout reads plans of at most {MAX_FILE_BYTES} bytes"
     )]
     TooLarge { file: PathBuf, size: u64 },
+    #[error(
+        "{file}:{line}: the file is not UTF-8 (an invalid byte after {offset} bytes); save it as UTF-8"
+    )]
+    NotUtf8 {
+        file: PathBuf,
+        line: u64,
+        offset: usize,
+    },
     #[error("{file}:{line}:{column}: document {document}: {message}")]
     Parse {
         file: PathBuf,
@@ -59,6 +69,14 @@ pub enum LoadError {
         name: String,
         other: PathBuf,
     },
+    #[error("{file}: document {document}: metadata.name: {}", .kind.name_refused(.source))]
+    InvalidName {
+        file: PathBuf,
+        document: usize,
+        kind: ObjectKind,
+        #[source]
+        source: NameError,
+    },
 }
 
 impl LoadError {
@@ -67,9 +85,11 @@ impl LoadError {
         match self {
             LoadError::Io { .. } => "ReadFailed",
             LoadError::TooLarge { .. } => "FileTooLarge",
+            LoadError::NotUtf8 { .. } => "NotUtf8",
             LoadError::Parse { .. } | LoadError::Document { .. } => "ParseError",
             LoadError::Empty { .. } => "EmptyFile",
             LoadError::Duplicate { .. } => "DuplicateName",
+            LoadError::InvalidName { .. } => "InvalidName",
         }
     }
 }
@@ -91,21 +111,43 @@ pub struct Sourced<T> {
 }
 
 impl Documents {
-    /// Reads and parses one file.
+    /// Reads and parses one file. The read stops after [`MAX_FILE_BYTES`]:
+    /// the size on disk says nothing about a pipe, `/dev/zero` or a file
+    /// that grows while it is read.
     pub fn read(path: &Path) -> Result<Documents, LoadError> {
         let io = |source| LoadError::Io {
             file: path.to_path_buf(),
             source,
         };
-        let size = std::fs::metadata(path).map_err(io)?.len();
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
         if size > MAX_FILE_BYTES {
             return Err(LoadError::TooLarge {
                 file: path.to_path_buf(),
                 size,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        Documents::parse(path, &text)
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        Documents::parse_bytes(path, &bytes)
+    }
+
+    /// Parses the bytes of a file: at most [`MAX_FILE_BYTES`] of UTF-8.
+    pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Result<Documents, LoadError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let offset = e.valid_up_to();
+            let newlines = bytes[..offset].iter().filter(|b| **b == b'\n').count();
+            LoadError::NotUtf8 {
+                file: file.to_path_buf(),
+                line: newlines as u64 + 1,
+                offset,
+            }
+        });
+        // The size comes first: a huge file is refused for its size, not its encoding.
+        too_large(file, bytes.len())?;
+        Documents::parse(file, text?)
     }
 
     /// Reads several files into one set of documents.
@@ -117,8 +159,9 @@ impl Documents {
         Ok(all)
     }
 
-    /// Parses the text of a file; `file` is only used in messages.
+    /// Parses the text of a file (at most [`MAX_FILE_BYTES`]); `file` is only used in messages.
     pub fn parse(file: &Path, text: &str) -> Result<Documents, LoadError> {
+        too_large(file, text.len())?;
         let docs: Vec<Document> = serde_saphyr::from_multiple_with_options(text, parse_options())
             .map_err(|e| {
             let (line, column) = e
@@ -142,6 +185,16 @@ impl Documents {
         for (i, doc) in docs.into_iter().enumerate() {
             let file = file.to_path_buf();
             let document = i + 1;
+            // Refused here, before anything uses the name as a file name or label.
+            let kind = doc.kind();
+            if let Err(source) = kind.check_name(doc.name()) {
+                return Err(LoadError::InvalidName {
+                    file,
+                    document,
+                    kind,
+                    source,
+                });
+            }
             match doc {
                 Document::PortPlan(value) => out.plans.push(Sourced {
                     file,
@@ -201,6 +254,17 @@ impl Documents {
             .iter()
             .find(|p| p.value.metadata.name.as_deref() == Some(name))
     }
+}
+
+fn too_large(file: &Path, len: usize) -> Result<(), LoadError> {
+    let size = len as u64;
+    if size > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge {
+            file: file.to_path_buf(),
+            size,
+        });
+    }
+    Ok(())
 }
 
 fn parse_options() -> serde_saphyr::Options {

@@ -5,6 +5,7 @@
 mod container;
 mod data;
 mod documents;
+mod limits;
 mod ports;
 
 use std::collections::HashMap;
@@ -19,8 +20,12 @@ use crate::selection::VersionSelectionSpec;
 
 use container::check_container;
 use data::check_data_bindings;
-pub use data::{MAX_DATABASE_NAME, database_name_ok};
-pub use documents::{DocumentReport, validate_documents};
+pub use data::{MAX_DATABASE_NAME, database_name_ok, database_name_problem};
+pub use documents::{DocumentReport, validate_documents, validate_metadata_name};
+pub use limits::{
+    MAX_CONTAINERS, MAX_DATA_BINDINGS, MAX_PUBLISHED_PORTS, MAX_RANGES, MAX_VERSIONS,
+    MAX_VIOLATIONS,
+};
 use ports::{
     check_port_conflicts, check_port_ranges, check_ranges, check_ranges_across_versions,
     check_ranges_against_infrastructure,
@@ -67,6 +72,10 @@ pub enum ViolationKind {
     InvalidContainer,
     /// A plan without versions, or a sync that goes nowhere.
     Empty,
+    /// A plan bigger than turnout checks (see [`MAX_VERSIONS`] and the other limits).
+    TooLarge,
+    /// More violations than turnout reports at once ([`MAX_VIOLATIONS`]).
+    TooManyViolations,
 }
 
 impl ViolationKind {
@@ -91,6 +100,8 @@ impl ViolationKind {
             ViolationKind::SecretInEnvironment => "SecretInEnvironment",
             ViolationKind::InvalidContainer => "InvalidContainer",
             ViolationKind::Empty => "Empty",
+            ViolationKind::TooLarge => "TooLarge",
+            ViolationKind::TooManyViolations => "TooManyViolations",
         }
     }
 }
@@ -127,10 +138,16 @@ impl fmt::Display for Violation {
 #[derive(Default)]
 struct Report {
     found: Vec<Violation>,
+    /// Whether a violation was dropped because the report was full.
+    dropped: bool,
 }
 
 impl Report {
     fn push(&mut self, kind: ViolationKind, path: impl Into<String>, message: impl Into<String>) {
+        if self.full() {
+            self.dropped = true;
+            return;
+        }
         self.found.push(Violation {
             kind,
             path: path.into(),
@@ -148,6 +165,10 @@ impl Report {
         port: Option<u16>,
         message: String,
     ) {
+        if self.full() {
+            self.dropped = true;
+            return;
+        }
         self.found.push(Violation {
             kind,
             path,
@@ -207,6 +228,10 @@ fn placed(plan: &PortPlanSpec) -> Vec<Placed<'_>> {
 
 /// Every violation of the plan's rules; empty when the plan is valid.
 pub fn validate_plan(plan: &PortPlanSpec) -> Vec<Violation> {
+    let too_large = limits::plan_size_violations(plan);
+    if !too_large.is_empty() {
+        return too_large;
+    }
     let mut r = Report::default();
     let containers = placed(plan);
     if plan.versions.is_empty() {
@@ -231,7 +256,7 @@ pub fn validate_plan(plan: &PortPlanSpec) -> Vec<Violation> {
         check_ranges_across_versions(plan, &mut r);
     }
     check_data_bindings(plan, &mut r);
-    r.found
+    r.finish()
 }
 
 fn check_version_names(plan: &PortPlanSpec, r: &mut Report) {
@@ -309,7 +334,7 @@ pub fn validate_selection(
         &selection.active_version,
         &mut r,
     );
-    r.found
+    r.finish()
 }
 
 /// Violations of a sync against the plan it names.
@@ -327,7 +352,7 @@ pub fn validate_sync(plan: &PortPlanSpec, sync: &DataSyncSpec) -> Vec<Violation>
             ),
         );
     }
-    r.found
+    r.finish()
 }
 
 fn check_version_ref(plan: &PortPlanSpec, path: &str, name: &str, r: &mut Report) {

@@ -9,6 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::API_VERSION;
 use crate::datasync::{DataSync, DataSyncSpec};
+use crate::names::ObjectKind;
 use crate::plan::{PortPlan, PortPlanSpec};
 use crate::selection::{VersionSelection, VersionSelectionSpec};
 
@@ -19,6 +20,26 @@ pub enum Document {
     PortPlan(PortPlan),
     VersionSelection(VersionSelection),
     DataSync(DataSync),
+}
+
+impl Document {
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Document::PortPlan(_) => ObjectKind::PortPlan,
+            Document::VersionSelection(_) => ObjectKind::VersionSelection,
+            Document::DataSync(_) => ObjectKind::DataSync,
+        }
+    }
+
+    /// `metadata.name` (the loader refuses a document without one).
+    pub fn name(&self) -> &str {
+        let meta = match self {
+            Document::PortPlan(d) => &d.metadata,
+            Document::VersionSelection(d) => &d.metadata,
+            Document::DataSync(d) => &d.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
+    }
 }
 
 const TOP_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];

@@ -81,13 +81,11 @@ pub(super) fn check_data_bindings(plan: &PortPlanSpec, r: &mut Report) {
                             format!("{path}.database"),
                             format!("on Redis the database is a logical db index (0, 1, ...), not {db:?}"),
                         );
-                    } else if !redis && !database_name_ok(db) {
+                    } else if !redis && let Some(problem) = database_name_problem(db) {
                         r.push(
                             ViolationKind::InvalidDataBinding,
                             format!("{path}.database"),
-                            format!(
-                                "database name {db:?} must be letters, digits and '_', not starting with a digit, at most {MAX_DATABASE_NAME} characters (turnout adds suffixes for staging)"
-                            ),
+                            problem,
                         );
                     }
                 }
@@ -113,10 +111,39 @@ pub(super) fn check_data_bindings(plan: &PortPlanSpec, r: &mut Report) {
 /// Longest database name turnout syncs; it appends `__turnout_staging` (17) within MySQL's 64.
 pub const MAX_DATABASE_NAME: usize = 40;
 
-/// Database names become identifiers in SQL, so they are kept to a safe alphabet.
+/// Database names become identifiers in SQL, so they are kept to a safe
+/// alphabet, and off the names turnout makes for itself during a sync.
 pub fn database_name_ok(name: &str) -> bool {
-    !name.is_empty()
+    database_name_problem(name).is_none()
+}
+
+/// Why a database name is refused, or `None` when turnout can sync it.
+pub fn database_name_problem(name: &str) -> Option<String> {
+    let alphabet_ok = !name.is_empty()
         && name.len() <= MAX_DATABASE_NAME
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !alphabet_ok {
+        return Some(format!(
+            "database name {} must be letters, digits and '_', not starting with a digit, at most {MAX_DATABASE_NAME} characters (turnout adds suffixes for staging)",
+            names::shown(name)
+        ));
+    }
+    // Compared without case: MySQL with lower_case_table_names folds names,
+    // so `X__TURNOUT_OLD` can be the very database a sync of `x` drops.
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with(names::RESERVED_PREFIX) {
+        return Some(format!(
+            "database name {name:?} starts with {}, which turnout keeps for the databases it makes during a sync; rename the database",
+            names::RESERVED_PREFIX
+        ));
+    }
+    let suffix = [names::STAGING_SUFFIX, names::OLD_SUFFIX]
+        .into_iter()
+        .find(|s| lower.ends_with(s))?;
+    Some(format!(
+        "database name {name:?} ends in {suffix}: a sync of a database <db> loads it into <db>{} and moves the old contents to <db>{}, so a sync of another binding would overwrite or drop this one; rename the database",
+        names::STAGING_SUFFIX,
+        names::OLD_SUFFIX
+    ))
 }

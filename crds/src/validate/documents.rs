@@ -4,6 +4,29 @@
 use serde::Serialize;
 
 use super::{Violation, ViolationKind, validate_plan, validate_selection, validate_sync};
+use crate::names::{self, ObjectKind};
+
+/// The violation of a document's `metadata.name`, if turnout refuses it
+/// for that kind (see [`ObjectKind::check_name`]); for names that reach
+/// the operator from the Kubernetes API, as for names read from a file.
+pub fn validate_metadata_name(kind: ObjectKind, name: &str) -> Option<Violation> {
+    let e = kind.check_name(name).err()?;
+    Some(Violation {
+        kind: ViolationKind::InvalidName,
+        path: "metadata.name".to_string(),
+        subjects: vec![names::shown(name)],
+        port: None,
+        message: kind.name_refused(&e),
+    })
+}
+
+/// The name check first, then the document's own rules.
+fn with_name(kind: ObjectKind, name: &str, rest: Vec<Violation>) -> Vec<Violation> {
+    validate_metadata_name(kind, name)
+        .into_iter()
+        .chain(rest)
+        .collect()
+}
 
 /// The outcome of checking one document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -33,7 +56,11 @@ pub fn validate_documents(docs: &crate::load::Documents) -> Vec<DocumentReport> 
             document: p.document,
             kind: "PortPlan",
             name: name_of(&p.value.metadata),
-            violations: validate_plan(&p.value.spec),
+            violations: with_name(
+                ObjectKind::PortPlan,
+                &name_of(&p.value.metadata),
+                validate_plan(&p.value.spec),
+            ),
         });
     }
     let missing_plan = |plan_ref: &str| {
@@ -69,7 +96,11 @@ pub fn validate_documents(docs: &crate::load::Documents) -> Vec<DocumentReport> 
             document: s.document,
             kind: "VersionSelection",
             name: name_of(&s.value.metadata),
-            violations,
+            violations: with_name(
+                ObjectKind::VersionSelection,
+                &name_of(&s.value.metadata),
+                violations,
+            ),
         });
     }
     for s in &docs.syncs {
@@ -82,7 +113,11 @@ pub fn validate_documents(docs: &crate::load::Documents) -> Vec<DocumentReport> 
             document: s.document,
             kind: "DataSync",
             name: name_of(&s.value.metadata),
-            violations,
+            violations: with_name(
+                ObjectKind::DataSync,
+                &name_of(&s.value.metadata),
+                violations,
+            ),
         });
     }
     out

@@ -50,6 +50,9 @@ pub(super) fn check_ranges(vi: usize, version: &str, ranges: &[PortRange], r: &m
     for (i, a) in ranges.iter().enumerate() {
         for (j, b) in ranges.iter().enumerate().skip(i + 1) {
             if a.from <= a.to && b.from <= b.to && a.overlaps(b) {
+                if r.stop() {
+                    return;
+                }
                 let shared = a.from.max(b.from);
                 r.push_full(
                     ViolationKind::RangeOverlap,
@@ -140,7 +143,18 @@ pub(super) fn range_list(ranges: &[PortRange]) -> String {
     if ranges.is_empty() {
         return "none: add one under ranges".to_string();
     }
-    ranges.iter().map(range_text).collect::<Vec<_>>().join(", ")
+    // A message lists a few; a plan with hundreds of ranges gets a count.
+    const SHOWN: usize = 8;
+    let mut list = ranges
+        .iter()
+        .take(SHOWN)
+        .map(range_text)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ranges.len() > SHOWN {
+        list.push_str(&format!(" and {} more", ranges.len() - SHOWN));
+    }
+    list
 }
 
 pub(super) fn check_port_conflicts(plan: &PortPlanSpec, containers: &[Placed], r: &mut Report) {
@@ -171,6 +185,9 @@ pub(super) fn check_port_conflicts(plan: &PortPlanSpec, containers: &[Placed], r
                     || !plan.exclusive_versions;
                 if !together || !bind_overlaps(a.port.bind_address, b.port.bind_address) {
                     continue;
+                }
+                if r.stop() {
+                    return;
                 }
                 let why = if a.container.owner == b.container.owner
                     && a.container.owner != Owner::Infrastructure
@@ -220,6 +237,9 @@ pub(super) fn check_ranges_against_infrastructure(plan: &PortPlanSpec, r: &mut R
                 .iter()
                 .take_while(|(p, _, _)| *p <= range.to.get())
             {
+                if r.stop() {
+                    return;
+                }
                 r.push_full(
                     ViolationKind::RangeCoversInfrastructurePort,
                     format!("spec.versions[{vi}].ranges[{ri}]"),
@@ -242,6 +262,9 @@ pub(super) fn check_ranges_across_versions(plan: &PortPlanSpec, r: &mut Report) 
             for a in &v.ranges {
                 for (bi, b) in w.ranges.iter().enumerate() {
                     if a.from <= a.to && b.from <= b.to && a.overlaps(b) {
+                        if r.stop() {
+                            return;
+                        }
                         let shared = a.from.max(b.from);
                         r.push_full(
                             ViolationKind::RangeCollision,
