@@ -364,7 +364,7 @@ fn check_version_ref(plan: &PortPlanSpec, path: &str, name: &str, r: &mut Report
             None,
             format!(
                 "version {name:?} is not in the plan; its versions are {}",
-                plan.version_names().join(", ")
+                limits::first_few(plan.versions.iter().map(|v| &v.name))
             ),
         );
     }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::limits::first_few;
 use super::{Violation, ViolationKind, validate_plan, validate_selection, validate_sync};
 use crate::names::{self, ObjectKind};
 
@@ -64,11 +65,7 @@ pub fn validate_documents(docs: &crate::load::Documents) -> Vec<DocumentReport> 
         });
     }
     let missing_plan = |plan_ref: &str| {
-        let known: Vec<String> = docs
-            .plans
-            .iter()
-            .map(|p| name_of(&p.value.metadata))
-            .collect();
+        let known = first_few(docs.plans.iter().map(|p| name_of(&p.value.metadata)));
         Violation {
             kind: ViolationKind::UnknownPlan,
             path: "spec.planRef".to_string(),
@@ -76,11 +73,7 @@ pub fn validate_documents(docs: &crate::load::Documents) -> Vec<DocumentReport> 
             port: None,
             message: format!(
                 "plan {plan_ref:?} is not among the documents given ({}); pass the file that holds it too",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
+                if known.is_empty() { "none" } else { &known }
             ),
         }
     };

@@ -75,6 +75,28 @@ pub(super) fn plan_size_violations(plan: &PortPlanSpec) -> Vec<Violation> {
         .collect()
 }
 
+/// How many items of a list a message names.
+const LISTED: usize = 8;
+
+/// The first few items, and how many more there are: a message about a
+/// plan of thousands of versions stays a sentence.
+pub(super) fn first_few<I>(items: I) -> String
+where
+    I: ExactSizeIterator,
+    I::Item: std::fmt::Display,
+{
+    let total = items.len();
+    let mut list = items
+        .take(LISTED)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total > LISTED {
+        list.push_str(&format!(" and {} more", total - LISTED));
+    }
+    list
+}
+
 impl Report {
     /// Whether the report holds [`MAX_VIOLATIONS`]: the pairwise checks stop
     /// as soon as it does, so a plan of faults costs no more than a clean one.

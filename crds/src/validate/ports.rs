@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::limits::first_few;
 use super::{Owner, Placed, Report, ViolationKind};
 use crate::names;
 use crate::plan::{PortPlanSpec, PortRange, PublishedPort};
@@ -143,18 +144,7 @@ pub(super) fn range_list(ranges: &[PortRange]) -> String {
     if ranges.is_empty() {
         return "none: add one under ranges".to_string();
     }
-    // A message lists a few; a plan with hundreds of ranges gets a count.
-    const SHOWN: usize = 8;
-    let mut list = ranges
-        .iter()
-        .take(SHOWN)
-        .map(range_text)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if ranges.len() > SHOWN {
-        list.push_str(&format!(" and {} more", ranges.len() - SHOWN));
-    }
-    list
+    first_few(ranges.iter().map(range_text))
 }
 
 pub(super) fn check_port_conflicts(plan: &PortPlanSpec, containers: &[Placed], r: &mut Report) {
