@@ -10,6 +10,9 @@
 //! `FUZZ_SLOW_MS` (1000), is written to `tests/fuzz-corpus/` and the run
 //! exits non-zero; an input still running after `FUZZ_HANG_SECS` (60) is
 //! written there by a watchdog, which ends the run.
+//!
+//! `FUZZ_REPLAY=<file>` runs one saved input (a corpus file, the slowest
+//! input) 20 times instead, and prints its outcome and times.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -82,6 +85,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<bool, String> {
+    if let Ok(file) = std::env::var("FUZZ_REPLAY") {
+        return replay(&file);
+    }
     let cfg = Config::from_env()?;
     let seeds = seeds().map_err(|e| format!("cannot read the seeds: {e}"))?;
     report::capture_panics();
@@ -136,6 +142,29 @@ fn run() -> Result<bool, String> {
         .save_slowest()
         .map_err(|e| format!("cannot save the slowest input: {e}"))?;
     Ok(stats.findings == 0)
+}
+
+/// Runs one saved input a few times: its outcome, and its fastest,
+/// median and slowest time.
+fn replay(file: &str) -> Result<bool, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let mut times = Vec::new();
+    let mut outcome = None;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let o = catch_unwind(AssertUnwindSafe(|| exercise(&bytes)));
+        times.push(started.elapsed());
+        outcome = Some(o.map_err(|_| "panicked"));
+    }
+    times.sort();
+    println!(
+        "fuzz: {file}: {} bytes, {outcome:?}, fastest {:?}, median {:?}, slowest {:?}",
+        bytes.len(),
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    Ok(matches!(outcome, Some(Ok(_))))
 }
 
 fn seeds_summary(seeds: &[Seed]) -> String {
