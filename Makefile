@@ -1,5 +1,5 @@
 # Everyday commands. The two that matter: `make demo` and `make test`.
-.PHONY: setup images demo test unit e2e bench lint fmt generate
+.PHONY: setup images demo test unit e2e bench fuzz lint fmt generate
 
 CARGO ?= cargo
 
@@ -42,6 +42,15 @@ bench: setup
 	$(CARGO) build --release -p turnout
 	$(CARGO) bench -p turnout --bench core
 	$(CARGO) bench -p turnout-e2e --bench host
+
+# Fuzzing (docs/benchmarks.md): 1,000,000 inputs through the YAML loader and
+# every validation entry point, in a release build with overflow checks and
+# debug assertions on. A panic or an input slower than 1 s is written to
+# crds/tests/fuzz-corpus/ and fails the run. FUZZ_INPUTS, FUZZ_SEED,
+# FUZZ_SLOW_MS and FUZZ_HANG_SECS change it (crds/benches/fuzz.rs).
+fuzz:
+	CARGO_PROFILE_BENCH_OVERFLOW_CHECKS=true CARGO_PROFILE_BENCH_DEBUG_ASSERTIONS=true \
+		$(CARGO) bench -p turnout-crds --bench fuzz
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -6,17 +6,17 @@
 //! error names the file, the document and the line and column. Alias expansion
 //! runs under a budget, so a hostile "billion laughs" file fails fast.
 
-use std::fmt;
+mod document;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use crate::datasync::DataSync;
+use crate::names::{NameError, ObjectKind};
+use crate::plan::PortPlan;
+use crate::selection::VersionSelection;
 
-use crate::API_VERSION;
-use crate::datasync::{DataSync, DataSyncSpec};
-use crate::plan::{PortPlan, PortPlanSpec};
-use crate::selection::{VersionSelection, VersionSelectionSpec};
+pub use document::Document;
 
 /// Largest file turnout reads as a plan: far above any real plan.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -31,9 +31,17 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error(
-        "{file}: the file is {size} bytes; turnout reads plans of at most {MAX_FILE_BYTES} bytes"
+        "{file}: the file is at least {size} bytes; turnout reads plans of at most {MAX_FILE_BYTES} bytes"
     )]
     TooLarge { file: PathBuf, size: u64 },
+    #[error(
+        "{file}:{line}: the file is not UTF-8 (an invalid byte after {offset} bytes); save it as UTF-8"
+    )]
+    NotUtf8 {
+        file: PathBuf,
+        line: u64,
+        offset: usize,
+    },
     #[error("{file}:{line}:{column}: document {document}: {message}")]
     Parse {
         file: PathBuf,
@@ -61,6 +69,14 @@ pub enum LoadError {
         name: String,
         other: PathBuf,
     },
+    #[error("{file}: document {document}: metadata.name: {}", .kind.name_refused(.source))]
+    InvalidName {
+        file: PathBuf,
+        document: usize,
+        kind: ObjectKind,
+        #[source]
+        source: NameError,
+    },
 }
 
 impl LoadError {
@@ -69,20 +85,13 @@ impl LoadError {
         match self {
             LoadError::Io { .. } => "ReadFailed",
             LoadError::TooLarge { .. } => "FileTooLarge",
+            LoadError::NotUtf8 { .. } => "NotUtf8",
             LoadError::Parse { .. } | LoadError::Document { .. } => "ParseError",
             LoadError::Empty { .. } => "EmptyFile",
             LoadError::Duplicate { .. } => "DuplicateName",
+            LoadError::InvalidName { .. } => "InvalidName",
         }
     }
-}
-
-/// One parsed document of any turnout kind (short-lived: sorted by kind right after parsing).
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum Document {
-    PortPlan(PortPlan),
-    VersionSelection(VersionSelection),
-    DataSync(DataSync),
 }
 
 /// The documents of one or more files, by kind, each with the file it came from.
@@ -102,21 +111,43 @@ pub struct Sourced<T> {
 }
 
 impl Documents {
-    /// Reads and parses one file.
+    /// Reads and parses one file. The read stops after [`MAX_FILE_BYTES`]:
+    /// the size on disk says nothing about a pipe, `/dev/zero` or a file
+    /// that grows while it is read.
     pub fn read(path: &Path) -> Result<Documents, LoadError> {
         let io = |source| LoadError::Io {
             file: path.to_path_buf(),
             source,
         };
-        let size = std::fs::metadata(path).map_err(io)?.len();
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
         if size > MAX_FILE_BYTES {
             return Err(LoadError::TooLarge {
                 file: path.to_path_buf(),
                 size,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        Documents::parse(path, &text)
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        Documents::parse_bytes(path, &bytes)
+    }
+
+    /// Parses the bytes of a file: at most [`MAX_FILE_BYTES`] of UTF-8.
+    pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Result<Documents, LoadError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let offset = e.valid_up_to();
+            let newlines = bytes[..offset].iter().filter(|b| **b == b'\n').count();
+            LoadError::NotUtf8 {
+                file: file.to_path_buf(),
+                line: newlines as u64 + 1,
+                offset,
+            }
+        });
+        // The size comes first: a huge file is refused for its size, not its encoding.
+        too_large(file, bytes.len())?;
+        Documents::parse(file, text?)
     }
 
     /// Reads several files into one set of documents.
@@ -128,8 +159,9 @@ impl Documents {
         Ok(all)
     }
 
-    /// Parses the text of a file; `file` is only used in messages.
+    /// Parses the text of a file (at most [`MAX_FILE_BYTES`]); `file` is only used in messages.
     pub fn parse(file: &Path, text: &str) -> Result<Documents, LoadError> {
+        too_large(file, text.len())?;
         let docs: Vec<Document> = serde_saphyr::from_multiple_with_options(text, parse_options())
             .map_err(|e| {
             let (line, column) = e
@@ -153,6 +185,16 @@ impl Documents {
         for (i, doc) in docs.into_iter().enumerate() {
             let file = file.to_path_buf();
             let document = i + 1;
+            // Refused here, before anything uses the name as a file name or label.
+            let kind = doc.kind();
+            if let Err(source) = kind.check_name(doc.name()) {
+                return Err(LoadError::InvalidName {
+                    file,
+                    document,
+                    kind,
+                    source,
+                });
+            }
             match doc {
                 Document::PortPlan(value) => out.plans.push(Sourced {
                     file,
@@ -214,6 +256,17 @@ impl Documents {
     }
 }
 
+fn too_large(file: &Path, len: usize) -> Result<(), LoadError> {
+    let size = len as u64;
+    if size > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge {
+            file: file.to_path_buf(),
+            size,
+        });
+    }
+    Ok(())
+}
+
 fn parse_options() -> serde_saphyr::Options {
     let budget = serde_saphyr::budget! {
         max_aliases: 1_000,
@@ -271,130 +324,4 @@ fn document_at_line(text: &str, line: u64) -> usize {
         }
     }
     doc
-}
-
-const TOP_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
-const KINDS: &[&str] = &["PortPlan", "VersionSelection", "DataSync"];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    PortPlan,
-    VersionSelection,
-    DataSync,
-}
-
-enum Spec {
-    PortPlan(PortPlanSpec),
-    VersionSelection(VersionSelectionSpec),
-    DataSync(DataSyncSpec),
-}
-
-impl<'de> Deserialize<'de> for Document {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(DocumentVisitor)
-    }
-}
-
-struct DocumentVisitor;
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Document;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a turnout document (apiVersion, kind, metadata, spec)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
-        let mut api_version: Option<ApiVersion> = None;
-        let mut kind: Option<Kind> = None;
-        let mut metadata: Option<ObjectMeta> = None;
-        let mut spec: Option<Spec> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                // Checked inside nested deserializers so the errors carry a location.
-                "apiVersion" => api_version = Some(map.next_value::<ApiVersion>()?),
-                "kind" => kind = Some(map.next_value::<Kind>()?),
-                "metadata" => metadata = Some(map.next_value()?),
-                "spec" => {
-                    spec = Some(match kind {
-                        Some(Kind::PortPlan) => Spec::PortPlan(map.next_value()?),
-                        Some(Kind::VersionSelection) => Spec::VersionSelection(map.next_value()?),
-                        Some(Kind::DataSync) => Spec::DataSync(map.next_value()?),
-                        None => match map.next_value::<SpecBeforeKind>()? {},
-                    })
-                }
-                // A status (e.g. from `kubectl get -o yaml`) is accepted and ignored:
-                // status is observed, never desired.
-                "status" => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                other => return Err(de::Error::unknown_field(other, TOP_FIELDS)),
-            }
-        }
-        if api_version.is_none() {
-            return Err(de::Error::missing_field("apiVersion"));
-        }
-        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
-        let metadata = metadata.ok_or_else(|| de::Error::missing_field("metadata"))?;
-        match metadata.name.as_deref() {
-            Some(n) if !n.is_empty() => {}
-            _ => return Err(de::Error::missing_field("metadata.name")),
-        }
-        let _ = kind;
-        let spec = spec.ok_or_else(|| de::Error::missing_field("spec"))?;
-        Ok(match spec {
-            Spec::PortPlan(spec) => Document::PortPlan(PortPlan { metadata, spec }),
-            Spec::VersionSelection(spec) => Document::VersionSelection(VersionSelection {
-                metadata,
-                spec,
-                status: None,
-            }),
-            Spec::DataSync(spec) => Document::DataSync(DataSync {
-                metadata,
-                spec,
-                status: None,
-            }),
-        })
-    }
-}
-
-struct ApiVersion;
-
-impl<'de> Deserialize<'de> for ApiVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = String::deserialize(d)?;
-        if v == API_VERSION {
-            Ok(ApiVersion)
-        } else {
-            Err(de::Error::custom(format!(
-                "apiVersion is {v:?}; turnout documents use {API_VERSION:?}"
-            )))
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let k = String::deserialize(d)?;
-        match k.as_str() {
-            "PortPlan" => Ok(Kind::PortPlan),
-            "VersionSelection" => Ok(Kind::VersionSelection),
-            "DataSync" => Ok(Kind::DataSync),
-            _ => Err(de::Error::unknown_variant(&k, KINDS)),
-        }
-    }
-}
-
-/// A `spec` met before `kind`: refused at its line, because the spec's
-/// fields are typed by the kind (reading it untyped would turn `name: 2024`
-/// into a number).
-enum SpecBeforeKind {}
-
-impl<'de> Deserialize<'de> for SpecBeforeKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_ignored_any(IgnoredAny)?;
-        Err(de::Error::custom(
-            "`spec` comes before `kind`; put apiVersion and kind first in the document (as kubectl writes them)",
-        ))
-    }
 }

@@ -6,36 +6,9 @@ mod common;
 
 use std::path::Path;
 
+use common::yaml::{HEAD, SPEC};
 use turnout_crds::load::{Documents, LoadError};
 use turnout_crds::validate::{ViolationKind, validate_documents};
-
-const HEAD: &str = "\
-apiVersion: turnout.dev/v1alpha1
-kind: PortPlan
-metadata:
-  name: p
-";
-
-/// A small valid plan (lines 1-4 are HEAD).
-const SPEC: &str = "\
-spec:
-  infrastructure:
-    - name: test-mysql
-      image: mysql:8.0
-      ports:
-        - {host: 3306, container: 3306}
-  versions:
-    - name: future
-      ranges:
-        - {name: services, from: 8000, to: 8099}
-      containers:
-        - name: future-service-1
-          image: example/future-app:1.0
-          env:
-            - {name: PORT, value: '8080'}
-          ports:
-            - {host: 8001, container: 8080, range: services}
-";
 
 fn parse(text: &str) -> Result<Documents, LoadError> {
     Documents::parse(Path::new("plan.yaml"), text)

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod yaml;
+
 use std::net::IpAddr;
 
 use turnout_crds::plan::{
