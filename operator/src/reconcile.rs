@@ -202,14 +202,14 @@ impl From<String> for SyncFailure {
 pub trait SwitchSync: Send + Sync {
     /// Whether a switch `from` -> `to` has data bindings to copy.
     fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool;
-    /// Copies, as the DataSync called `name` (deterministic per selection,
-    /// switch and spec: running it again after it succeeded is a no-op).
+    /// Copies version `from`'s data into the target's active version, as
+    /// the DataSync called `name` (deterministic per selection, switch and
+    /// spec: running it again after it succeeded is a no-op).
     fn sync<'a>(
         &'a self,
         name: &'a str,
-        plan: &'a PortPlanSpec,
+        target: &'a Target,
         from: &'a str,
-        to: &'a str,
     ) -> BoxFuture<'a, Result<Vec<turnout_crds::datasync::SyncStep>, SyncFailure>>;
 }
 
@@ -504,7 +504,7 @@ impl<R: ContainerRuntime, H: HostPorts, S: SecretResolver> Reconciler<R, H, S> {
                 let to = desired.active_version.clone();
                 let t0 = Instant::now();
                 let name = datasync_name(target, f);
-                let r = setup.copier.sync(&name, &target.plan, f, &to).await;
+                let r = setup.copier.sync(&name, target, f).await;
                 data_sync = Some(name);
                 timings.sync_ms = Some(u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX));
                 match r {

@@ -677,3 +677,64 @@ async fn a_switch_datasync_whose_last_status_write_was_lost_is_repaired_from_the
     assert_eq!(writes[0].body["status"]["observedGeneration"], 2);
     assert!(mutating(&rt.take_calls()).is_empty(), "nothing ran again");
 }
+
+#[tokio::test]
+async fn a_datasync_that_breaks_a_rule_fails_before_the_host_is_touched() {
+    let ds = |to: &str| -> DataSync {
+        serde_json::from_value(json!({
+            "apiVersion": "turnout.dev/v1alpha1", "kind": "DataSync",
+            "metadata": {"name": "copy-a-to-b", "namespace": "default", "uid": "d-9", "generation": 2},
+            "spec": {"planRef": PLAN, "from": "a", "to": to},
+        }))
+        .unwrap()
+    };
+    let route: Route = Box::new(move |m, p, body| match (m, p) {
+        (&Method::GET, "/apis/turnout.dev/v1alpha1/namespaces/default/versionselections") => (
+            StatusCode::OK,
+            json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "VersionSelectionList",
+                   "metadata": {}, "items": [serde_json::to_value(selection("a", 1)).unwrap()]}),
+        ),
+        (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+            (StatusCode::OK, plan_object())
+        }
+        (&Method::GET, p) if p.ends_with("/datasyncs/copy-a-to-b") => {
+            (StatusCode::OK, serde_json::to_value(ds("zzz")).unwrap())
+        }
+        (&Method::PATCH, p) if p.ends_with("/datasyncs/copy-a-to-b/status") => {
+            let mut obj = serde_json::to_value(ds("zzz")).unwrap();
+            obj["status"] = body["status"].clone();
+            (StatusCode::OK, obj)
+        }
+        (&Method::POST, p) if p.contains("/events") => (StatusCode::CREATED, body.clone()),
+        _ => status_error(500, "unexpected"),
+    });
+    let dir = temp_dir("kube-ds-invalid");
+    let (seen, rt) = reconcile_datasync(route, &dir, ds("zzz")).await;
+    assert!(
+        rt.take_calls().is_empty(),
+        "the engine was not even asked: nothing was read or run"
+    );
+    let statuses: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/status"))
+        .map(|s| &s.body["status"])
+        .collect();
+    assert_eq!(statuses.len(), 1, "no Running: it never ran: {seen:#?}");
+    assert_eq!(statuses[0]["phase"], "Failed");
+    let message = statuses[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("InvalidDataSync") && message.contains("zzz"),
+        "{message}"
+    );
+    assert!(
+        !store_of_has_runs(&dir),
+        "no record of a run was made on the host"
+    );
+}
+
+/// Whether the host's DataSync records hold anything.
+fn store_of_has_runs(dir: &std::path::Path) -> bool {
+    !turnout::sync::run::store_of(&sync_options(dir))
+        .all()
+        .is_empty()
+}

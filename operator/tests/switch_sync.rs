@@ -30,10 +30,10 @@ impl SwitchSync for FakeSync {
     fn sync<'a>(
         &'a self,
         _: &'a str,
-        _: &'a PortPlanSpec,
+        target: &'a turnout::reconcile::Target,
         from: &'a str,
-        to: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SyncStep>, turnout::reconcile::SyncFailure>> {
+        let to = target.selection.active_version.as_str();
         Box::pin(async move {
             self.calls
                 .lock()

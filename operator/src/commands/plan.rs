@@ -63,8 +63,12 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
         from.filter(|f| *f != target.selection.active_version && target.selection.sync_on_switch)
     {
         let rt = DockerRuntime::connect().await?;
-        for step in crate::sync::plan_steps(&target.plan, &from, &target.selection.active_version)?
-        {
+        for step in crate::sync::plan_steps(
+            &target.plan_name,
+            &target.plan,
+            &from,
+            &target.selection.active_version,
+        )? {
             overwrites.push(
                 crate::sync::copy::preview(&rt, &LocalSecrets, &step, Default::default()).await?,
             );

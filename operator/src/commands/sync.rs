@@ -140,15 +140,15 @@ pub async fn run(
         return Ok(ExitCode::FAILURE);
     }
     let steps = match &promotion.source_plan {
-        None => plan_steps(&plan, &from, &to)?,
+        None => plan_steps(&plan_name, &plan, &from, &to)?,
         Some(file) => {
-            let (_, source) = one_plan(std::slice::from_ref(file))?;
+            let (source_name, source) = one_plan(std::slice::from_ref(file))?;
             check_promotion(
                 source.environment.as_ref(),
                 plan.environment.as_ref(),
                 promotion.force,
             )?;
-            plan_steps_between(&source, &from, &plan, &to)?
+            plan_steps_between((&source_name, &source, &from), (&plan_name, &plan, &to))?
         }
     };
     if steps.is_empty() {
@@ -211,13 +211,13 @@ pub async fn run(
     }
 }
 
-fn targets(plan: &turnout_crds::PortPlanSpec) -> Vec<StepPlan> {
+fn targets(plan_name: &str, plan: &turnout_crds::PortPlanSpec) -> Vec<StepPlan> {
     let names = plan.version_names();
     let mut out = Vec::new();
     for a in &names {
         for b in &names {
             if a != b
-                && let Ok(steps) = plan_steps(plan, a, b)
+                && let Ok(steps) = plan_steps(plan_name, plan, a, b)
             {
                 for s in steps {
                     if !out.iter().any(|o: &StepPlan| o.target == s.target) {
@@ -231,10 +231,10 @@ fn targets(plan: &turnout_crds::PortPlanSpec) -> Vec<StepPlan> {
 }
 
 pub fn backups(files: Vec<PathBuf>, data: DataArgs) -> anyhow::Result<ExitCode> {
-    let (_, plan) = one_plan(&files)?;
+    let (plan_name, plan) = one_plan(&files)?;
     let opts = data.options(true, false);
     let mut t = Table::new(["TARGET", "BACKUP", "BYTES"]);
-    for s in targets(&plan) {
+    for s in targets(&plan_name, &plan) {
         for f in list_backups(&backup_dir_of(&opts, &s.target)) {
             let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
             t.row([s.target.label(), f.display().to_string(), size.to_string()]);
@@ -245,13 +245,17 @@ pub fn backups(files: Vec<PathBuf>, data: DataArgs) -> anyhow::Result<ExitCode> 
 }
 
 /// The versions whose data binding writes into `target`.
-fn versions_binding(plan: &turnout_crds::PortPlanSpec, target: &Endpoint) -> Vec<String> {
+fn versions_binding(
+    plan_name: &str,
+    plan: &turnout_crds::PortPlanSpec,
+    target: &Endpoint,
+) -> Vec<String> {
     let names = plan.version_names();
     let mut out: Vec<String> = Vec::new();
     for a in &names {
         for b in &names {
             let binds = a != b
-                && plan_steps(plan, a, b)
+                && plan_steps(plan_name, plan, a, b)
                     .is_ok_and(|steps| steps.iter().any(|s| &s.target == target));
             if binds && !out.iter().any(|v| v == b) {
                 out.push((*b).to_string());
@@ -270,7 +274,7 @@ pub async fn restore_cmd(
 ) -> anyhow::Result<ExitCode> {
     let (plan_name, plan) = one_plan(&files)?;
     let opts = data.options(true, true);
-    let target: Endpoint = targets(&plan)
+    let target: Endpoint = targets(&plan_name, &plan)
         .into_iter()
         .map(|s| s.target)
         .find(|t| backup.parent() == Some(backup_dir_of(&opts, t).as_path()))
@@ -287,7 +291,7 @@ pub async fn restore_cmd(
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let rt = DockerRuntime::connect().await?;
     // Never overwrite data under a running version.
-    let versions = versions_binding(&plan, &target);
+    let versions = versions_binding(&plan_name, &plan, &target);
     let up: Vec<String> = rt
         .list()
         .await?

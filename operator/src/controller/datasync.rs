@@ -25,6 +25,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{debug, info, warn};
 use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncStep};
+use turnout_crds::validate::{validate_plan, validate_sync};
 use turnout_crds::{DataSync, PortPlanSpec, VersionSelection};
 
 use super::{ClusterSecrets, Context, ControllerError, apply_status};
@@ -76,16 +77,16 @@ pub struct KubeSwitchSync<R> {
 
 impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
     fn has_data(&self, plan: &PortPlanSpec, from: &str, to: &str) -> bool {
-        crate::sync::plan_steps(plan, from, to).is_ok_and(|s| !s.is_empty())
+        crate::sync::plan_steps("", plan, from, to).is_ok_and(|s| !s.is_empty())
     }
 
     fn sync<'a>(
         &'a self,
         name: &'a str,
-        plan: &'a PortPlanSpec,
+        target: &'a crate::reconcile::Target,
         from: &'a str,
-        to: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SyncStep>, SyncFailure>> {
+        let (plan, to) = (&target.plan, target.selection.active_version.as_str());
         Box::pin(async move {
             let owner = self
                 .owner
@@ -195,7 +196,7 @@ pub async fn ensure(
 
 /// The key of a DataSync in the host's local record of syncs: namespace,
 /// name and UID, so a DataSync deleted and created again is a new one. A
-/// key too long for a file name is shortened with a hash of the whole.
+/// key longer than a DataSync name may be is shortened with a hash of the whole.
 fn store_key(ds: &DataSync) -> String {
     use sha2::{Digest, Sha256};
     let mut key = format!(
@@ -207,14 +208,15 @@ fn store_key(ds: &DataSync) -> String {
         key.push('.');
         key.push_str(uid);
     }
-    if key.len() > 200 {
-        let hash: String = Sha256::digest(key.as_bytes())
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        key.truncate(150);
-        key.push('~');
+    // Within a DataSync name's 253 characters; the store shortens long
+    // ones for the file system.
+    if key.len() > 240 {
+        let hash = crate::sync::db::hex(&Sha256::digest(key.as_bytes())[..12]);
+        key.truncate(200);
+        while key.ends_with(['.', '-']) {
+            key.pop();
+        }
+        key.push('-');
         key.push_str(&hash);
     }
     key
@@ -355,6 +357,19 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
         return Ok(Action::await_change());
     }
     let plan = ctx.load_plan(&ns, &ds.spec.plan_ref).await?;
+    // The same rules as every other way in: a DataSync that breaks one
+    // fails at once, before anything on the host is read or run.
+    if let Some(problem) = invalid(&ds, &plan) {
+        let status = DataSyncStatus {
+            phase: Some(SyncPhase::Failed),
+            message: Some(problem),
+            observed_generation: ds.metadata.generation,
+            ..Default::default()
+        };
+        apply_status(&api, &name, "DataSync", &status).await?;
+        publish(&ctx, &ds, false, status.message).await;
+        return Ok(Action::await_change());
+    }
     let observed = ctx
         .reconciler
         .runtime
@@ -395,6 +410,44 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
     )
     .await;
     let ok = done.phase == Some(SyncPhase::Succeeded);
+    publish(&ctx, &ds, ok, done.message).await;
+    // A lost status write is retried (the host's record keeps the copy from running again).
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    Ok(Action::await_change())
+}
+
+/// Why `ds` may not run with `plan`: its name, the plan's rules, or the
+/// sync's own (versions the plan has, bindings that can be copied).
+fn invalid(ds: &DataSync, plan: &PortPlanSpec) -> Option<String> {
+    let name = ds.name_any();
+    if let Err(e) = turnout_crds::names::check_datasync_name(&name) {
+        return Some(format!(
+            "[InvalidName] DataSync {}: {e}; nothing was run",
+            turnout_crds::names::shown(&name)
+        ));
+    }
+    let violations: Vec<String> = validate_plan(plan)
+        .into_iter()
+        .map(|v| format!("PortPlan {}: {v}", ds.spec.plan_ref))
+        .chain(
+            validate_sync(plan, &ds.spec)
+                .into_iter()
+                .map(|v| v.to_string()),
+        )
+        .collect();
+    (!violations.is_empty()).then(|| {
+        format!(
+            "[InvalidDataSync] {} rule(s) broken, nothing was run: {}",
+            violations.len(),
+            violations.join("; ")
+        )
+    })
+}
+
+/// The Event a finished DataSync leaves: `Synced` or `SyncFailed`.
+async fn publish<R, H>(ctx: &Context<R, H>, ds: &DataSync, ok: bool, message: Option<String>) {
     let ev = Event {
         type_: if ok {
             EventType::Normal
@@ -402,18 +455,13 @@ pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
             EventType::Warning
         },
         reason: if ok { "Synced" } else { "SyncFailed" }.into(),
-        note: done.message.map(|m| m.chars().take(1000).collect()),
+        note: message.map(|m| m.chars().take(1000).collect()),
         action: "Sync".into(),
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&ev, &ds.object_ref(&())).await {
         warn!(error = %e, "cannot publish an event");
     }
-    // A lost status write is retried (the host's record keeps the copy from running again).
-    if let Some(e) = write_error {
-        return Err(e.into());
-    }
-    Ok(Action::await_change())
 }
 
 /// A switch's DataSync is run by its selection's reconcile. If the status

@@ -329,6 +329,13 @@ impl crate::runtime::stream::DataExec for MemoryRuntime {
         ))
     }
 
+    async fn labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError> {
+        Ok(self.with(|s| s.containers.get(name).map(|c| c.labels.clone())))
+    }
+
     async fn stream(
         &self,
         from: crate::runtime::stream::Source<'_>,

@@ -152,6 +152,14 @@ pub trait DataExec: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Captured, RuntimeError>> + Send;
 
+    /// The labels of container `name`, or None when it does not exist.
+    fn labels(
+        &self,
+        name: &str,
+    ) -> impl Future<
+        Output = Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError>,
+    > + Send;
+
     /// Streams `from` into `to`, calling `on_bytes` with the running total.
     /// Memory stays bounded whatever the size of the data.
     fn stream(

@@ -262,6 +262,7 @@ pub async fn preview<R: DataExec, S: SecretResolver>(
     if step.target.service.is_some() {
         return Ok(o);
     }
+    super::check_ours(rt, &step.target).await?;
     let db = db_of(secrets, &step.target, timeouts)?;
     o.exists = engine::exists(rt, &db, &step.target.database).await?;
     if o.exists {

@@ -9,16 +9,17 @@ use sha2::{Digest, Sha256};
 use super::Endpoint;
 use crate::runtime::stream::SecretValue;
 
-/// Suffix of the database a copy is loaded into before the swap.
-pub const STAGING: &str = "__turnout_staging";
 /// Suffix of the database the previous tables are moved to by the swap.
-pub const OLD: &str = "__turnout_old";
+pub use turnout_crds::names::OLD_SUFFIX as OLD;
+/// Prefix of names turnout keeps for itself inside databases.
+pub use turnout_crds::names::RESERVED_PREFIX;
+/// Suffix of the database a copy is loaded into before the swap (plans may
+/// not name such databases: validation refuses them).
+pub use turnout_crds::names::STAGING_SUFFIX as STAGING;
 
 /// Name of the table that marks a staging (or set-aside) database as
 /// turnout's own: only databases carrying it are ever dropped by turnout.
 pub const MARKER_TABLE: &str = "__turnout_marker";
-/// Prefix of names turnout keeps for itself inside databases.
-pub const RESERVED_PREFIX: &str = "__turnout";
 
 /// How long the data path waits on a database command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

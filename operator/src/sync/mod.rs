@@ -74,6 +74,14 @@ pub enum SyncError {
         "database {database} exists and was not made by turnout; turnout only drops databases it marked as its own. Rename or drop it yourself, then run the sync again"
     )]
     NotOurs { database: String },
+    #[error(
+        "container {container} {found}; a sync only runs commands in containers turnout runs for plan {plan}. Converge the plan first (turnout apply), or fix the data binding"
+    )]
+    ForeignContainer {
+        container: String,
+        plan: String,
+        found: String,
+    },
     #[error("backup of {target}: {message}")]
     Backup { target: String, message: String },
     #[error("secret for {container}: {message}")]
@@ -104,6 +112,7 @@ impl SyncError {
             SyncError::SourceMissing(_) => "SourceMissing",
             SyncError::HostileName { .. } => "HostileName",
             SyncError::NotOurs { .. } => "NotOurs",
+            SyncError::ForeignContainer { .. } => "ForeignContainer",
             SyncError::Backup { .. } => "BackupFailed",
             SyncError::Secret { .. } => "SecretUnavailable",
             SyncError::Io(_) => "IoError",
@@ -115,6 +124,9 @@ impl SyncError {
 /// One end of a copy: a database on a container, or a service's own data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
+    /// The plan whose container this is: a sync touches only containers
+    /// turnout runs for that plan.
+    pub plan: String,
     pub container: String,
     /// The engine, for a database binding.
     pub engine: Option<Engine>,
@@ -152,7 +164,7 @@ pub struct StepPlan {
     pub target: Endpoint,
 }
 
-fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError> {
+fn endpoint(plan_name: &str, plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError> {
     let unsupported = |message: String| SyncError::Unsupported {
         binding: b.name.clone(),
         message,
@@ -165,6 +177,7 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
             .find(|c| c.name == b.container)
             .ok_or_else(|| unsupported(format!("{} is not in the plan", b.container)))?;
         return Ok(Endpoint {
+            plan: plan_name.to_string(),
             container: c.name.clone(),
             engine: None,
             database: b.name.clone(),
@@ -201,6 +214,7 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
         )));
     }
     Ok(Endpoint {
+        plan: plan_name.to_string(),
         container: c.name.clone(),
         engine: Some(engine),
         database: database.clone(),
@@ -213,19 +227,53 @@ fn endpoint(plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError>
     })
 }
 
-/// The copies a sync from `from` to `to` makes: bindings present in both
-/// versions under the same name. Pure.
-pub fn plan_steps(plan: &PortPlanSpec, from: &str, to: &str) -> Result<Vec<StepPlan>, SyncError> {
-    plan_steps_between(plan, from, plan, to)
+/// Refuses an endpoint whose container is not one turnout runs for the
+/// endpoint's plan: a sync (or a preview) execs only into those. A
+/// service's data is reached through one-off containers turnout makes from
+/// the plan's image, so it needs no such container.
+pub async fn check_ours<R: crate::runtime::stream::DataExec>(
+    rt: &R,
+    e: &Endpoint,
+) -> Result<(), SyncError> {
+    use crate::core::model::{LABEL_MANAGED_BY, LABEL_PLAN, MANAGED_BY};
+    if e.service.is_some() {
+        return Ok(());
+    }
+    let found = match rt.labels(&e.container).await? {
+        None => "does not exist".to_string(),
+        Some(l) if l.get(LABEL_MANAGED_BY).map(String::as_str) != Some(MANAGED_BY) => {
+            "is not managed by turnout".to_string()
+        }
+        Some(l) if l.get(LABEL_PLAN) != Some(&e.plan) => format!(
+            "belongs to plan {}",
+            l.get(LABEL_PLAN).map_or("(none)", String::as_str)
+        ),
+        Some(_) => return Ok(()),
+    };
+    Err(SyncError::ForeignContainer {
+        container: e.container.clone(),
+        plan: e.plan.clone(),
+        found,
+    })
+}
+
+/// The copies a sync from `from` to `to` of plan `plan_name` makes:
+/// bindings present in both versions under the same name. Pure.
+pub fn plan_steps(
+    plan_name: &str,
+    plan: &PortPlanSpec,
+    from: &str,
+    to: &str,
+) -> Result<Vec<StepPlan>, SyncError> {
+    plan_steps_between((plan_name, plan, from), (plan_name, plan, to))
 }
 
 /// Like [`plan_steps`], with the source version in another plan (another
-/// environment whose containers run on this engine).
+/// environment whose containers run on this engine). Each side is (plan
+/// name, plan, version).
 pub fn plan_steps_between(
-    source_plan: &PortPlanSpec,
-    from: &str,
-    plan: &PortPlanSpec,
-    to: &str,
+    (source_name, source_plan, from): (&str, &PortPlanSpec, &str),
+    (plan_name, plan, to): (&str, &PortPlanSpec, &str),
 ) -> Result<Vec<StepPlan>, SyncError> {
     let source = source_plan
         .version(from)
@@ -238,7 +286,10 @@ pub fn plan_steps_between(
         let Some(tb) = target.data.iter().find(|t| t.name == sb.name) else {
             continue;
         };
-        let (source, target) = (endpoint(source_plan, sb)?, endpoint(plan, tb)?);
+        let (source, target) = (
+            endpoint(source_name, source_plan, sb)?,
+            endpoint(plan_name, plan, tb)?,
+        );
         if source.service.is_some() != target.service.is_some() {
             return Err(SyncError::Unsupported {
                 binding: sb.name.clone(),
@@ -328,7 +379,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let steps = plan_steps(&plan, "a", "b").unwrap();
+        let steps = plan_steps("p", &plan, "a", "b").unwrap();
         let pairs: Vec<(String, String)> = steps
             .iter()
             .map(|s| (s.source.label(), s.target.label()))
@@ -342,11 +393,11 @@ mod tests {
         );
         assert_eq!(steps[1].target.service.as_ref().unwrap().image, "y");
         assert_eq!(
-            plan_steps(&plan, "a", "c").unwrap_err().reason(),
+            plan_steps("p", &plan, "a", "c").unwrap_err().reason(),
             "Unsupported"
         );
         assert_eq!(
-            plan_steps(&plan, "a", "zzz").unwrap_err().reason(),
+            plan_steps("p", &plan, "a", "zzz").unwrap_err().reason(),
             "UnknownVersion"
         );
     }

@@ -71,6 +71,7 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
     if verify && meta.is_none() {
         return Err(unrecorded(file));
     }
+    super::check_ours(rt, target).await?;
     let db = db_of(secrets, target, opts.timeouts)?;
     let tdb = target.database.as_str();
     let io = |e: std::io::Error| SyncError::Io(format!("sync records: {e}"));

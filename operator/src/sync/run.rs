@@ -65,6 +65,13 @@ pub async fn run_sync<R: DataExec, S: SecretResolver>(
 ) -> (Vec<SyncStep>, Result<(), SyncError>) {
     let mut done = Vec::new();
     for step in steps {
+        for e in [&step.source, &step.target] {
+            if let Err(e) = super::check_ours(rt, e).await {
+                return (done, Err(e));
+            }
+        }
+    }
+    for step in steps {
         let t0 = Instant::now();
         let mut status = SyncStep {
             binding: step.binding.clone(),
@@ -98,21 +105,20 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
     for EngineSwitchSync<R, S>
 {
     fn has_data(&self, plan: &turnout_crds::PortPlanSpec, from: &str, to: &str) -> bool {
-        super::plan_steps(plan, from, to).is_ok_and(|s| !s.is_empty())
+        super::plan_steps("", plan, from, to).is_ok_and(|s| !s.is_empty())
     }
 
     fn sync<'a>(
         &'a self,
         name: &'a str,
-        plan: &'a turnout_crds::PortPlanSpec,
+        target: &'a crate::reconcile::Target,
         from: &'a str,
-        to: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, crate::reconcile::SyncFailure>> {
         Box::pin(async move {
             let spec = turnout_crds::datasync::DataSyncSpec {
-                plan_ref: String::new(),
+                plan_ref: target.plan_name.clone(),
                 from: from.to_string(),
-                to: to.to_string(),
+                to: target.selection.active_version.clone(),
                 backup: true,
                 allow_overwrite_newer: self.options.allow_overwrite_newer,
                 force: false,
@@ -122,7 +128,7 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
                 &self.secrets,
                 &self.options,
                 name,
-                plan,
+                &target.plan,
                 spec,
             )
             .await;
@@ -188,7 +194,7 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
         allow_overwrite_newer: spec.allow_overwrite_newer,
         ..opts.clone()
     };
-    let result = match super::plan_steps(plan, &spec.from, &spec.to) {
+    let result = match super::plan_steps(&spec.plan_ref, plan, &spec.from, &spec.to) {
         Err(e) => Err(e),
         Ok(steps) => {
             let (done, r) = run_sync(rt, secrets, &steps, &options, &LogSyncProgress).await;

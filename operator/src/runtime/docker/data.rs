@@ -363,6 +363,25 @@ async fn drain(container: String, output: Option<Output>) -> Result<String, Runt
 }
 
 impl DataExec for DockerRuntime {
+    async fn labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(
+                c.config
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            )),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(about(name, e)),
+        }
+    }
+
     async fn capture(
         &self,
         spec: &ExecSpec,
