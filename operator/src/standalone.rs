@@ -64,6 +64,9 @@ pub struct StandaloneStatus {
     /// With --git: the commit whose file is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_revision: Option<String>,
+    /// The Docker engine this turnout drives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// State shared with the HTTP endpoints.
@@ -183,6 +186,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     let _watcher = watch_file(&opts.file, tx.clone())?;
     let runtime = Arc::new(connect_until_up(&stop).await?);
+    let engine = runtime.describe();
+    info!(engine = %engine, "driving the Docker engine");
     spawn_events(runtime.clone(), tx.clone());
     let ticker_tx = tx.clone();
     let resync = opts.resync;
@@ -266,6 +271,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 file_error: file_error.clone(),
                 updated_at: jiff::Timestamp::now().to_string(),
                 status: status.clone(),
+                engine: Some(engine.clone()),
             };
             if let Some(path) = &opts.status_file
                 && let Err(e) = write_atomically(path, &doc)
@@ -451,10 +457,13 @@ pub fn write_atomically(path: &Path, doc: &StandaloneStatus) -> std::io::Result<
     crate::files::replace_json(path, doc)
 }
 
+/// Connects to the engine, waiting while it is away; an address that
+/// cannot be used is an error at once (waiting would not change it).
 async fn connect_until_up(stop: &AtomicBool) -> anyhow::Result<DockerRuntime> {
+    let address = crate::runtime::docker::address::resolve(None)?;
     let mut delay = Duration::from_millis(250);
     loop {
-        match DockerRuntime::connect().await {
+        match DockerRuntime::connect_to(address.clone()).await {
             Ok(r) => return Ok(r),
             Err(e) if !stop.load(Ordering::SeqCst) => {
                 warn!(error = %e, "waiting for the Docker engine");

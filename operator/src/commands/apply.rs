@@ -55,6 +55,8 @@ pub async fn run(
     let target = load_target(&files)?;
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
+    let engine = runtime.describe();
+    eprintln!("engine: {engine}");
     let reconciler = crate::standalone::engine_reconciler(runtime, &state_dir, sync);
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -82,6 +84,7 @@ pub async fn run(
                 status: status.clone(),
                 data_syncs: Vec::new(),
                 applied_revision: None,
+                engine: Some(engine),
             },
         )?;
     }

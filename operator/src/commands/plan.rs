@@ -20,6 +20,8 @@ use crate::target::load_target;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PlanView {
+    /// The engine the plan was made against.
+    engine: String,
     plan: String,
     active_version: String,
     actions: Vec<Action>,
@@ -47,7 +49,7 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
     } else {
         // The secrets directory is not written by a preflight.
         let r = Reconciler::new(
-            runtime,
+            runtime.clone(),
             ProcHost,
             SecretFiles::new("/nonexistent", LocalSecrets),
         );
@@ -62,7 +64,6 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
     if let Some(from) =
         from.filter(|f| *f != target.selection.active_version && target.selection.sync_on_switch)
     {
-        let rt = DockerRuntime::connect().await?;
         for step in crate::sync::plan_steps(
             &target.plan_name,
             &target.plan,
@@ -70,11 +71,18 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
             &target.selection.active_version,
         )? {
             overwrites.push(
-                crate::sync::copy::preview(&rt, &LocalSecrets, &step, Default::default()).await?,
+                crate::sync::copy::preview(
+                    runtime.as_ref(),
+                    &LocalSecrets,
+                    &step,
+                    Default::default(),
+                )
+                .await?,
             );
         }
     }
     let view = PlanView {
+        engine: runtime.describe(),
         plan: target.plan_name.clone(),
         active_version: target.selection.active_version.clone(),
         actions,
@@ -90,6 +98,7 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
 }
 
 fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
+    writeln!(out, "Engine: {}", v.engine)?;
     if v.actions.is_empty() {
         writeln!(
             out,

@@ -133,6 +133,7 @@ pub async fn run(
         client.default_namespace(),
     )?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
+    info!(engine = %runtime.describe(), "driving the Docker engine");
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let shared = Arc::new(Shared::with_metrics(metrics.clone()));
     let listener = crate::http::bind(listen).await.map_err(|e| {

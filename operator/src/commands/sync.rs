@@ -157,6 +157,7 @@ pub async fn run(
     }
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let rt = Arc::new(DockerRuntime::connect().await?);
+    eprintln!("engine: {}", rt.describe());
     // Never overwrite data under a running version.
     let running_target: Vec<String> = rt
         .list()
@@ -290,6 +291,7 @@ pub async fn restore_cmd(
     }
     let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
     let rt = DockerRuntime::connect().await?;
+    eprintln!("engine: {}", rt.describe());
     // Never overwrite data under a running version.
     let versions = versions_binding(&plan_name, &plan, &target);
     let up: Vec<String> = rt

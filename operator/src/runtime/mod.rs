@@ -22,6 +22,9 @@ pub enum RuntimeError {
     /// The engine cannot be reached (not running, restarting, socket missing).
     #[error("the container engine is unreachable: {0}; is dockerd running?")]
     Unavailable(String),
+    /// The engine address cannot be used; nothing was contacted.
+    #[error(transparent)]
+    Address(#[from] docker::address::AddressError),
     /// A call about one container failed.
     #[error("container {container}: {message}")]
     Container { container: String, message: String },
@@ -41,6 +44,7 @@ impl RuntimeError {
     pub fn reason(&self) -> &'static str {
         match self {
             RuntimeError::Unavailable(_) => "EngineUnavailable",
+            RuntimeError::Address(e) => e.reason(),
             RuntimeError::Container { .. } => "RuntimeError",
             RuntimeError::TimedOut { .. } => "Timeout",
         }

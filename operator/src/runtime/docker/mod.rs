@@ -23,20 +23,61 @@ use super::{
 };
 use crate::core::model::{ObservedContainer, ObservedPort, RunState};
 
-/// The local Docker engine.
+pub mod address;
+
+use address::EngineAddress;
+
+/// A Docker engine, reached through bollard.
 #[derive(Clone)]
 pub struct DockerRuntime {
     docker: Docker,
+    address: EngineAddress,
+    version: String,
 }
 
 impl DockerRuntime {
-    /// Connects to the engine named by `DOCKER_HOST`, or the local socket,
-    /// and agrees on an API version both sides speak.
+    /// Connects to the engine `DOCKER_HOST` names (the local socket when
+    /// it names none) and agrees on an API version both sides speak. An
+    /// address turnout cannot use is an error, never the local engine.
     pub async fn connect() -> Result<DockerRuntime, RuntimeError> {
-        let docker = Docker::connect_with_local_defaults().map_err(unavailable)?;
-        let docker = docker.negotiate_version().await.map_err(unavailable)?;
-        docker.ping().await.map_err(unavailable)?;
-        Ok(DockerRuntime { docker })
+        Self::connect_to(address::resolve(None)?).await
+    }
+
+    /// Connects to the engine at `address`.
+    pub async fn connect_to(address: EngineAddress) -> Result<DockerRuntime, RuntimeError> {
+        let docker = match &address {
+            EngineAddress::Unix(path) => Docker::connect_with_unix(
+                &path.display().to_string(),
+                120,
+                bollard::API_DEFAULT_VERSION,
+            ),
+        }
+        .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?;
+        let version = docker
+            .version()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?
+            .version
+            .unwrap_or_default();
+        Ok(DockerRuntime {
+            docker,
+            address,
+            version,
+        })
+    }
+
+    /// The engine this runtime acts on, for messages and status:
+    /// `unix:///var/run/docker.sock (Docker 28.2.2)`.
+    pub fn describe(&self) -> String {
+        format!("{} (Docker {})", self.address, self.version)
+    }
+
+    pub fn address(&self) -> &EngineAddress {
+        &self.address
     }
 }
 

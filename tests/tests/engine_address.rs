@@ -1,0 +1,148 @@
+//! End-to-end: turnout acts only on the engine it was pointed at. An
+//! address it cannot use (another host over ssh or tcp, a Docker context)
+//! is refused before anything happens, never replaced by the local engine;
+//! the commands and the status name the engine they act on.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use turnout_e2e::*;
+
+const PLAN: &str = "e2e-engine";
+const BASE: u16 = 29100;
+
+fn apply_with(env: &[(&str, &str)], file: &std::path::Path, dir: &std::path::Path) -> Output {
+    let mut c = Command::new(turnout_bin());
+    c.arg("apply")
+        .arg(file)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("turnout runs")
+}
+
+#[test]
+fn an_engine_address_turnout_cannot_use_is_refused_and_the_local_engine_untouched() {
+    require_docker(&[BUSYBOX]);
+    let _cleanup = Cleanup(PLAN.to_string());
+    remove_plan_containers(PLAN);
+    let dir = temp_dir(PLAN);
+    let file = dir.join("desired.yaml");
+    std::fs::write(&file, demo_plan(PLAN, BASE, "future")).expect("write the plan");
+    let config = dir.join("docker-config");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::write(
+        config.join("config.json"),
+        r#"{"currentContext": "prod-cloud"}"#,
+    )
+    .expect("write the CLI config");
+    let config = config.display().to_string();
+    for (env, expect) in [
+        (
+            vec![("DOCKER_HOST", "ssh://ops@prod-cloud")],
+            "ssh://ops@prod-cloud",
+        ),
+        (
+            vec![("DOCKER_HOST", "tcp://127.0.0.1:1")],
+            "tcp://127.0.0.1:1",
+        ),
+        (
+            vec![("DOCKER_HOST", "ssh://ops:hunter2@prod-cloud")],
+            "ssh://ops:***@prod-cloud",
+        ),
+        (vec![("DOCKER_CONTEXT", "prod-cloud")], "prod-cloud"),
+        (vec![("DOCKER_CONFIG", config.as_str())], "prod-cloud"),
+    ] {
+        let out = apply_with(&env, &file, &dir);
+        assert!(!out.status.success(), "{env:?}: {}", output_text(&out));
+        let text = output_text(&out);
+        assert!(
+            text.contains(expect),
+            "{env:?}: the refusal names the address: {text}"
+        );
+        assert!(!text.contains("hunter2"), "no password is shown: {text}");
+        assert!(
+            running(PLAN).is_empty(),
+            "{env:?}: nothing was started on the local engine"
+        );
+    }
+    // Pointed at the local socket explicitly, it converges and says where.
+    let out = apply_with(
+        &[("DOCKER_HOST", "unix:///var/run/docker.sock")],
+        &file,
+        &dir,
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("engine: unix:///var/run/docker.sock (Docker "),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(running(PLAN), expected_running(PLAN, "future"));
+}
+
+#[test]
+fn standalone_refuses_a_remote_address_at_once_and_reports_its_engine() {
+    require_docker(&[BUSYBOX]);
+    let plan = "e2e-engine-sa";
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    let file = dir.join("desired.yaml");
+    std::fs::write(&file, demo_plan(plan, BASE + 50, "future")).expect("write the plan");
+    let mut child = Command::new(turnout_bin())
+        .args(["standalone", "--listen", "127.0.0.1:29199", "--file"])
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("DOCKER_HOST", "ssh://ops@prod-cloud")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("turnout runs");
+    let ended = wait_until(Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("turnout ends");
+    assert!(ended, "standalone kept waiting for an engine it cannot use");
+    assert!(!out.status.success());
+    assert!(
+        output_text(&out).contains("ssh://ops@prod-cloud"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(running(plan).is_empty());
+
+    // On the local engine its status names the engine.
+    let status = dir.join("status.json");
+    let mut child = Command::new(turnout_bin())
+        .args(["standalone", "--listen", "127.0.0.1:29199", "--file"])
+        .arg(&file)
+        .arg("--status-file")
+        .arg(&status)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("DOCKER_HOST")
+        .spawn()
+        .expect("turnout runs");
+    let named = wait_until(Duration::from_secs(60), || {
+        std::fs::read_to_string(&status)
+            .is_ok_and(|s| s.contains("\"engine\": \"unix:///var/run/docker.sock (Docker "))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(named, "the status names the engine");
+}
