@@ -106,7 +106,7 @@ impl Shared {
 #[derive(Debug)]
 enum Trigger {
     File,
-    Event(String),
+    Event(crate::runtime::RuntimeEvent),
     EngineLost,
     Tick,
     Shutdown,
@@ -284,13 +284,19 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        // Wait for something to happen, then let a burst settle briefly.
-        let first = tokio::time::timeout(wait, rx.recv()).await;
-        let mut triggers = match first {
-            Ok(Some(t)) => vec![t],
-            Ok(None) => break,
-            Err(_) => vec![Trigger::Tick],
+        // Wait for something that concerns this host's plan to happen
+        // (other containers' events do not count), then let a burst settle.
+        let deadline = tokio::time::Instant::now() + wait;
+        let first = loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(t)) if concerns(&t, target.as_ref()) => break Some(t),
+                Ok(Some(_)) => continue,
+                Ok(None) => break None,
+                Err(_) => break Some(Trigger::Tick),
+            }
         };
+        let Some(first) = first else { break };
+        let mut triggers = vec![first];
         let settle = if matches!(triggers[0], Trigger::File) {
             200
         } else {
@@ -304,7 +310,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             match t {
                 Trigger::File => reload = true,
                 Trigger::Shutdown => stop.store(true, Ordering::SeqCst),
-                Trigger::Event(c) => tracing::debug!(container = %c, "engine event"),
+                Trigger::Event(e) => {
+                    tracing::debug!(container = %e.container, action = %e.action, "engine event")
+                }
                 Trigger::EngineLost => warn!("lost the engine's event stream; re-listing"),
                 // The periodic resync rereads the file too: an edit the watcher
                 // cannot see (a symlink swapped elsewhere) is picked up there.
@@ -481,7 +489,7 @@ fn spawn_events<R: ContainerRuntime>(runtime: Arc<R>, tx: mpsc::Sender<Trigger>)
             let mut events = runtime.events();
             while let Some(e) = events.next().await {
                 let Ok(e) = e else { break };
-                if tx.send(Trigger::Event(e.container)).await.is_err() {
+                if tx.send(Trigger::Event(e)).await.is_err() {
                     return;
                 }
             }
@@ -516,6 +524,21 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
+}
+
+/// Whether a trigger concerns the host's plan: engine events count only for
+/// containers turnout runs for the plan or containers with a planned name
+/// (a foreign one in the way, or gone); everything else always counts.
+fn concerns(t: &Trigger, target: Option<&Target>) -> bool {
+    let (Trigger::Event(e), Some(t)) = (t, target) else {
+        return true;
+    };
+    e.plan.as_deref() == Some(t.plan_name.as_str())
+        || t.plan
+            .infrastructure
+            .iter()
+            .chain(t.plan.versions.iter().flat_map(|v| v.containers.iter()))
+            .any(|c| c.name == e.container)
 }
 
 /// Whether a file-system event changes the file (not a read or a metadata read).

@@ -77,9 +77,15 @@ impl MemoryRuntime {
     }
 
     fn emit(&self, container: &str, action: &str) {
+        let plan = self.with(|s| {
+            s.containers
+                .get(container)
+                .and_then(|c| c.labels.get(crate::core::model::LABEL_PLAN).cloned())
+        });
         let _ = self.events.send(RuntimeEvent {
             container: container.to_string(),
             action: action.to_string(),
+            plan,
         });
     }
 

@@ -121,7 +121,18 @@ pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
 pub struct RuntimeEvent {
     pub container: String,
     pub action: String,
+    /// The plan turnout runs the container for, from its labels (None for
+    /// containers turnout did not make).
+    pub plan: Option<String>,
 }
+
+/// The container events that change what runs: the engine also reports
+/// execs, attaches and health checks, which turnout's own data path and
+/// probes cause all the time and which change nothing.
+pub const LIFECYCLE_ACTIONS: [&str; 11] = [
+    "create", "start", "restart", "stop", "die", "kill", "oom", "pause", "unpause", "rename",
+    "destroy",
+];
 
 /// The calls the reconcile makes. Every method addresses containers by name.
 pub trait ContainerRuntime: Send + Sync + 'static {

@@ -167,7 +167,10 @@ mod tests {
 
     #[test]
     fn passwords_in_addresses_are_hidden() {
-        assert_eq!(shown("ssh://ops:s3cret@db-1:22"), r#""ssh://ops:***@db-1:22""#);
+        assert_eq!(
+            shown("ssh://ops:s3cret@db-1:22"),
+            r#""ssh://ops:***@db-1:22""#
+        );
         assert_eq!(shown("ssh://ops@db-1"), r#""ssh://ops@db-1""#);
         let e = parse("tcp://u:hunter2@h:2375/x", "DOCKER_HOST").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");

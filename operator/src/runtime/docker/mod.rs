@@ -324,20 +324,29 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {
-        let filters = HashMap::from([("type".to_string(), vec!["container".to_string()])]);
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                super::LIFECYCLE_ACTIONS
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect(),
+            ),
+        ]);
         let opts = EventsOptionsBuilder::default().filters(&filters).build();
         self.docker
             .events(Some(opts))
             .map(|e| {
                 let e = e.map_err(unavailable)?;
                 let actor = e.actor.unwrap_or_default();
+                let mut attributes = actor.attributes.unwrap_or_default();
                 Ok(RuntimeEvent {
-                    container: actor
-                        .attributes
-                        .unwrap_or_default()
+                    container: attributes
                         .remove("name")
                         .unwrap_or_else(|| actor.id.unwrap_or_default()),
                     action: e.action.unwrap_or_default(),
+                    plan: attributes.remove(crate::core::model::LABEL_PLAN),
                 })
             })
             .boxed()
