@@ -19,7 +19,6 @@ use turnout::core::{ObservedContainer, ObservedPort, RunState, build_desired, di
 use turnout::host::ProcHost;
 use turnout::reconcile::{Reconciler, Target};
 use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::LocalSecrets;
 use turnout::target::target_of;
 use turnout_crds::load::Documents;
 use turnout_crds::port::Protocol;
@@ -33,7 +32,7 @@ const SERVICES: usize = 40;
 const SHARED: usize = 8;
 const TARGET: Duration = Duration::from_millis(10);
 
-type Plain = Reconciler<DockerRuntime, ProcHost, LocalSecrets>;
+type Plain = Reconciler<DockerRuntime, ProcHost>;
 
 /// A valid plan of INFRASTRUCTURE + VERSIONS * (SERVICES + SHARED) = 500
 /// containers, each with a published port, env, a readiness probe (and a

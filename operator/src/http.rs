@@ -19,6 +19,7 @@
 //!   pause with a backoff instead of spinning.
 
 mod conns;
+mod state;
 pub mod webhook;
 
 use std::convert::Infallible;
@@ -36,8 +37,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::standalone::Shared;
 use conns::{Admitted, Conns, Slot};
+pub use state::Shared;
 
 /// Bounds of the server (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

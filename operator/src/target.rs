@@ -71,5 +71,7 @@ pub fn target_of(docs: &Documents, file: &str) -> Result<Target, TargetError> {
         selection_name: selection.metadata.name.clone().unwrap_or_default(),
         selection: selection.spec.clone(),
         generation: selection.metadata.generation,
+        owner: None,
+        secrets: Default::default(),
     })
 }

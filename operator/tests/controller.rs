@@ -13,7 +13,7 @@ use common::api_double::*;
 use common::*;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use turnout::controller::{ClusterSecrets, Context, reconcile};
+use turnout::controller::{Context, reconcile};
 use turnout::host::StaticHost;
 use turnout::reconcile::Reconciler;
 use turnout::secrets::SecretFiles;
@@ -66,17 +66,14 @@ async fn one_reconcile_makes_exactly_the_expected_requests() {
 
     let rt = runtime_with_images();
     let dir = temp_dir("controller");
-    let secrets = ClusterSecrets::default();
     let ctx = Arc::new(Context::new(
         client,
         Reconciler::new(
             rt.clone(),
             StaticHost::default(),
-            SecretFiles::new(dir.join("secrets"), secrets.clone()),
+            SecretFiles::new(dir.join("secrets")),
         ),
-        secrets,
         sync_options(&dir),
-        Default::default(),
     ));
     let action = reconcile(Arc::new(selection()), ctx.clone())
         .await
@@ -183,17 +180,14 @@ fn context(
     rt: &Arc<turnout::runtime::memory::MemoryRuntime>,
     dir: &std::path::Path,
 ) -> Arc<Context<turnout::runtime::memory::MemoryRuntime, StaticHost>> {
-    let secrets = ClusterSecrets::default();
     Arc::new(Context::new(
         client,
         Reconciler::new(
             rt.clone(),
             StaticHost::default(),
-            SecretFiles::new(dir.join("secrets"), secrets.clone()),
+            SecretFiles::new(dir.join("secrets")),
         ),
-        secrets,
         sync_options(dir),
-        Default::default(),
     ))
 }
 
@@ -257,7 +251,7 @@ async fn a_missing_plan_is_an_error_that_names_it() {
 #[tokio::test]
 async fn deleting_a_selection_honours_on_delete() {
     use turnout::controller::cleanup;
-    use turnout::reconcile::LogProgress;
+    use turnout::reconcile::Run;
     for (policy, stops) in [("Keep", false), ("Stop", true)] {
         let (client, server) = plan_double(None);
         let rt = runtime_with_images();
@@ -267,7 +261,7 @@ async fn deleting_a_selection_honours_on_delete() {
         let mut t = target("a");
         t.plan.infrastructure[0].secrets.clear();
         assert!(
-            matches!(ctx.reconciler.reconcile(&t, &LogProgress).await, turnout::reconcile::Outcome::Applied(a) if a.converged())
+            matches!(ctx.reconciler.reconcile(&t, &Run::default()).await, turnout::reconcile::Outcome::Applied(a) if a.converged())
         );
         let volumes_before = rt.config("db").unwrap().volumes;
         rt.take_calls();

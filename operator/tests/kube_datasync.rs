@@ -14,10 +14,8 @@ use common::api_double::*;
 use common::*;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use turnout::controller::datasync::{self, KubeSwitchSync, OwnerSlot};
-use turnout::controller::{
-    ClusterSecrets, Context, error_policy, reconcile, reconcile_with_finalizer,
-};
+use turnout::controller::datasync::{self, KubeSwitchSync};
+use turnout::controller::{Context, error_policy, reconcile, reconcile_with_finalizer};
 use turnout::host::StaticHost;
 use turnout::reconcile::Reconciler;
 use turnout::runtime::memory::MemoryRuntime;
@@ -54,23 +52,19 @@ fn context(
     rt: &Arc<MemoryRuntime>,
     dir: &std::path::Path,
 ) -> Arc<Context<MemoryRuntime, StaticHost>> {
-    let secrets = ClusterSecrets::default();
-    let owner = OwnerSlot::default();
     let copier = KubeSwitchSync {
         client: client.clone(),
         runtime: rt.clone(),
-        secrets: secrets.clone(),
         options: sync_options(dir),
-        owner: owner.clone(),
     };
     let reconciler = Reconciler::new(
         rt.clone(),
         StaticHost::default(),
-        SecretFiles::new(dir.join("secrets"), secrets.clone()),
+        SecretFiles::new(dir.join("secrets")),
     )
     .with_sync(Arc::new(copier), dir.join("state"));
     Arc::new(
-        Context::new(client, reconciler, secrets, sync_options(dir), owner)
+        Context::new(client, reconciler, sync_options(dir))
             .with_selector(Some("turnout.dev/host=one".into())),
     )
 }

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use turnout::core::model::{LABEL_MANAGED_BY, LABEL_PLAN, LABEL_ROLE, LABEL_SPEC_HASH};
 use turnout::core::{Action, ActionKind, Blocker, Holder, Listener, RunState};
 use turnout::host::StaticHost;
-use turnout::reconcile::{Applied, ApplyError, LogProgress, Outcome, Progress};
+use turnout::reconcile::{Applied, ApplyError, Outcome, Progress, Run};
 use turnout::runtime::memory::{Call, MemoryRuntime};
 use turnout::secrets::SecretError;
 use turnout_crds::port::Protocol;
@@ -72,7 +73,7 @@ fn state_of(rt: &MemoryRuntime, name: &str) -> Option<RunState> {
 async fn converged_on(active: &str) -> (std::sync::Arc<MemoryRuntime>, TestReconciler) {
     let rt = runtime_with_images();
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("conv"));
-    let a = applied(r.reconcile(&target(active), &LogProgress).await);
+    let a = applied(r.reconcile(&target(active), &Run::default()).await);
     assert!(a.converged(), "setup did not converge: {:?}", a.error);
     rt.take_calls();
     (rt, r)
@@ -82,7 +83,7 @@ async fn converged_on(active: &str) -> (std::sync::Arc<MemoryRuntime>, TestRecon
 async fn first_reconcile_converges_with_creates_and_starts_only() {
     let rt = runtime_with_images();
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("first"));
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged(), "error: {:?}", a.error);
     assert!(a.error.is_none());
     assert_eq!(a.ready, names(&["db", "a-web", "a-api"]));
@@ -134,7 +135,7 @@ async fn first_reconcile_converges_with_creates_and_starts_only() {
 async fn a_converged_host_costs_one_list_call() {
     let (rt, r) = converged_on("a").await;
     for _ in 0..3 {
-        let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+        let a = applied(r.reconcile(&target("a"), &Run::default()).await);
         assert!(a.converged());
         assert!(a.done.is_empty(), "{:?}", a.done);
         assert!(a.switch.is_none());
@@ -146,7 +147,7 @@ async fn a_converged_host_costs_one_list_call() {
 async fn switching_stops_a_and_starts_b_leaving_infrastructure_alone() {
     let (rt, r) = converged_on("a").await;
     let db_id = id_of(&rt, "db");
-    let a = applied(r.reconcile(&target("b"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("b"), &Run::default()).await);
     assert!(a.converged(), "error: {:?}", a.error);
     assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
     // a's containers are stopped, not removed.
@@ -188,7 +189,7 @@ async fn switching_stops_a_and_starts_b_leaving_infrastructure_alone() {
     assert!(a.timings.stop_ms.is_some());
 
     // And back: b is stopped with its own timeouts (b-worker has the default, 10).
-    let a2 = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a2 = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a2.converged());
     let m = mutating(&rt.take_calls());
     let expected = [
@@ -208,7 +209,7 @@ async fn switching_stops_a_and_starts_b_leaving_infrastructure_alone() {
 /// Converged on a, with b's containers present and stopped.
 async fn converged_on_a_after_b() -> (std::sync::Arc<MemoryRuntime>, TestReconciler) {
     let (rt, r) = converged_on("b").await;
-    assert!(applied(r.reconcile(&target("a"), &LogProgress).await).converged());
+    assert!(applied(r.reconcile(&target("a"), &Run::default()).await).converged());
     rt.take_calls();
     (rt, r)
 }
@@ -217,7 +218,7 @@ async fn converged_on_a_after_b() -> (std::sync::Arc<MemoryRuntime>, TestReconci
 async fn drift_an_inactive_container_started_by_hand_is_stopped() {
     let (rt, r) = converged_on_a_after_b().await;
     rt.set_state("b-web", RunState::Running);
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged());
     assert_eq!(mutating(&rt.take_calls()), [Call::Stop(c("b-web"), 5)]);
     assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
@@ -229,7 +230,7 @@ async fn drift_a_stopped_database_is_started_again() {
     let (rt, r) = converged_on_a_after_b().await;
     let id = id_of(&rt, "db");
     rt.set_state("db", RunState::Stopped);
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged());
     assert_eq!(mutating(&rt.take_calls()), [Call::Start(c("db"))]);
     assert_eq!(
@@ -244,7 +245,7 @@ async fn drift_a_stopped_database_is_started_again() {
 async fn drift_a_deleted_service_container_is_recreated() {
     let (rt, r) = converged_on_a_after_b().await;
     rt.delete("a-web");
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged());
     assert_eq!(
         mutating(&rt.take_calls()),
@@ -257,7 +258,7 @@ async fn drift_a_deleted_service_container_is_recreated() {
 async fn drift_a_paused_container_is_stopped_and_started() {
     let (rt, r) = converged_on_a_after_b().await;
     rt.set_state("a-api", RunState::Paused);
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged());
     assert_eq!(
         mutating(&rt.take_calls()),
@@ -271,11 +272,11 @@ async fn drift_a_paused_container_is_stopped_and_started() {
 #[tokio::test]
 async fn drift_of_an_inactive_version_sorting_first_is_not_a_switch() {
     let (rt, r) = converged_on("a").await;
-    assert!(applied(r.reconcile(&target("b"), &LogProgress).await).converged());
+    assert!(applied(r.reconcile(&target("b"), &Run::default()).await).converged());
     rt.take_calls();
     // a-web sorts before b-web in the engine's list.
     rt.set_state("a-web", RunState::Running);
-    let a = applied(r.reconcile(&target("b"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("b"), &Run::default()).await);
     assert!(a.converged());
     assert_eq!(mutating(&rt.take_calls()), [Call::Stop(c("a-web"), 3)]);
     assert!(
@@ -287,22 +288,20 @@ async fn drift_of_an_inactive_version_sorting_first_is_not_a_switch() {
 
 #[tokio::test]
 async fn an_interrupted_switch_is_finished_by_the_next_reconcile() {
-    /// Cancels once `n` actions have started.
-    struct CancelAfter(usize, AtomicUsize);
+    /// Cancels (a shutdown) once `n` actions have started.
+    struct CancelAfter(usize, AtomicUsize, CancellationToken);
     impl Progress for CancelAfter {
         fn started(&self, _: &Action) {
-            self.1.fetch_add(1, Ordering::SeqCst);
+            if self.1.fetch_add(1, Ordering::SeqCst) + 1 >= self.0 {
+                self.2.cancel();
+            }
         }
         fn finished(&self, _: &Action, _: Option<&str>) {}
-        fn cancelled(&self) -> bool {
-            self.1.load(Ordering::SeqCst) >= self.0
-        }
     }
     let (rt, r) = converged_on("a").await;
-    let a = applied(
-        r.reconcile(&target("b"), &CancelAfter(3, AtomicUsize::new(0)))
-            .await,
-    );
+    let token = CancellationToken::new();
+    let progress = CancelAfter(3, AtomicUsize::new(0), token.clone());
+    let a = applied(r.reconcile(&target("b"), &Run::new(&progress, token)).await);
     assert!(
         matches!(a.error, Some(ApplyError::Cancelled)),
         "{:?}",
@@ -310,7 +309,7 @@ async fn an_interrupted_switch_is_finished_by_the_next_reconcile() {
     );
     assert!(!a.converged());
     rt.take_calls();
-    let a = applied(r.reconcile(&target("b"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("b"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
     assert_untouched(&rt.take_calls(), "db");
@@ -321,7 +320,7 @@ async fn an_engine_that_cannot_be_listed_changes_nothing() {
     let rt = runtime_with_images();
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("down"));
     rt.set_down(true);
-    let o = r.reconcile(&target("a"), &LogProgress).await;
+    let o = r.reconcile(&target("a"), &Run::default()).await;
     assert!(matches!(o, Outcome::Unobserved(_)), "{o:#?}");
     assert_eq!(rt.take_calls(), [Call::List]);
 }
@@ -342,7 +341,7 @@ async fn a_foreign_container_on_a_planned_port_blocks_before_anything_changes() 
     let squatter = foreign("squatter", "postgres:16", RunState::Running, &[5432]);
     rt.add_container(squatter.clone());
 
-    let (pending, blockers) = blocked(r.reconcile(&target("a"), &LogProgress).await);
+    let (pending, blockers) = blocked(r.reconcile(&target("a"), &Run::default()).await);
     assert!(
         pending.iter().any(|a| a.kind == ActionKind::Create),
         "other actions were pending: {pending:?}"
@@ -379,7 +378,7 @@ async fn a_foreign_container_on_a_planned_port_blocks_before_anything_changes() 
 
     // Once it is gone, the next reconcile applies.
     rt.delete("squatter");
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
 }
@@ -389,7 +388,7 @@ async fn a_switch_onto_a_taken_port_does_not_begin() {
     let (rt, r) = converged_on("a").await;
     // 8050 is wanted only by b-worker.
     rt.add_container(foreign("squatter", "nginx", RunState::Running, &[8050]));
-    let (pending, blockers) = blocked(r.reconcile(&target("b"), &LogProgress).await);
+    let (pending, blockers) = blocked(r.reconcile(&target("b"), &Run::default()).await);
     assert!(
         pending
             .iter()
@@ -410,7 +409,7 @@ async fn a_switch_onto_a_taken_port_does_not_begin() {
 
     // A stopped container holds no port: once the squatter is stopped, the switch runs.
     rt.set_state("squatter", RunState::Stopped);
-    let a = applied(r.reconcile(&target("b"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("b"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
     let calls = rt.take_calls();
@@ -448,7 +447,7 @@ async fn a_host_process_on_a_planned_port_blocks_until_it_is_gone() {
         },
     ];
     let r = reconciler_with(&rt, StaticHost(listeners), &dir);
-    let (pending, blockers) = blocked(r.reconcile(&target("a"), &LogProgress).await);
+    let (pending, blockers) = blocked(r.reconcile(&target("a"), &Run::default()).await);
     assert!(!pending.is_empty());
     let expected = [
         Blocker::PortConflict {
@@ -479,7 +478,7 @@ async fn a_host_process_on_a_planned_port_blocks_until_it_is_gone() {
 
     // The process went away (a new reconciler sees the host's sockets afresh).
     let r = reconciler_with(&rt, StaticHost::default(), &dir);
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
 }
 
@@ -499,7 +498,7 @@ async fn a_name_taken_by_a_foreign_container_blocks_and_it_is_never_touched() {
         rt.add_container(t.clone());
     }
     for _ in 0..2 {
-        let (_, blockers) = blocked(r.reconcile(&target("a"), &LogProgress).await);
+        let (_, blockers) = blocked(r.reconcile(&target("a"), &Run::default()).await);
         assert_eq!(
             blockers,
             [
@@ -533,13 +532,13 @@ async fn a_name_taken_by_a_foreign_container_blocks_and_it_is_never_touched() {
     // Freed names: the plan applies, and the foreign b-web is never stopped or removed.
     rt.delete("a-web");
     rt.delete("a-api");
-    let a = applied(r.reconcile(&target("a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target("a"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     let calls = rt.take_calls();
     assert_untouched(&calls, "b-web");
     assert!(rt.containers().contains(&taken[2]));
     // Nor when switching to b, which wants that name.
-    let (_, blockers) = blocked(r.reconcile(&target("b"), &LogProgress).await);
+    let (_, blockers) = blocked(r.reconcile(&target("b"), &Run::default()).await);
     assert!(
         matches!(&blockers[..], [Blocker::NameTaken { name, .. }] if name == "b-web"),
         "{blockers:?}"
@@ -557,7 +556,7 @@ async fn a_missing_image_that_can_be_pulled_is_pulled_before_anything_changes() 
     }
     rt.add_pullable("api:1");
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("pull"));
-    assert!(applied(r.reconcile(&target("a"), &LogProgress).await).converged());
+    assert!(applied(r.reconcile(&target("a"), &Run::default()).await).converged());
     let calls = rt.take_calls();
     let pull = calls
         .iter()
@@ -580,7 +579,7 @@ async fn a_missing_image_blocks_before_anything_changes() {
         rt.add_image(i);
     }
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("img"));
-    let (pending, blockers) = blocked(r.reconcile(&target("a"), &LogProgress).await);
+    let (pending, blockers) = blocked(r.reconcile(&target("a"), &Run::default()).await);
     assert!(!pending.is_empty());
     assert_eq!(
         blockers,
@@ -598,7 +597,7 @@ async fn a_missing_image_blocks_before_anything_changes() {
     );
 
     rt.add_image("api:1");
-    assert!(applied(r.reconcile(&target("a"), &LogProgress).await).converged());
+    assert!(applied(r.reconcile(&target("a"), &Run::default()).await).converged());
 }
 
 #[tokio::test]
@@ -606,7 +605,7 @@ async fn an_invalid_plan_or_selection_touches_nothing() {
     let (rt, r) = converged_on("a").await;
     let mut plan = plan_json();
     plan["versions"][1]["containers"][0]["name"] = json!("a-web");
-    let o = r.reconcile(&target_of(plan, "b"), &LogProgress).await;
+    let o = r.reconcile(&target_of(plan, "b"), &Run::default()).await;
     let Outcome::Invalid(v) = o else {
         panic!("expected Invalid, got {o:#?}")
     };
@@ -616,7 +615,7 @@ async fn an_invalid_plan_or_selection_touches_nothing() {
     );
     assert_eq!(rt.take_calls(), [Call::List]);
 
-    let o = r.reconcile(&target("zzz"), &LogProgress).await;
+    let o = r.reconcile(&target("zzz"), &Run::default()).await;
     let Outcome::Invalid(v) = o else {
         panic!("expected Invalid, got {o:#?}")
     };
@@ -634,7 +633,7 @@ async fn a_paused_selection_reports_pending_actions_and_changes_nothing() {
     let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("paused"));
     let mut t = target("a");
     t.selection.paused = true;
-    let o = r.reconcile(&t, &LogProgress).await;
+    let o = r.reconcile(&t, &Run::default()).await;
     let Outcome::Paused { pending, .. } = o else {
         panic!("expected Paused, got {o:#?}")
     };
@@ -651,7 +650,7 @@ async fn a_paused_selection_reports_pending_actions_and_changes_nothing() {
     let (rt, r) = converged_on("a").await;
     let mut t = target("b");
     t.selection.paused = true;
-    let o = r.reconcile(&t, &LogProgress).await;
+    let o = r.reconcile(&t, &Run::default()).await;
     let Outcome::Paused { pending, .. } = o else {
         panic!("expected Paused, got {o:#?}")
     };
@@ -673,7 +672,7 @@ async fn a_changed_spec_recreates_only_that_container() {
     let mut plan = plan_json();
     plan["versions"][0]["containers"][0]["image"] = json!("web:2");
     let a = applied(
-        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+        r.reconcile(&target_of(plan.clone(), "a"), &Run::default())
             .await,
     );
     assert!(a.converged(), "{:?}", a.error);
@@ -697,7 +696,7 @@ async fn a_changed_spec_recreates_only_that_container() {
     // Readiness and stop timeout are turnout's business: changing them recreates nothing.
     plan["versions"][0]["containers"][0]["stopTimeoutSeconds"] = json!(20);
     plan["versions"][0]["containers"][1]["readiness"] = json!({"exec": {"command": ["true"]}});
-    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target_of(plan, "a"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     assert!(mutating(&rt.take_calls()).is_empty());
 }
@@ -708,7 +707,7 @@ async fn a_changed_database_spec_recreates_it_with_its_named_volume() {
     rt.add_image("db:2");
     let mut plan = plan_json();
     plan["infrastructure"][0]["image"] = json!("db:2");
-    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target_of(plan, "a"), &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     let calls = rt.take_calls();
     assert_eq!(
@@ -741,7 +740,7 @@ async fn a_readiness_probe_that_keeps_failing_reports_not_ready() {
     with_exec_probe(&mut plan, "/versions/0/containers/1", 1);
     rt.set_exec_exit("a-api", 1);
     let t0 = Instant::now();
-    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target_of(plan, "a"), &Run::default()).await);
     assert!(
         t0.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -783,7 +782,7 @@ async fn an_infrastructure_that_never_gets_ready_holds_back_the_version() {
     let mut plan = plan_json();
     with_exec_probe(&mut plan, "/infrastructure/0", 1);
     rt.set_exec_exit("db", 1);
-    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target_of(plan, "a"), &Run::default()).await);
     assert!(
         matches!(&a.error, Some(ApplyError::NotReady { container, .. }) if container == "db"),
         "{:?}",
@@ -800,7 +799,7 @@ async fn a_passing_probe_is_waited_for_once_and_then_cached() {
     let mut plan = plan_json();
     with_exec_probe(&mut plan, "/versions/0/containers/1", 5);
     let t = target_of(plan, "a");
-    let a = applied(r.reconcile(&t, &LogProgress).await);
+    let a = applied(r.reconcile(&t, &Run::default()).await);
     assert!(a.converged(), "{:?}", a.error);
     assert!(a.ready.contains("a-api"));
     assert!(
@@ -810,7 +809,7 @@ async fn a_passing_probe_is_waited_for_once_and_then_cached() {
     );
     rt.take_calls();
     for _ in 0..2 {
-        let a = applied(r.reconcile(&t, &LogProgress).await);
+        let a = applied(r.reconcile(&t, &Run::default()).await);
         assert!(a.converged());
         assert_eq!(rt.take_calls(), [Call::List]);
     }
@@ -894,7 +893,7 @@ async fn secret_env_child() {
         ),
         "a",
     );
-    let o = r.reconcile(&t, &LogProgress).await;
+    let o = r.reconcile(&t, &Run::default()).await;
     assert!(
         !format!("{o:?}").contains(&value),
         "the outcome carries the value"
@@ -951,7 +950,7 @@ async fn a_missing_secret_variable_is_named_without_any_value() {
         ])),
         "a",
     );
-    let o = r.reconcile(&t, &LogProgress).await;
+    let o = r.reconcile(&t, &Run::default()).await;
     let everything = format!("{o:?}");
     let status = serde_json::to_string(&turnout::status::status_of(&t, &o, None)).expect("json");
     let a = applied(o);
@@ -1035,7 +1034,7 @@ async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
         {"name": "root", "path": "/run/secrets/root", "from": {"file": value_file}}
     ]));
     let a = applied(
-        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+        r.reconcile(&target_of(plan.clone(), "a"), &Run::default())
             .await,
     );
     assert!(a.converged(), "{:?}", a.error);
@@ -1047,7 +1046,7 @@ async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
     rt.delete("db");
     rt.take_calls();
     let a = applied(
-        r.reconcile(&target_of(plan.clone(), "a"), &LogProgress)
+        r.reconcile(&target_of(plan.clone(), "a"), &Run::default())
             .await,
     );
     assert!(a.converged(), "recreating db failed: {:?}", a.error);
@@ -1061,7 +1060,7 @@ async fn recreate_with_a_file_secret(dir: std::path::PathBuf) {
     rt.add_image("db:2");
     let mut plan = plan;
     plan["infrastructure"][0]["image"] = json!("db:2");
-    let a = applied(r.reconcile(&target_of(plan, "a"), &LogProgress).await);
+    let a = applied(r.reconcile(&target_of(plan, "a"), &Run::default()).await);
     assert!(a.converged(), "recreating db failed: {:?}", a.error);
 }
 
@@ -1120,7 +1119,7 @@ mod drift_sequences {
                     let mut plan = plan_json();
                     plan["versions"][0]["containers"][0]["image"] = json!(image);
                     let t = target_of(plan, active);
-                    let a = applied(r.reconcile(&t, &LogProgress).await);
+                    let a = applied(r.reconcile(&t, &Run::default()).await);
                     prop_assert!(a.converged(), "after {s:?}: {:?}\n{:#?}", a.error, a.done);
                     let want = if active == "a" { names(&["db", "a-web", "a-api"]) } else { names(&["db", "b-web", "b-worker"]) };
                     prop_assert_eq!(rt.running(), want, "after {:?}", s);
@@ -1130,7 +1129,7 @@ mod drift_sequences {
                             prop_assert!(PLANNED.contains(&n), "{call:?}");
                         }
                     }
-                    prop_assert!(applied(r.reconcile(&t, &LogProgress).await).converged());
+                    prop_assert!(applied(r.reconcile(&t, &Run::default()).await).converged());
                     prop_assert_eq!(rt.take_calls(), [Call::List], "after {:?}", s);
                     if active == "a" {
                         prop_assert_eq!(rt.config("a-web").map(|c| c.image), Some(image.to_string()));

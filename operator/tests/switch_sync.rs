@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use futures::future::BoxFuture;
 use turnout::core::Blocker;
-use turnout::reconcile::{LogProgress, Outcome, SwitchSync};
+use turnout::reconcile::{Outcome, Run, SwitchSync};
 use turnout::runtime::memory::MemoryRuntime;
 use turnout_crds::PortPlanSpec;
 use turnout_crds::datasync::SyncStep;
@@ -72,14 +72,14 @@ fn running(v: &[&str]) -> BTreeSet<String> {
 async fn the_copy_runs_between_stopping_the_old_version_and_starting_the_new() {
     let (rt, fake, r, _dir) = setup("sync-order");
     assert!(
-        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+        matches!(r.reconcile(&target("a"), &Run::default()).await, Outcome::Applied(a) if a.converged())
     );
     assert!(
         fake.calls.lock().unwrap().is_empty(),
         "a first start copies nothing"
     );
 
-    match r.reconcile(&target("b"), &LogProgress).await {
+    match r.reconcile(&target("b"), &Run::default()).await {
         Outcome::Applied(a) => {
             assert!(a.converged(), "{a:#?}");
             assert_eq!(a.synced.len(), 1);
@@ -99,7 +99,7 @@ async fn the_copy_runs_between_stopping_the_old_version_and_starting_the_new() {
     assert_eq!(rt.running(), running(&["db", "b-web", "b-worker"]));
 
     // Converged: no copy again.
-    r.reconcile(&target("b"), &LogProgress).await;
+    r.reconcile(&target("b"), &Run::default()).await;
     assert_eq!(fake.calls.lock().unwrap().len(), 1);
 }
 
@@ -107,11 +107,11 @@ async fn the_copy_runs_between_stopping_the_old_version_and_starting_the_new() {
 async fn a_failed_copy_keeps_the_new_version_down_and_waits_for_a_change() {
     let (rt, fake, r, _dir) = setup("sync-fail");
     assert!(
-        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+        matches!(r.reconcile(&target("a"), &Run::default()).await, Outcome::Applied(a) if a.converged())
     );
     *fake.fail.lock().unwrap() = true;
 
-    match r.reconcile(&target("b"), &LogProgress).await {
+    match r.reconcile(&target("b"), &Run::default()).await {
         Outcome::Applied(a) => {
             let e = a.error.expect("the copy failed");
             assert_eq!(e.reason(), "SyncFailed");
@@ -127,7 +127,7 @@ async fn a_failed_copy_keeps_the_new_version_down_and_waits_for_a_change() {
 
     // The same spec does not try again, and changes nothing.
     rt.take_calls();
-    match r.reconcile(&target("b"), &LogProgress).await {
+    match r.reconcile(&target("b"), &Run::default()).await {
         Outcome::Blocked { blockers, .. } => {
             assert!(
                 blockers
@@ -147,7 +147,7 @@ async fn a_failed_copy_keeps_the_new_version_down_and_waits_for_a_change() {
     let mut retry = target("b");
     retry.plan.versions[1].containers[0].stop_timeout_seconds = Some(7);
     assert!(
-        matches!(r.reconcile(&retry, &LogProgress).await, Outcome::Applied(a) if a.converged())
+        matches!(r.reconcile(&retry, &Run::default()).await, Outcome::Applied(a) if a.converged())
     );
     let calls = fake.calls.lock().unwrap().clone();
     assert_eq!((calls[1].0.as_str(), calls[1].1.as_str()), ("a", "b"));
@@ -157,25 +157,21 @@ async fn a_failed_copy_keeps_the_new_version_down_and_waits_for_a_change() {
 #[tokio::test]
 async fn sync_on_switch_false_copies_nothing() {
     let (_rt, fake, r, _dir) = setup("sync-off");
-    r.reconcile(&target("a"), &LogProgress).await;
+    r.reconcile(&target("a"), &Run::default()).await;
     let mut t = target("b");
     t.selection.sync_on_switch = false;
-    assert!(matches!(r.reconcile(&t, &LogProgress).await, Outcome::Applied(a) if a.converged()));
+    assert!(matches!(r.reconcile(&t, &Run::default()).await, Outcome::Applied(a) if a.converged()));
     assert!(fake.calls.lock().unwrap().is_empty());
 }
 
 /// Cancels (shutdown) as soon as the first action has finished.
-struct CancelAfterFirst(std::sync::atomic::AtomicBool);
+struct CancelAfterFirst(tokio_util::sync::CancellationToken);
 
 impl turnout::reconcile::Progress for CancelAfterFirst {
     fn started(&self, _: &turnout::core::Action) {}
 
     fn finished(&self, _: &turnout::core::Action, _: Option<&str>) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.cancel();
     }
 }
 
@@ -183,10 +179,11 @@ impl turnout::reconcile::Progress for CancelAfterFirst {
 async fn a_shutdown_during_the_stop_phase_starts_no_copy_and_a_later_reconcile_finishes() {
     let (rt, fake, r, _dir) = setup("sync-cancel");
     assert!(
-        matches!(r.reconcile(&target("a"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+        matches!(r.reconcile(&target("a"), &Run::default()).await, Outcome::Applied(a) if a.converged())
     );
-    let progress = CancelAfterFirst(std::sync::atomic::AtomicBool::new(false));
-    match r.reconcile(&target("b"), &progress).await {
+    let token = tokio_util::sync::CancellationToken::new();
+    let progress = CancelAfterFirst(token.clone());
+    match r.reconcile(&target("b"), &Run::new(&progress, token)).await {
         Outcome::Applied(a) => {
             let e = a.error.expect("interrupted");
             assert_eq!(e.reason(), "Interrupted");
@@ -204,7 +201,7 @@ async fn a_shutdown_during_the_stop_phase_starts_no_copy_and_a_later_reconcile_f
     );
     // The next turnout (here: the next reconcile) copies, then starts b.
     assert!(
-        matches!(r.reconcile(&target("b"), &LogProgress).await, Outcome::Applied(a) if a.converged())
+        matches!(r.reconcile(&target("b"), &Run::default()).await, Outcome::Applied(a) if a.converged())
     );
     assert_eq!(fake.calls.lock().unwrap().len(), 1);
     assert_eq!(rt.running(), running(&["db", "b-web", "b-worker"]));

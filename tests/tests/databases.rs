@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler};
+use turnout::reconcile::{Outcome, Reconciler, Run};
 use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::secrets::SecretFiles;
 use turnout::target::target_of;
 use turnout_crds::load::Documents;
 use turnout_e2e::*;
@@ -82,16 +82,12 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
     let secret = dir.join("db-password");
     std::fs::write(&secret, PASSWORD).unwrap();
     let rt = DockerRuntime::connect().await.expect("engine");
-    let r = Reconciler::new(
-        Arc::new(rt),
-        ProcHost,
-        SecretFiles::new(dir.join("state"), LocalSecrets),
-    );
+    let r = Reconciler::new(Arc::new(rt), ProcHost, SecretFiles::new(dir.join("state")));
     let apply = |yaml: String| {
         let docs = Documents::parse(Path::new("db.yaml"), &yaml).unwrap();
         let t = target_of(&docs, "db.yaml").unwrap();
         let r = &r;
-        async move { r.reconcile(&t, &LogProgress).await }
+        async move { r.reconcile(&t, &Run::default()).await }
     };
     let converged = |o: Outcome| match o {
         Outcome::Applied(a) if a.converged() => a,

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use turnout::core::Blocker;
 use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler, Target};
+use turnout::reconcile::{Outcome, Reconciler, Run, Target};
 use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::secrets::SecretFiles;
 use turnout::target::target_of;
 use turnout_crds::load::Documents;
 use turnout_e2e::*;
 
-type DockerReconciler = Reconciler<DockerRuntime, ProcHost, LocalSecrets>;
+type DockerReconciler = Reconciler<DockerRuntime, ProcHost>;
 
 async fn reconciler(tag: &str) -> DockerReconciler {
     require_docker(&[BUSYBOX]);
@@ -25,7 +25,7 @@ async fn reconciler(tag: &str) -> DockerReconciler {
     Reconciler::new(
         Arc::new(rt),
         ProcHost,
-        SecretFiles::new(temp_dir(tag).join("secrets"), LocalSecrets),
+        SecretFiles::new(temp_dir(tag).join("secrets")),
     )
 }
 
@@ -46,7 +46,7 @@ async fn converged_on(plan: &str, yaml: &str) -> (Cleanup, DockerReconciler) {
     let cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
     let r = reconciler(plan).await;
-    expect_converged(&r.reconcile(&target(yaml), &LogProgress).await);
+    expect_converged(&r.reconcile(&target(yaml), &Run::default()).await);
     (cleanup, r)
 }
 
@@ -63,7 +63,7 @@ async fn switches_between_versions_without_restarting_infrastructure() {
         ("blockchain", "future"),
     ] {
         let outcome = r
-            .reconcile(&target(&demo_plan(plan, base, to)), &LogProgress)
+            .reconcile(&target(&demo_plan(plan, base, to)), &Run::default())
             .await;
         expect_converged(&outcome);
         if let Outcome::Applied(a) = &outcome {
@@ -91,7 +91,7 @@ async fn switches_between_versions_without_restarting_infrastructure() {
 
     // A converged host: the next reconcile changes nothing.
     match r
-        .reconcile(&target(&demo_plan(plan, base, "future")), &LogProgress)
+        .reconcile(&target(&demo_plan(plan, base, "future")), &Run::default())
         .await
     {
         Outcome::Applied(a) => assert!(a.done.is_empty() && a.converged(), "{a:#?}"),
@@ -107,7 +107,7 @@ async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves()
     let dao_port = version_ports(base, "dao")[2];
     let squatter = TcpListener::bind(("0.0.0.0", dao_port)).expect("bind the dao shared port");
     match r
-        .reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress)
+        .reconcile(&target(&demo_plan(plan, base, "dao")), &Run::default())
         .await
     {
         Outcome::Blocked { blockers, .. } => {
@@ -132,7 +132,7 @@ async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves()
 
     drop(squatter);
     expect_converged(
-        &r.reconcile(&target(&demo_plan(plan, base, "dao")), &LogProgress)
+        &r.reconcile(&target(&demo_plan(plan, base, "dao")), &Run::default())
             .await,
     );
     assert_eq!(running(plan), expected_running(plan, "dao"));
@@ -155,7 +155,7 @@ async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
 
     let t0 = Instant::now();
     let to_dao = stubborn.replace("activeVersion: future", "activeVersion: dao");
-    expect_converged(&r.reconcile(&target(&to_dao), &LogProgress).await);
+    expect_converged(&r.reconcile(&target(&to_dao), &Run::default()).await);
     let took = t0.elapsed();
     assert!(
         !is_running(&format!("{plan}-future-service-1")),

@@ -10,9 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::core::Action;
 use crate::lock::HostLock;
-use crate::reconcile::{Outcome, Progress};
+use crate::reconcile::{Outcome, Progress, Run};
 use crate::runtime::docker::DockerRuntime;
-use crate::standalone::{StandaloneStatus, write_atomically};
+use crate::status::{StandaloneStatus, write_atomically};
 use crate::status::{ready_condition, status_of};
 use crate::target::load_target;
 
@@ -57,14 +57,16 @@ pub async fn run(
     let runtime = Arc::new(DockerRuntime::connect().await?);
     let engine = runtime.describe();
     eprintln!("engine: {engine}");
-    let reconciler = crate::standalone::engine_reconciler(runtime, &state_dir, sync);
+    let reconciler = crate::engine::engine_reconciler(runtime, &state_dir, sync);
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done: {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    let outcome = reconciler.reconcile(&target, &Bar(bar.clone())).await;
+    let progress = Bar(bar.clone());
+    let run = Run::new(&progress, crate::shutdown::on_signal());
+    let outcome = reconciler.reconcile(&target, &run).await;
     bar.finish_and_clear();
     let status = status_of(&target, &outcome, None);
     if let Some(path) = &status_file {

@@ -34,25 +34,20 @@ pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode
     let target = load_target(&files)?;
     let runtime = Arc::new(DockerRuntime::connect().await?);
     let observed = runtime.list().await?;
-    let (desired, actions) =
-        match Reconciler::<DockerRuntime, ProcHost, LocalSecrets>::plan(&target, &observed) {
-            Ok(x) => x,
-            Err(violations) => {
-                for v in &violations {
-                    eprintln!("invalid: {v}");
-                }
-                return Ok(ExitCode::FAILURE);
+    let (desired, actions) = match crate::core::plan(&target, &observed) {
+        Ok(x) => x,
+        Err(violations) => {
+            for v in &violations {
+                eprintln!("invalid: {v}");
             }
-        };
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let blockers = if actions.is_empty() {
         Vec::new()
     } else {
         // The secrets directory is not written by a preflight.
-        let r = Reconciler::new(
-            runtime.clone(),
-            ProcHost,
-            SecretFiles::new("/nonexistent", LocalSecrets),
-        );
+        let r = Reconciler::new(runtime.clone(), ProcHost, SecretFiles::new("/nonexistent"));
         r.preflight(&desired, &observed, false).await
     };
     let mut overwrites = Vec::new();

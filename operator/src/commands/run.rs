@@ -16,15 +16,15 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tracing::{error, info};
 
-use crate::controller::datasync::{KubeSwitchSync, OwnerSlot};
+use crate::controller::datasync::KubeSwitchSync;
 use crate::controller::lease::{self, LeaseConfig};
-use crate::controller::{self, ClusterSecrets, Context};
+use crate::controller::{self, Context};
 use crate::host::ProcHost;
+use crate::http::Shared;
 use crate::lock::HostLock;
 use crate::reconcile::Reconciler;
 use crate::runtime::docker::DockerRuntime;
 use crate::secrets::SecretFiles;
-use crate::standalone::{Shared, shutdown_signal};
 use crate::sync::run::SyncOptions;
 
 /// Leader election.
@@ -143,32 +143,29 @@ pub async fn run(
     info!(%listen, "serving /metrics, /healthz and /readyz");
 
     info!(lease = %lease_cfg.name, namespace = %lease_cfg.namespace, identity = %lease_cfg.identity, "taking the Lease");
+    let signal = crate::shutdown::on_signal();
     let mut leader = tokio::select! {
         l = lease::acquire(client.clone(), lease_cfg) => l,
-        _ = shutdown_signal() => {
+        _ = signal.cancelled() => {
             info!("stopped before leading");
             return Ok(ExitCode::SUCCESS);
         }
     };
     metrics.leader.set(1);
 
-    let secrets = ClusterSecrets::default();
-    let owner = OwnerSlot::default();
     let copier = KubeSwitchSync {
         client: client.clone(),
         runtime: runtime.clone(),
-        secrets: secrets.clone(),
         options: sync.clone(),
-        owner: owner.clone(),
     };
     let reconciler = Reconciler::new(
         runtime,
         ProcHost,
-        SecretFiles::new(state_dir.join("secrets"), secrets.clone()),
+        SecretFiles::new(state_dir.join("secrets")),
     )
     .with_sync(Arc::new(copier), sync.state_dir.clone());
     let ctx = Arc::new(
-        Context::new(client, reconciler, secrets, sync.clone(), owner)
+        Context::new(client, reconciler, sync.clone())
             .with_selector(selector.clone())
             .with_metrics(metrics.clone()),
     );
@@ -180,7 +177,7 @@ pub async fn run(
     let lost = tokio::select! {
         _ = &mut controllers => None,
         lost = leader.lost() => Some(lost),
-        _ = shutdown_signal() => {
+        _ = signal.cancelled() => {
             info!("signal received: finishing the action under way, starting no other");
             None
         }

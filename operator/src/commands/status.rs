@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::output::{Format, Table, write_data};
-use crate::standalone::StandaloneStatus;
+use crate::status::StandaloneStatus;
 
 pub async fn run(
     addr: SocketAddr,

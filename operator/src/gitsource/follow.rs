@@ -4,15 +4,12 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc};
 use tracing::{info, warn};
 
 use super::GitSource;
-
-/// The commit of the checkout, shared with the driver that applies it.
-pub type Revision = Arc<Mutex<Option<String>>>;
 
 /// Says at startup whether `POST /hooks/git` can pull.
 pub fn log_webhook(enabled: bool, git: &GitSource) {
@@ -58,17 +55,18 @@ pub async fn first_checkout(
 }
 
 /// Pulls on the interval, or at once when `pull_now` is notified, and sends
-/// `make()` on `changed` whenever the commit changes. Ends when `changed`
-/// closes.
+/// `make(commit)` on `changed` whenever the commit differs from the last one
+/// (`first`, the checkout's commit, to begin with). Ends when `changed` closes.
 pub fn spawn<T: Send + 'static>(
     git: GitSource,
     state_dir: PathBuf,
     pull_now: Arc<Notify>,
-    revision: Revision,
+    first: String,
     changed: mpsc::Sender<T>,
-    make: fn() -> T,
+    make: fn(String) -> T,
 ) {
     tokio::spawn(async move {
+        let mut last = first;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(git.interval) => {}
@@ -76,13 +74,10 @@ pub fn spawn<T: Send + 'static>(
             }
             match git.update(&state_dir).await {
                 Ok(commit) => {
-                    let is_new = revision
-                        .lock()
-                        .map(|mut r| r.replace(commit.clone()).as_deref() != Some(commit.as_str()))
-                        .unwrap_or(false);
-                    if is_new {
+                    if commit != last {
                         info!(commit = %commit, "new commit");
-                        if changed.send(make()).await.is_err() {
+                        last = commit.clone();
+                        if changed.send(make(commit)).await.is_err() {
                             return;
                         }
                     }

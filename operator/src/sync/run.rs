@@ -93,17 +93,31 @@ pub async fn run_sync<R: DataExec, S: SecretResolver>(
     (done, Ok(()))
 }
 
+/// The DataSync a switch of `target` from `from` makes: always backed up,
+/// never over newer data unless the host was told so.
+pub fn switch_spec(
+    target: &crate::core::target::Target,
+    from: &str,
+    options: &SyncOptions,
+) -> turnout_crds::datasync::DataSyncSpec {
+    turnout_crds::datasync::DataSyncSpec {
+        plan_ref: target.plan_name.clone(),
+        from: from.to_string(),
+        to: target.selection.active_version.clone(),
+        backup: true,
+        allow_overwrite_newer: options.allow_overwrite_newer,
+        force: false,
+    }
+}
+
 /// `syncOnSwitch` through the engine: the copier the reconciler calls
 /// between stopping the old version and starting the new one.
-pub struct EngineSwitchSync<R, S> {
+pub struct EngineSwitchSync<R> {
     pub runtime: std::sync::Arc<R>,
-    pub secrets: S,
     pub options: SyncOptions,
 }
 
-impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
-    for EngineSwitchSync<R, S>
-{
+impl<R: DataExec + 'static> crate::reconcile::SwitchSync for EngineSwitchSync<R> {
     fn has_data(&self, plan: &turnout_crds::PortPlanSpec, from: &str, to: &str) -> bool {
         super::plan_steps("", plan, from, to).is_ok_and(|s| !s.is_empty())
     }
@@ -115,17 +129,10 @@ impl<R: DataExec + 'static, S: SecretResolver> crate::reconcile::SwitchSync
         from: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<Vec<SyncStep>, crate::reconcile::SyncFailure>> {
         Box::pin(async move {
-            let spec = turnout_crds::datasync::DataSyncSpec {
-                plan_ref: target.plan_name.clone(),
-                from: from.to_string(),
-                to: target.selection.active_version.clone(),
-                backup: true,
-                allow_overwrite_newer: self.options.allow_overwrite_newer,
-                force: false,
-            };
+            let spec = switch_spec(target, from, &self.options);
             let stored = execute_once(
                 self.runtime.as_ref(),
-                &self.secrets,
+                &crate::secrets::resolver_of(target),
                 &self.options,
                 name,
                 &target.plan,

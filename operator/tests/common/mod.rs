@@ -15,7 +15,7 @@ use turnout::core::{ObservedContainer, ObservedPort, RunState};
 use turnout::host::StaticHost;
 use turnout::reconcile::{Reconciler, Target};
 use turnout::runtime::memory::{Call, MemoryRuntime};
-use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::secrets::SecretFiles;
 use turnout_crds::plan::PortPlanSpec;
 use turnout_crds::port::Protocol;
 use turnout_crds::selection::VersionSelectionSpec;
@@ -77,6 +77,8 @@ pub fn target_of(plan: Value, active: &str) -> Target {
         selection_name: "sel".to_string(),
         selection: selection(active),
         generation: None,
+        owner: None,
+        secrets: Default::default(),
     }
 }
 
@@ -118,7 +120,7 @@ pub fn temp_dir(tag: &str) -> TempDir {
     TempDir(dir)
 }
 
-pub type TestReconciler = Reconciler<MemoryRuntime, StaticHost, LocalSecrets>;
+pub type TestReconciler = Reconciler<MemoryRuntime, StaticHost>;
 
 /// A reconciler over `runtime` with the given host listeners; secrets under `secrets_dir`.
 pub fn reconciler_with(
@@ -126,11 +128,7 @@ pub fn reconciler_with(
     host: StaticHost,
     secrets_dir: &Path,
 ) -> TestReconciler {
-    Reconciler::new(
-        Arc::clone(runtime),
-        host,
-        SecretFiles::new(secrets_dir, LocalSecrets),
-    )
+    Reconciler::new(Arc::clone(runtime), host, SecretFiles::new(secrets_dir))
 }
 
 /// A memory runtime holding every image of the test plan.

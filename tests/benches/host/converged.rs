@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use tokio::runtime::Runtime;
-use turnout::reconcile::{LogProgress, Outcome};
+use turnout::reconcile::{Outcome, Run};
 use turnout_e2e::{Cleanup, demo_plan, docker, remove_plan_containers};
 
 use crate::support::{bench_dir, calls_between, list, median, ms, percentile, show_calls, verdict};
@@ -33,7 +33,7 @@ pub fn run(rt: &Runtime, n: usize) {
     for i in 0..=n {
         let before = r.runtime.snapshot();
         let t0 = Instant::now();
-        let o = rt.block_on(r.reconcile(&t, &LogProgress));
+        let o = rt.block_on(r.reconcile(&t, &Run::default()));
         let took = ms(t0.elapsed());
         let (total, mutating, by) = calls_between(&before, &r.runtime.snapshot());
         match &o {

@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tokio::runtime::Runtime;
 use turnout::host::ProcHost;
-use turnout::reconcile::{LogProgress, Outcome, Reconciler, Target};
+use turnout::reconcile::{Outcome, Reconciler, Run, Target};
 use turnout::runtime::ContainerRuntime;
 use turnout::runtime::docker::DockerRuntime;
-use turnout::secrets::{LocalSecrets, SecretFiles};
+use turnout::secrets::SecretFiles;
 use turnout::target::target_of;
 use turnout_crds::load::Documents;
 use turnout_e2e::{
@@ -45,7 +45,7 @@ use crate::support::{
     Counting, bench_dir, calls_between, http_ok, list, median, ms, show_calls, verdict, write_file,
 };
 
-pub type Bench = Reconciler<Counting<DockerRuntime>, ProcHost, LocalSecrets>;
+pub type Bench = Reconciler<Counting<DockerRuntime>, ProcHost>;
 
 const PLAN: &str = "bench-switch";
 const BASE: u16 = 22000;
@@ -62,13 +62,13 @@ pub fn reconciler(rt: &Runtime, dir: &Path) -> Bench {
     Reconciler::new(
         Arc::new(Counting::new(docker)),
         ProcHost,
-        SecretFiles::new(dir.join("secrets"), LocalSecrets),
+        SecretFiles::new(dir.join("secrets")),
     )
 }
 
 /// One reconcile that must converge; panics with the outcome otherwise.
 pub fn converge(rt: &Runtime, r: &Bench, yaml: &str) -> Outcome {
-    let o = rt.block_on(r.reconcile(&target(yaml), &LogProgress));
+    let o = rt.block_on(r.reconcile(&target(yaml), &Run::default()));
     match &o {
         Outcome::Applied(a) if a.converged() => o,
         other => panic!("expected a converged host, got {other:#?}"),
@@ -93,7 +93,7 @@ struct TurnoutRun {
 fn turnout_library(rt: &Runtime, r: &Bench, dao: &str) -> (TurnoutRun, String) {
     let before = r.runtime.snapshot();
     let t0 = Instant::now();
-    let o = rt.block_on(r.reconcile(&target(dao), &LogProgress));
+    let o = rt.block_on(r.reconcile(&target(dao), &Run::default()));
     let total = ms(t0.elapsed());
     let (_, _, by) = calls_between(&before, &r.runtime.snapshot());
     let Outcome::Applied(a) = &o else {

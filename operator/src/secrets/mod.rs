@@ -6,12 +6,17 @@
 //! container keeps the value it started with; a changed value reaches it
 //! when it is recreated or restarted.
 
-use std::os::unix::fs::OpenOptionsExt;
+mod bounded;
+mod files;
 
-use crate::files::private_dir;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use turnout_crds::plan::{ContainerSpec, SecretSource};
+use turnout_crds::plan::SecretSource;
+
+use crate::core::target::{SecretMap, SecretValues, Target};
+
+pub use bounded::{FileProblem, MAX_SECRET_BYTES, read_bounded};
+pub use files::SecretFiles;
 
 /// Why a secret could not be delivered. Messages name the secret and where
 /// its value should come from, never the value.
@@ -92,7 +97,7 @@ impl SecretError {
 }
 
 /// Resolves a secret source to its value.
-pub trait SecretResolver: Send + Sync + 'static {
+pub trait SecretResolver: Send + Sync {
     fn resolve(
         &self,
         container: &str,
@@ -160,118 +165,77 @@ impl SecretResolver for LocalSecrets {
     }
 }
 
-/// Largest secret value turnout reads from a file.
-pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
+/// Kubernetes: the values of the Secrets a plan names, read for one
+/// reconcile (`get` on each, never a list or watch). The standalone sources
+/// are refused: under the operator `from.file` and `from.env` would read the
+/// operator's own files and environment.
+pub struct ClusterSecrets<'a>(pub &'a SecretMap);
 
-/// Why a secret file cannot be read.
-#[derive(Debug)]
-pub enum FileProblem {
-    Io(std::io::Error),
-    NotAFile(&'static str),
-    TooLarge,
-}
-
-/// Reads a small regular file and nothing else: the file is opened without
-/// blocking (a FIFO would wait for a writer forever), checked through the
-/// opened handle (no race with a swapped path), and read with a bound (a
-/// device such as /dev/zero never ends).
-pub fn read_bounded(path: &Path) -> Result<Vec<u8>, FileProblem> {
-    use std::io::Read;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(FileProblem::Io)?;
-    let meta = f.metadata().map_err(FileProblem::Io)?;
-    if !meta.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        return Err(FileProblem::NotAFile(if t.is_dir() {
-            "a directory"
-        } else if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_char_device() || t.is_block_device() {
-            "a device"
-        } else if t.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        }));
-    }
-    if meta.len() > MAX_SECRET_BYTES {
-        return Err(FileProblem::TooLarge);
-    }
-    let mut value = Vec::new();
-    f.take(MAX_SECRET_BYTES + 1)
-        .read_to_end(&mut value)
-        .map_err(FileProblem::Io)?;
-    if value.len() as u64 > MAX_SECRET_BYTES {
-        return Err(FileProblem::TooLarge);
-    }
-    Ok(value)
-}
-
-/// Writes secret files for containers under one private directory.
-pub struct SecretFiles<S> {
-    dir: PathBuf,
-    resolver: S,
-}
-
-impl<S: SecretResolver> SecretFiles<S> {
-    pub fn new(dir: impl Into<PathBuf>, resolver: S) -> SecretFiles<S> {
-        SecretFiles {
-            dir: dir.into(),
-            resolver,
-        }
-    }
-
-    /// Resolves and writes every secret of `spec`; returns (host file,
-    /// container path) pairs. Every value is resolved before any file is
-    /// written, each file is replaced atomically (a reader sees the old
-    /// value or the new, never a half-written one), and files of secrets
-    /// the container no longer has are removed.
-    pub fn write_for(&self, spec: &ContainerSpec) -> Result<Vec<(PathBuf, String)>, SecretError> {
-        let dir = self.dir.join(&spec.name);
-        let werr = |source| SecretError::Write {
-            dir: dir.display().to_string(),
-            source,
+impl SecretResolver for ClusterSecrets<'_> {
+    fn resolve(
+        &self,
+        container: &str,
+        secret: &str,
+        from: &SecretSource,
+    ) -> Result<Vec<u8>, SecretError> {
+        let Some(r) = &from.secret_key_ref else {
+            let (source_kind, what) = if from.file.is_some() {
+                ("file", "files")
+            } else {
+                ("env", "environment")
+            };
+            return Err(SecretError::NotInCluster {
+                container: container.to_string(),
+                secret: secret.to_string(),
+                source_kind,
+                what,
+            });
         };
-        let mut values = Vec::new();
-        for s in &spec.secrets {
-            values.push((s, self.resolver.resolve(&spec.name, &s.name, &s.from)?));
-        }
-        if values.is_empty() && !dir.exists() {
-            return Ok(Vec::new());
-        }
-        private_dir(&self.dir).map_err(werr)?;
-        private_dir(&dir).map_err(werr)?;
-        let mut files = Vec::new();
-        for (s, value) in values {
-            let file = dir.join(&s.name);
-            crate::files::replace_file(&file, &value, 0o400).map_err(werr)?;
-            files.push((file, s.path.clone()));
-        }
-        remove_stale(&dir, &files).map_err(werr)?;
-        Ok(files)
+        self.0
+            .get(&(r.name.clone(), r.key.clone()))
+            .cloned()
+            .ok_or_else(|| SecretError::ClusterSecretMissing {
+                container: container.to_string(),
+                secret: secret.to_string(),
+                name: r.name.clone(),
+                key: r.key.clone(),
+            })
     }
 }
 
-/// Removes files of `dir` that are not among `keep` (secrets a container
-/// no longer has, leftovers of an interrupted write).
-fn remove_stale(dir: &Path, keep: &[(PathBuf, String)]) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if !keep.iter().any(|(f, _)| *f == path) {
-            std::fs::remove_file(&path)?;
+/// Where a target's secrets come from.
+pub enum TargetSecrets<'a> {
+    Local(LocalSecrets),
+    Cluster(ClusterSecrets<'a>),
+}
+
+impl SecretResolver for TargetSecrets<'_> {
+    fn resolve(
+        &self,
+        container: &str,
+        secret: &str,
+        from: &SecretSource,
+    ) -> Result<Vec<u8>, SecretError> {
+        match self {
+            TargetSecrets::Local(l) => l.resolve(container, secret, from),
+            TargetSecrets::Cluster(c) => c.resolve(container, secret, from),
         }
     }
-    Ok(())
+}
+
+/// The resolver of the secrets `target` carries.
+pub fn resolver_of(target: &Target) -> TargetSecrets<'_> {
+    match &target.secrets {
+        SecretValues::Local => TargetSecrets::Local(LocalSecrets),
+        SecretValues::Cluster(values) => TargetSecrets::Cluster(ClusterSecrets(values)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use turnout_crds::plan::ContainerSpec;
 
     #[test]
     fn files_are_private_and_hold_the_value() {
@@ -284,8 +248,8 @@ mod tests {
             "secrets": [{"name": "root", "path": "/run/secrets/root", "from": {"file": secret}}]
         }))
         .unwrap();
-        let files = SecretFiles::new(tmp.join("store"), LocalSecrets)
-            .write_for(&spec)
+        let files = SecretFiles::new(tmp.join("store"))
+            .write_for(&spec, &LocalSecrets)
             .unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].1, "/run/secrets/root");
@@ -375,12 +339,12 @@ mod tests {
             )
             .unwrap()
         };
-        let store = SecretFiles::new(tmp.join("store"), LocalSecrets);
-        let first = store.write_for(&spec(&["a", "b"])).unwrap();
+        let store = SecretFiles::new(tmp.join("store"));
+        let first = store.write_for(&spec(&["a", "b"]), &LocalSecrets).unwrap();
         let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
         let before = inode(&first[0].0);
         std::fs::write(&a, b"uno").unwrap();
-        let second = store.write_for(&spec(&["a"])).unwrap();
+        let second = store.write_for(&spec(&["a"]), &LocalSecrets).unwrap();
         assert_eq!(second.len(), 1);
         assert_eq!(std::fs::read(&second[0].0).unwrap(), b"uno");
         assert_ne!(
@@ -400,7 +364,7 @@ mod tests {
         assert_eq!(names, ["a"], "no temporary file is left");
         // A secret that cannot be resolved changes no file.
         std::fs::remove_file(&a).unwrap();
-        assert!(store.write_for(&spec(&["a"])).is_err());
+        assert!(store.write_for(&spec(&["a"]), &LocalSecrets).is_err());
         assert_eq!(std::fs::read(&second[0].0).unwrap(), b"uno");
         std::fs::remove_dir_all(&tmp).unwrap();
     }

@@ -1,6 +1,10 @@
 //! Report: turn a reconcile [`Outcome`] into the VersionSelection status of
 //! DESIGN.md (kstatus conditions, containers, last switch, history).
 
+pub mod document;
+
+pub use document::{StandaloneStatus, write_atomically};
+
 use turnout_crds::selection::{Condition, ContainerStatus, SwitchRecord, VersionSelectionStatus};
 
 use crate::core::model::{ObservedContainer, RunState};

@@ -1,0 +1,277 @@
+//! One reconcile: observe -> validate, build, diff ([`crate::core::plan`])
+//! -> preflight -> apply -> readiness. The drivers (standalone watcher,
+//! one-shot `apply`, the Kubernetes controller) call
+//! [`Reconciler::reconcile`] and turn its [`Outcome`] into status with
+//! [`crate::status`].
+//!
+//! Level-triggered: each call re-reads the host and computes the diff from
+//! scratch, so a reconcile interrupted anywhere is finished by the next one.
+//!
+//! - `apply.rs`: the actions, phase by phase, and the preflight that pulls images;
+//! - `switch.rs`: the data a switch copies (`syncOnSwitch`) and its intent on disk;
+//! - `readiness.rs`: which containers passed their probe.
+
+mod apply;
+mod readiness;
+mod switch;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use turnout_crds::selection::PhaseTimings;
+use turnout_crds::validate::Violation;
+
+use crate::core::model::{Desired, ObservedContainer};
+use crate::core::{Action, Blocker};
+use crate::host::HostPorts;
+use crate::runtime::{ContainerRuntime, RuntimeError};
+use crate::secrets::{SecretError, SecretFiles};
+
+pub use crate::core::target::Target;
+pub use crate::core::{running_version, switch_from};
+pub use switch::{SwitchSync, SyncFailure};
+
+/// Why applying an action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(
+        "the data sync {from} -> {to} failed: {message}; {to} was not started and nothing was overwritten"
+    )]
+    Sync {
+        from: String,
+        to: String,
+        message: String,
+    },
+    #[error("interrupted: turnout is shutting down; the next reconcile finishes the change")]
+    Cancelled,
+    #[error(
+        "container {container} did not become ready within {seconds}s; check `docker logs {container}` and its readiness probe"
+    )]
+    NotReady { container: String, seconds: u32 },
+}
+
+impl ApplyError {
+    /// The condition reason this error reports under.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApplyError::Runtime(e) => e.reason(),
+            ApplyError::Secret(e) => e.reason(),
+            ApplyError::NotReady { .. } => "Unhealthy",
+            ApplyError::Cancelled => "Interrupted",
+            ApplyError::Sync { .. } => "SyncFailed",
+        }
+    }
+}
+
+/// What a reconcile did. Status is built only from an outcome.
+// One value per reconcile, moved once: boxing `Applied` would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plan or the selection breaks a rule; nothing on the host was touched.
+    Invalid(Vec<Violation>),
+    /// The engine could not be listed; nothing was touched.
+    Unobserved(RuntimeError),
+    /// Something stands in the way; nothing was touched.
+    Blocked {
+        observed: Vec<ObservedContainer>,
+        pending: Vec<Action>,
+        blockers: Vec<Blocker>,
+    },
+    /// `paused: true`: the actions that would run, none run.
+    Paused {
+        observed: Vec<ObservedContainer>,
+        pending: Vec<Action>,
+    },
+    /// The actions ran (possibly none: converged).
+    Applied(Applied),
+}
+
+/// The result of applying a diff.
+#[derive(Debug)]
+pub struct Applied {
+    pub desired: Desired,
+    /// The host after the actions.
+    pub observed: Vec<ObservedContainer>,
+    /// Each action and its error, if it failed. Empty on a converged host.
+    pub done: Vec<(Action, Option<String>)>,
+    /// Containers that passed their readiness probe.
+    pub ready: BTreeSet<String>,
+    /// The first error, which stopped the later phases.
+    pub error: Option<ApplyError>,
+    /// The version that was running before, when this was a switch.
+    pub switch: Option<Switch>,
+    pub timings: PhaseTimings,
+    /// The data copied on this switch (`syncOnSwitch`), one step per binding.
+    pub synced: Vec<turnout_crds::datasync::SyncStep>,
+    /// The DataSync this switch ran (or tried), when it copied data.
+    pub data_sync: Option<String>,
+}
+
+impl Applied {
+    /// Nothing to do on a host already as desired.
+    fn converged_already(
+        desired: Desired,
+        observed: Vec<ObservedContainer>,
+        ready: BTreeSet<String>,
+    ) -> Applied {
+        Applied {
+            desired,
+            observed,
+            done: Vec::new(),
+            ready,
+            error: None,
+            switch: None,
+            timings: PhaseTimings::default(),
+            synced: Vec::new(),
+            data_sync: None,
+        }
+    }
+
+    pub fn converged(&self) -> bool {
+        self.error.is_none()
+            && self
+                .desired
+                .containers
+                .iter()
+                .all(|c| self.ready.contains(c.name()))
+    }
+}
+
+/// A change of the running version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub from: Option<String>,
+    pub to: String,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+}
+
+/// Reports actions as they run (the `apply` progress display, logs, Events).
+pub trait Progress: Send + Sync {
+    fn started(&self, action: &Action);
+    fn finished(&self, action: &Action, error: Option<&str>);
+}
+
+/// A progress sink that only logs.
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn started(&self, a: &Action) {
+        info!(container = %a.container, action = a.kind.as_str(), reason = %a.reason, "action");
+    }
+
+    fn finished(&self, a: &Action, error: Option<&str>) {
+        if let Some(e) = error {
+            warn!(container = %a.container, action = a.kind.as_str(), error = %e, "action failed");
+        }
+    }
+}
+
+/// How one reconcile runs: who hears about its actions, and the token that
+/// stops it between actions (the action under way always finishes).
+pub struct Run<'a> {
+    pub progress: &'a dyn Progress,
+    pub cancel: CancellationToken,
+}
+
+impl Default for Run<'static> {
+    /// Logged, and never cancelled.
+    fn default() -> Run<'static> {
+        Run {
+            progress: &LogProgress,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    pub fn new(progress: &'a dyn Progress, cancel: CancellationToken) -> Run<'a> {
+        Run { progress, cancel }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Drives the pipeline against one runtime and host.
+pub struct Reconciler<R, H> {
+    pub runtime: Arc<R>,
+    host: H,
+    secrets: SecretFiles,
+    /// Container id -> ready, so a converged host is not re-probed.
+    ready_cache: Mutex<HashMap<String, bool>>,
+    sync: Option<switch::SyncSetup>,
+}
+
+impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
+    pub fn new(runtime: Arc<R>, host: H, secrets: SecretFiles) -> Self {
+        Reconciler {
+            runtime,
+            host,
+            secrets,
+            ready_cache: Mutex::new(HashMap::new()),
+            sync: None,
+        }
+    }
+
+    /// Copies data on switches with `copier`, keeping switch intents in `dir`.
+    pub fn with_sync(mut self, copier: Arc<dyn SwitchSync>, dir: impl Into<PathBuf>) -> Self {
+        self.sync = Some(switch::SyncSetup::new(copier, dir.into()));
+        self
+    }
+
+    /// The pure part, without touching the host: validation, desired state and
+    /// the diff against `observed` ([`crate::core::plan()`]).
+    pub fn plan(
+        target: &Target,
+        observed: &[ObservedContainer],
+    ) -> Result<(Desired, Vec<Action>), Vec<Violation>> {
+        crate::core::plan(target, observed)
+    }
+
+    /// One full reconcile: observe, plan, check nothing stands in the way,
+    /// then apply (a converged host costs one list and its cached probes).
+    pub async fn reconcile(&self, target: &Target, run: &Run<'_>) -> Outcome {
+        let observed = match self.runtime.list().await {
+            Ok(o) => o,
+            Err(e) => return Outcome::Unobserved(e),
+        };
+        let (desired, actions) = match crate::core::plan(target, &observed) {
+            Ok(x) => x,
+            Err(v) => return Outcome::Invalid(v),
+        };
+        if target.selection.paused {
+            return Outcome::Paused {
+                observed,
+                pending: actions,
+            };
+        }
+        if actions.is_empty() {
+            let ready = self.readiness(&desired, &observed).await;
+            return Outcome::Applied(Applied::converged_already(desired, observed, ready));
+        }
+        let mut blockers = self.preflight(&desired, &observed, true).await;
+        blockers.extend(self.failed_sync(target, &observed));
+        if !blockers.is_empty() {
+            return Outcome::Blocked {
+                observed,
+                pending: actions,
+                blockers,
+            };
+        }
+        self.apply(target, desired, &observed, actions, run).await
+    }
+}
+
+/// How long to wait before retrying after a blocker or transient error.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);

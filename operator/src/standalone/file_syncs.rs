@@ -1,0 +1,90 @@
+//! The desired-state file: loaded and checked (a bad edit is refused whole),
+//! and the DataSyncs it holds, each run once, never while its target
+//! version runs.
+
+use std::path::Path;
+
+use tracing::{info, warn};
+use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase};
+
+use crate::core::target::Target;
+use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::DockerRuntime;
+use crate::secrets::LocalSecrets;
+use crate::sync::run::{SyncOptions, execute_once, store_of};
+use crate::sync::store::StoredSync;
+
+/// DataSync documents of the file: (name, spec).
+pub type FileSyncs = Vec<(String, DataSyncSpec)>;
+
+/// Loads the file and checks it; the error is a sentence for the log and status.
+pub fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), String> {
+    let docs = turnout_crds::load::Documents::read(file).map_err(|e| e.to_string())?;
+    let t =
+        crate::target::target_of(&docs, &file.display().to_string()).map_err(|e| e.to_string())?;
+    let mut syncs = Vec::new();
+    for d in &docs.syncs {
+        let name = d.value.metadata.name.clone().unwrap_or_default();
+        let v = turnout_crds::validate::validate_sync(&t.plan, &d.value.spec);
+        if let Some(first) = v.first() {
+            return Err(format!("{}: DataSync {name}: {first}", file.display()));
+        }
+        syncs.push((name, d.value.spec.clone()));
+    }
+    if let Err(v) = crate::core::plan(&t, &[]) {
+        let list: Vec<String> = v.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "{}: {} rule(s) broken: {}",
+            file.display(),
+            v.len(),
+            list.join("; ")
+        ));
+    }
+    Ok((t, syncs))
+}
+
+/// Runs the file's DataSyncs that have not run: each once (a Succeeded one
+/// never again, a Failed one again only when its spec changes), and only
+/// while its target version is not running (data is never overwritten under
+/// a running version; it waits, Pending, saying so).
+pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, syncs: &FileSyncs) {
+    let store = store_of(opts);
+    let pending: Vec<&(String, DataSyncSpec)> = syncs
+        .iter()
+        .filter(|(name, spec)| match store.get(name) {
+            Some(s) if s.status.phase == Some(SyncPhase::Succeeded) => false,
+            Some(s) if s.status.phase == Some(SyncPhase::Failed) => &s.spec != spec,
+            _ => true,
+        })
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let observed = match rt.list().await {
+        Ok(o) => o,
+        Err(e) => {
+            warn!(error = %e, "cannot list containers for the DataSyncs");
+            return;
+        }
+    };
+    for (name, spec) in pending {
+        if !crate::core::version_up(&observed, &t.plan_name, &spec.to).is_empty() {
+            let waiting = StoredSync {
+                name: name.clone(),
+                spec: spec.clone(),
+                status: DataSyncStatus {
+                    phase: Some(SyncPhase::Pending),
+                    message: Some(crate::core::switch::waiting_for(&spec.to)),
+                    ..Default::default()
+                },
+            };
+            if store.get(name).as_ref() != Some(&waiting) {
+                let _ = store.put(&waiting);
+            }
+            continue;
+        }
+        info!(datasync = %name, from = %spec.from, to = %spec.to, "running DataSync");
+        let done = execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone()).await;
+        info!(datasync = %name, phase = ?done.status.phase, message = done.status.message.as_deref().unwrap_or(""), "DataSync finished");
+    }
+}

@@ -1,0 +1,37 @@
+//! The status document of a host: what `/status`, `turnout status` and the
+//! status file show (the selection's status, plus the file, the engine and
+//! the host's DataSyncs).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use turnout_crds::selection::VersionSelectionStatus;
+
+/// What `/status` and the status file hold.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StandaloneStatus {
+    pub file: String,
+    pub plan: String,
+    pub selection: String,
+    pub desired_version: String,
+    /// The last edit of the file that was ignored, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
+    pub updated_at: String,
+    pub status: VersionSelectionStatus,
+    /// The host's DataSyncs (from the file, and those switches created), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_syncs: Vec<crate::sync::store::StoredSync>,
+    /// With --git: the commit whose file is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_revision: Option<String>,
+    /// The Docker engine this turnout drives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+}
+
+/// Replaces the file atomically: write a sibling, then rename over it.
+pub fn write_atomically(path: &Path, doc: &StandaloneStatus) -> std::io::Result<()> {
+    crate::files::replace_json(path, doc)
+}
