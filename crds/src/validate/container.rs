@@ -8,8 +8,23 @@ use crate::names;
 use crate::port::Protocol;
 
 pub(super) fn check_container(c: &Placed, r: &mut Report) {
+    check_image_and_command(c, r);
+    check_env(c, r);
+    check_secrets(c, r);
+    check_volumes(c, r);
+    if let Some(probe) = &c.spec.readiness {
+        check_probe(c, probe, r);
+    }
+}
+
+/// `c.path.field`.
+fn at(c: &Placed, field: &str) -> String {
+    format!("{}.{field}", c.path)
+}
+
+fn check_image_and_command(c: &Placed, r: &mut Report) {
     let spec = c.spec;
-    let at = |field: &str| format!("{}.{field}", c.path);
+    let at = |field: &str| at(c, field);
     if spec.image.trim().is_empty() || spec.image.chars().any(char::is_whitespace) {
         r.push(
             ViolationKind::InvalidContainer,
@@ -31,6 +46,11 @@ pub(super) fn check_container(c: &Placed, r: &mut Report) {
             ),
         );
     }
+}
+
+/// Names valid and unique, and nothing that looks like a secret in plain sight.
+fn check_env(c: &Placed, r: &mut Report) {
+    let (spec, at) = (c.spec, |field: &str| at(c, field));
     let mut env_seen: HashMap<&str, usize> = HashMap::new();
     for (i, e) in spec.env.iter().enumerate() {
         let path = at(&format!("env[{i}]"));
@@ -61,6 +81,12 @@ pub(super) fn check_container(c: &Placed, r: &mut Report) {
             );
         }
     }
+}
+
+/// Secret files: valid unique names, absolute paths, exactly one source,
+/// and an `adminSecret` that is one of them.
+fn check_secrets(c: &Placed, r: &mut Report) {
+    let (spec, at) = (c.spec, |field: &str| at(c, field));
     let mut secret_seen: HashMap<&str, usize> = HashMap::new();
     for (i, s) in spec.secrets.iter().enumerate() {
         let path = at(&format!("secrets[{i}]"));
@@ -121,6 +147,10 @@ pub(super) fn check_container(c: &Placed, r: &mut Report) {
             ),
         );
     }
+}
+
+fn check_volumes(c: &Placed, r: &mut Report) {
+    let (spec, at) = (c.spec, |field: &str| at(c, field));
     for (i, v) in spec.volumes.iter().enumerate() {
         let path = at(&format!("volumes[{i}]"));
         if let Some(p) = names::container_name_problem(&v.name) {
@@ -138,8 +168,14 @@ pub(super) fn check_container(c: &Placed, r: &mut Report) {
             );
         }
     }
-    if let Some(probe) = &spec.readiness {
-        let path = at("readiness");
+}
+
+/// One kind of probe, on a port the container publishes, with a usable
+/// command or path.
+fn check_probe(c: &Placed, probe: &crate::plan::Probe, r: &mut Report) {
+    let spec = c.spec;
+    {
+        let path = at(c, "readiness");
         let kinds = [
             probe.tcp.is_some(),
             probe.http.is_some(),

@@ -26,85 +26,107 @@ pub(super) fn check_data_bindings(plan: &PortPlanSpec, r: &mut Report) {
                     format!("version {} has two data bindings named {}", v.name, b.name),
                 );
             }
-            let infra = plan.infrastructure.iter().find(|c| c.name == b.container);
-            let own = v.containers.iter().find(|c| c.name == b.container);
-            if infra.is_none() && own.is_none() {
-                r.push_full(
-                    ViolationKind::UnknownContainer,
-                    format!("{path}.container"),
-                    vec![b.container.clone()],
-                    None,
-                    format!(
-                        "data binding {} of version {} is on container {}, which is neither an infrastructure container nor one of {}'s containers",
-                        b.name, v.name, b.container, v.name
-                    ),
-                );
-                continue;
-            }
-            let commands = b.export.is_some() || b.import.is_some();
-            match (&b.database, commands) {
-                (Some(_), true) => r.push(
-                    ViolationKind::InvalidDataBinding,
-                    path.clone(),
-                    format!(
-                        "data binding {} of version {} sets both database and export/import; use database for a built-in engine recipe, or export and import for anything else",
-                        b.name, v.name
-                    ),
-                ),
-                (None, false) => r.push(
-                    ViolationKind::InvalidDataBinding,
-                    path.clone(),
-                    format!(
-                        "data binding {} of version {} says neither which database it is nor how to export and import it",
-                        b.name, v.name
-                    ),
-                ),
-                (Some(db), false) => {
-                    let engine = infra.and_then(|c| c.engine);
-                    match engine {
-                        Some(e) if e.has_builtin_sync() => {}
-                        _ => r.push_full(
-                            ViolationKind::InvalidDataBinding,
-                            format!("{path}.database"),
-                            vec![b.container.clone()],
-                            None,
-                            format!(
-                                "data binding {} of version {} names database {db} on {}, which is not an infrastructure container with a built-in engine (mysql, mariadb, postgres, redis); set its engine, or give export and import commands",
-                                b.name, v.name, b.container
-                            ),
+            check_binding(plan, v, b, &path, r);
+        }
+    }
+}
+
+/// One binding: on a container the plan has, and either a database of a
+/// built-in engine or export and import commands.
+fn check_binding(
+    plan: &PortPlanSpec,
+    v: &crate::plan::VersionSpec,
+    b: &crate::plan::DataBinding,
+    path: &str,
+    r: &mut Report,
+) {
+    let infra = plan.infrastructure.iter().find(|c| c.name == b.container);
+    let own = v.containers.iter().find(|c| c.name == b.container);
+    if infra.is_none() && own.is_none() {
+        r.push_full(
+            ViolationKind::UnknownContainer,
+            format!("{path}.container"),
+            vec![b.container.clone()],
+            None,
+            format!(
+                "data binding {} of version {} is on container {}, which is neither an infrastructure container nor one of {}'s containers",
+                b.name, v.name, b.container, v.name
+            ),
+        );
+        return;
+    }
+    let commands = b.export.is_some() || b.import.is_some();
+    match (&b.database, commands) {
+        (Some(_), true) => r.push(
+            ViolationKind::InvalidDataBinding,
+            path.to_string(),
+            format!(
+                "data binding {} of version {} sets both database and export/import; use database for a built-in engine recipe, or export and import for anything else",
+                b.name, v.name
+            ),
+        ),
+        (None, false) => r.push(
+            ViolationKind::InvalidDataBinding,
+            path.to_string(),
+            format!(
+                "data binding {} of version {} says neither which database it is nor how to export and import it",
+                b.name, v.name
+            ),
+        ),
+        (Some(db), false) => check_database(v, b, db, infra, path, r),
+        (None, true) => {
+            for (field, argv) in [("export", &b.export), ("import", &b.import)] {
+                if argv.as_ref().is_none_or(|a| a.first().is_none_or(|p| p.is_empty())) {
+                    r.push(
+                        ViolationKind::InvalidDataBinding,
+                        format!("{path}.{field}"),
+                        format!(
+                            "data binding {} of version {} needs a non-empty {field} argv (both export and import are required)",
+                            b.name, v.name
                         ),
-                    }
-                    let redis = engine == Some(crate::plan::Engine::Redis);
-                    if redis && db.parse::<u8>().is_err() {
-                        r.push(
-                            ViolationKind::InvalidDataBinding,
-                            format!("{path}.database"),
-                            format!("on Redis the database is a logical db index (0, 1, ...), not {db:?}"),
-                        );
-                    } else if !redis && let Some(problem) = database_name_problem(db) {
-                        r.push(
-                            ViolationKind::InvalidDataBinding,
-                            format!("{path}.database"),
-                            problem,
-                        );
-                    }
-                }
-                (None, true) => {
-                    for (field, argv) in [("export", &b.export), ("import", &b.import)] {
-                        if argv.as_ref().is_none_or(|a| a.first().is_none_or(|p| p.is_empty())) {
-                            r.push(
-                                ViolationKind::InvalidDataBinding,
-                                format!("{path}.{field}"),
-                                format!(
-                                    "data binding {} of version {} needs a non-empty {field} argv (both export and import are required)",
-                                    b.name, v.name
-                                ),
-                            );
-                        }
-                    }
+                    );
                 }
             }
         }
+    }
+}
+
+/// A database binding: on an engine turnout can copy, with a name it accepts.
+fn check_database(
+    v: &crate::plan::VersionSpec,
+    b: &crate::plan::DataBinding,
+    db: &str,
+    infra: Option<&crate::plan::ContainerSpec>,
+    path: &str,
+    r: &mut Report,
+) {
+    let engine = infra.and_then(|c| c.engine);
+    match engine {
+        Some(e) if e.has_builtin_sync() => {}
+        _ => r.push_full(
+            ViolationKind::InvalidDataBinding,
+            format!("{path}.database"),
+            vec![b.container.clone()],
+            None,
+            format!(
+                "data binding {} of version {} names database {db} on {}, which is not an infrastructure container with a built-in engine (mysql, mariadb, postgres, redis); set its engine, or give export and import commands",
+                b.name, v.name, b.container
+            ),
+        ),
+    }
+    let redis = engine == Some(crate::plan::Engine::Redis);
+    if redis && db.parse::<u8>().is_err() {
+        r.push(
+            ViolationKind::InvalidDataBinding,
+            format!("{path}.database"),
+            format!("on Redis the database is a logical db index (0, 1, ...), not {db:?}"),
+        );
+    } else if !redis && let Some(problem) = database_name_problem(db) {
+        r.push(
+            ViolationKind::InvalidDataBinding,
+            format!("{path}.database"),
+            problem,
+        );
     }
 }
 

@@ -127,41 +127,9 @@ pub fn status_of(
     outcome: &Outcome,
     prev: Option<&VersionSelectionStatus>,
 ) -> VersionSelectionStatus {
-    let now = jiff::Timestamp::now().to_string();
-    let (reason, ready, message) = verdict(target, outcome);
-    let progressing = matches!(outcome, Outcome::Blocked { .. })
-        || matches!(outcome, Outcome::Applied(a) if a.error.is_none() && !a.converged());
-    let degraded = !ready && !progressing && !matches!(outcome, Outcome::Paused { .. });
-    let generation = target.generation;
-    let conditions = vec![
-        condition(prev, "Ready", ready, reason, &message, generation, &now),
-        condition(
-            prev,
-            "Progressing",
-            progressing,
-            if progressing { reason } else { "Idle" },
-            if progressing {
-                &message
-            } else {
-                "no change under way"
-            },
-            generation,
-            &now,
-        ),
-        condition(
-            prev,
-            "Degraded",
-            degraded,
-            if degraded { reason } else { "AsExpected" },
-            if degraded { &message } else { "no fault" },
-            generation,
-            &now,
-        ),
-    ];
-
     let mut status = VersionSelectionStatus {
-        observed_generation: generation,
-        conditions,
+        observed_generation: target.generation,
+        conditions: conditions_of(target, outcome, prev),
         last_switch: prev.and_then(|p| p.last_switch.clone()),
         history: prev.map(|p| p.history.clone()).unwrap_or_default(),
         ..Default::default()
@@ -169,51 +137,104 @@ pub fn status_of(
     match observed_of(outcome) {
         Some(observed) => {
             status.active_version = running_version(observed, &target.plan_name);
-            let ready = match outcome {
-                Outcome::Applied(a) => Some(&a.ready),
-                _ => None,
-            };
-            status.containers = observed
-                .iter()
-                .filter(|o| o.is_ours(&target.plan_name))
-                .map(|o| ContainerStatus {
-                    name: o.name.clone(),
-                    role: o.role().map(|r| r.label().to_string()).unwrap_or_default(),
-                    state: o.state.as_str().to_string(),
-                    ready: o.state == RunState::Running
-                        && ready.is_some_and(|r| r.contains(&o.name)),
-                    ports: o.ports.iter().map(ToString::to_string).collect(),
-                })
-                .collect();
+            status.containers = containers_of(target, outcome, observed);
         }
         None => {
             status.active_version = prev.and_then(|p| p.active_version.clone());
             status.containers = prev.map(|p| p.containers.clone()).unwrap_or_default();
         }
     }
-    if let Outcome::Applied(a) = outcome
-        && let Some(sw) = &a.switch
-    {
-        let record = SwitchRecord {
-            from: sw.from.clone(),
-            to: sw.to.clone(),
-            started_at: sw.started_at.to_string(),
-            finished_at: Some(sw.finished_at.to_string()),
-            outcome: if a.error.is_some() {
-                "Failed"
-            } else {
-                "Succeeded"
-            }
-            .to_string(),
-            message: a.error.as_ref().map(ToString::to_string),
-            phases: a.timings.clone(),
-            data_sync: a.data_sync.clone(),
-        };
+    if let Some(record) = switch_record(outcome) {
         status.history.insert(0, record.clone());
         status.history.truncate(HISTORY);
         status.last_switch = Some(record);
     }
     status
+}
+
+/// Ready, Progressing and Degraded, as kstatus reads them.
+fn conditions_of(
+    target: &Target,
+    outcome: &Outcome,
+    prev: Option<&VersionSelectionStatus>,
+) -> Vec<Condition> {
+    let now = jiff::Timestamp::now().to_string();
+    let (reason, ready, message) = verdict(target, outcome);
+    let progressing = matches!(outcome, Outcome::Blocked { .. })
+        || matches!(outcome, Outcome::Applied(a) if a.error.is_none() && !a.converged());
+    let degraded = !ready && !progressing && !matches!(outcome, Outcome::Paused { .. });
+    let generation = target.generation;
+    let (p_reason, p_message) = if progressing {
+        (reason, message.as_str())
+    } else {
+        ("Idle", "no change under way")
+    };
+    let (d_reason, d_message) = if degraded {
+        (reason, message.as_str())
+    } else {
+        ("AsExpected", "no fault")
+    };
+    vec![
+        condition(prev, "Ready", ready, reason, &message, generation, &now),
+        condition(
+            prev,
+            "Progressing",
+            progressing,
+            p_reason,
+            p_message,
+            generation,
+            &now,
+        ),
+        condition(
+            prev, "Degraded", degraded, d_reason, d_message, generation, &now,
+        ),
+    ]
+}
+
+/// The plan's containers as observed, with their readiness.
+fn containers_of(
+    target: &Target,
+    outcome: &Outcome,
+    observed: &[ObservedContainer],
+) -> Vec<ContainerStatus> {
+    let ready = match outcome {
+        Outcome::Applied(a) => Some(&a.ready),
+        _ => None,
+    };
+    observed
+        .iter()
+        .filter(|o| o.is_ours(&target.plan_name))
+        .map(|o| ContainerStatus {
+            name: o.name.clone(),
+            role: o.role().map(|r| r.label().to_string()).unwrap_or_default(),
+            state: o.state.as_str().to_string(),
+            ready: o.state == RunState::Running && ready.is_some_and(|r| r.contains(&o.name)),
+            ports: o.ports.iter().map(ToString::to_string).collect(),
+        })
+        .collect()
+}
+
+/// The record of the switch an outcome made, if it made one.
+fn switch_record(outcome: &Outcome) -> Option<SwitchRecord> {
+    let Outcome::Applied(a) = outcome else {
+        return None;
+    };
+    let sw = a.switch.as_ref()?;
+    Some(SwitchRecord {
+        from: sw.from.clone(),
+        to: sw.to.clone(),
+        started_at: sw.started_at.to_string(),
+        finished_at: Some(sw.finished_at.to_string()),
+        outcome: if a.error.is_some() {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+        .to_string(),
+        message: a.error.as_ref().map(ToString::to_string),
+        phases: a.timings.clone(),
+        data_sync: a.data_sync.clone(),
+    })
 }
 
 /// The `Ready` condition of a status.

@@ -48,28 +48,50 @@ fn ms_since(t0: Instant) -> u64 {
     u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Reads source and target: both fingerprints (names checked on the way)
-/// and whether each holds anything the recipe would not carry across.
-async fn inspect<R: DataExec>(
+/// What the inspection found: both fingerprints (names checked on the
+/// way) and whether a swap of turnout's into the target was under way.
+struct Look {
+    source: Fingerprint,
+    target: Option<Fingerprint>,
+    pending: bool,
+}
+
+/// Reads source and target, changing nothing but what an interrupted swap
+/// left (put back first): whether each exists, holds anything the recipe
+/// would not carry across, and its fingerprint.
+async fn look<R: DataExec>(
     rt: &R,
-    src: &Db<'_>,
-    dst: &Db<'_>,
-    target_exists: bool,
-) -> Result<(Fingerprint, Option<Fingerprint>), SyncError> {
+    (src, dst): (&Db<'_>, &Db<'_>),
+    step: &StepPlan,
+    records: &Records,
+) -> Result<Look, SyncError> {
     let (sdb, tdb) = (src.at.database.as_str(), dst.at.database.as_str());
+    if !engine::exists(rt, src, sdb).await? {
+        return Err(SyncError::SourceMissing(step.source.label()));
+    }
+    let pending = records
+        .entries
+        .get(&step.target.label())
+        .is_some_and(|r| r.pending.is_some());
+    engine::recover(rt, dst, tdb, pending).await?;
+    let target_exists = engine::exists(rt, dst, tdb).await?;
     engine::check_copyable(rt, src, sdb).await?;
     if target_exists {
         engine::check_copyable(rt, dst, tdb).await?;
     }
     // Each fingerprint is a full pass over its data: read both at once.
-    let (source_fp, target_fp) = futures::join!(engine::fingerprint(rt, src, sdb), async {
+    let (source, target) = futures::join!(engine::fingerprint(rt, src, sdb), async {
         if target_exists {
             engine::fingerprint(rt, dst, tdb).await.map(Some)
         } else {
             Ok(None)
         }
     });
-    Ok((source_fp?, target_fp?))
+    Ok(Look {
+        source: source?,
+        target: target?,
+        pending,
+    })
 }
 
 /// Copies one database binding; `status` records what was done.
@@ -84,58 +106,31 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
     let b = step.binding.as_str();
     let src = db_of(secrets, &step.source, opts.timeouts)?;
     let dst = db_of(secrets, &step.target, opts.timeouts)?;
-    let (sdb, tdb) = (step.source.database.as_str(), step.target.database.as_str());
-    let io = |e: std::io::Error| {
-        SyncError::Io(format!("sync records in {}: {e}", opts.state_dir.display()))
-    };
-
-    progress.phase(b, "inspect");
-    if !engine::exists(rt, &src, sdb).await? {
-        return Err(SyncError::SourceMissing(step.source.label()));
-    }
-    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let mut records = Records::load(&opts.state_dir)?;
     let key = step.target.label();
-    let pending = records
-        .entries
-        .get(&key)
-        .is_some_and(|r| r.pending.is_some());
-    engine::recover(rt, &dst, tdb, pending).await?;
-    let target_exists = engine::exists(rt, &dst, tdb).await?;
-    let (source_fp, target_fp) = inspect(rt, &src, &dst, target_exists).await?;
-    status.source_checksum = Some(source_fp.digest());
-    status.rows = Some(source_fp.rows());
-    if let Ok(size) = engine::size(rt, &src, sdb).await
+    progress.phase(b, "inspect");
+    let look = look(rt, (&src, &dst), step, &records).await?;
+    status.source_checksum = Some(look.source.digest());
+    status.rows = Some(look.source.rows());
+    if let Ok(size) = engine::size(rt, &src, &step.source.database).await
         && size > 0
     {
         progress.expected(b, size);
     }
     // What the target held when we looked; a record made now starts from it,
     // so a sync killed before its swap does not later look like a foreign write.
-    let seen = target_fp
+    let seen = look
+        .target
         .as_ref()
         .map(Fingerprint::digest)
         .unwrap_or_default();
-    if let Some(target_fp) = &target_fp {
-        let now = target_fp.digest();
-        if let Some(rec) = records.entries.get(&key) {
-            let ours = now == rec.checksum || rec.pending.as_deref() == Some(now.as_str());
-            if !ours && !opts.allow_overwrite_newer {
-                return Err(SyncError::TargetChanged {
-                    target: key,
-                    now,
-                    recorded: rec.checksum.clone(),
-                    from: rec.source.clone(),
-                    at: rec.at.clone(),
-                });
-            }
-        }
-        if source_fp.same_as(target_fp) {
+    if let Some(target_fp) = &look.target {
+        records.check_unchanged(&key, &seen, opts.allow_overwrite_newer)?;
+        if look.source.same_as(target_fp) {
             // Already a copy of the source (e.g. a rerun after a kill past the swap).
             progress.phase(b, "already in sync");
-            status.target_checksum = Some(now.clone());
-            return records
-                .written(&key, &now, &step.source.label())
-                .map_err(io);
+            status.target_checksum = Some(seen.clone());
+            return Ok(records.written(&key, &seen, &step.source.label())?);
         }
         if opts.backup {
             progress.phase(b, "backup");
@@ -143,34 +138,14 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
             status.backup = Some(file.display().to_string());
         }
     }
-
-    progress.phase(b, &format!("copy ({} rows)", source_fp.rows()));
-    let staging = engine::staging_name(rt, &dst, tdb, pending).await?;
-    engine::recreate(rt, &dst, &staging).await?;
-    let streaming = Instant::now();
-    let staged = match load_and_verify(rt, (&src, sdb), (&dst, &staging), &source_fp, progress, b)
-        .await
-    {
-        Ok((bytes, staged)) => {
-            status.bytes = bytes;
-            status.stream_ms = Some(ms_since(streaming));
-            staged
-        }
-        Err(e) => {
-            if let Err(drop) = engine::drop_db(rt, &dst, &staging).await {
-                tracing::warn!(staging = %staging, error = %drop, "cannot drop the staging copy");
-            }
-            return Err(e.into_mismatch(&step.source.label(), &key));
-        }
-    };
-
+    progress.phase(b, &format!("copy ({} rows)", look.source.rows()));
+    let (staging, staged) = stage(rt, (&src, &dst), step, &look, progress, status).await?;
     progress.phase(b, "swap");
-    records
-        .mark_pending(&key, &seen, &step.source.label(), staged.digest())
-        .map_err(io)?;
+    records.mark_pending(&key, &seen, &step.source.label(), staged.digest())?;
     // The swap moves the verified staging data as a whole (renames, SWAPDB),
     // so the target now holds exactly what was verified; a swap step that
     // fails (a view that cannot be created, say) returns an error here.
+    let (sdb, tdb) = (step.source.database.as_str(), step.target.database.as_str());
     engine::swap(rt, &dst, (&src, sdb), tdb, &staging, &staged).await?;
     if !engine::exists(rt, &dst, tdb).await? && staged.rows() > 0 {
         return Err(SyncError::Mismatch {
@@ -180,9 +155,37 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
         });
     }
     status.target_checksum = Some(staged.digest());
-    records
-        .written(&key, &staged.digest(), &step.source.label())
-        .map_err(io)
+    Ok(records.written(&key, &staged.digest(), &step.source.label())?)
+}
+
+/// Loads the source into a fresh staging copy and verifies it; the staging
+/// copy is dropped again on any failure. Returns its name and what it holds.
+async fn stage<R: DataExec>(
+    rt: &R,
+    (src, dst): (&Db<'_>, &Db<'_>),
+    step: &StepPlan,
+    look: &Look,
+    progress: &dyn SyncProgress,
+    status: &mut SyncStep,
+) -> Result<(String, Fingerprint), SyncError> {
+    let (sdb, tdb) = (step.source.database.as_str(), step.target.database.as_str());
+    let staging = engine::staging_name(rt, dst, tdb, look.pending).await?;
+    engine::recreate(rt, dst, &staging).await?;
+    let streaming = Instant::now();
+    let b = step.binding.as_str();
+    match load_and_verify(rt, (src, sdb), (dst, &staging), &look.source, progress, b).await {
+        Ok((bytes, staged)) => {
+            status.bytes = bytes;
+            status.stream_ms = Some(ms_since(streaming));
+            Ok((staging, staged))
+        }
+        Err(e) => {
+            if let Err(drop) = engine::drop_db(rt, dst, &staging).await {
+                tracing::warn!(staging = %staging, error = %drop, "cannot drop the staging copy");
+            }
+            Err(e.into_mismatch(&step.source.label(), &step.target.label()))
+        }
+    }
 }
 
 /// Why loading into staging did not give the source's data.

@@ -24,6 +24,15 @@ pub struct Written {
     pub pending: Option<String>,
 }
 
+/// The records could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync records in {path}: {source}")]
+pub struct RecordError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// The records of every target, keyed by `container/database`.
 #[derive(Debug)]
 pub struct Records {
@@ -32,14 +41,17 @@ pub struct Records {
 }
 
 impl Records {
-    pub fn load(dir: &Path) -> std::io::Result<Records> {
+    pub fn load(dir: &Path) -> Result<Records, RecordError> {
         let path = dir.join("sync-records.json");
-        let entries = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e),
+        let read = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(std::io::Error::other),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(e),
         };
-        Ok(Records { path, entries })
+        match read {
+            Ok(entries) => Ok(Records { path, entries }),
+            Err(source) => Err(RecordError { path, source }),
+        }
     }
 
     /// Notes, before a swap, the digest the target will have once it is
@@ -50,7 +62,7 @@ impl Records {
         seen: &str,
         source: &str,
         pending: String,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), RecordError> {
         let entry = self
             .entries
             .entry(key.to_string())
@@ -64,9 +76,32 @@ impl Records {
         self.save()
     }
 
+    /// Refuses a target whose contents (`now`) are neither what turnout
+    /// last wrote nor a swap of its own under way: someone wrote to it
+    /// since. `allow` (allowOverwriteNewer) lets it through.
+    pub fn check_unchanged(
+        &self,
+        key: &str,
+        now: &str,
+        allow: bool,
+    ) -> Result<(), super::SyncError> {
+        match self.entries.get(key) {
+            Some(rec) if now != rec.checksum && rec.pending.as_deref() != Some(now) && !allow => {
+                Err(super::SyncError::TargetChanged {
+                    target: key.to_string(),
+                    now: now.to_string(),
+                    recorded: rec.checksum.clone(),
+                    from: rec.source.clone(),
+                    at: rec.at.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Records that turnout wrote `checksum` (from `source`) into `key`
     /// just now, and saves.
-    pub fn written(&mut self, key: &str, checksum: &str, source: &str) -> std::io::Result<()> {
+    pub fn written(&mut self, key: &str, checksum: &str, source: &str) -> Result<(), RecordError> {
         self.entries.insert(
             key.to_string(),
             Written {
@@ -79,7 +114,10 @@ impl Records {
         self.save()
     }
 
-    pub fn save(&self) -> std::io::Result<()> {
-        crate::files::replace_json(&self.path, &self.entries)
+    pub fn save(&self) -> Result<(), RecordError> {
+        crate::files::replace_json(&self.path, &self.entries).map_err(|source| RecordError {
+            path: self.path.clone(),
+            source,
+        })
     }
 }

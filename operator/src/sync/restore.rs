@@ -74,8 +74,7 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
     super::check_ours(rt, target).await?;
     let db = db_of(secrets, target, opts.timeouts)?;
     let tdb = target.database.as_str();
-    let io = |e: std::io::Error| SyncError::Io(format!("sync records: {e}"));
-    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let mut records = Records::load(&opts.state_dir)?;
     let key = target.label();
     let pending = records
         .entries
@@ -88,56 +87,78 @@ pub async fn restore<R: DataExec, S: SecretResolver>(
         target: key.clone(),
         ..Default::default()
     };
-    let mut seen = String::new();
-    if engine::exists(rt, &db, tdb).await? {
-        engine::check_copyable(rt, &db, tdb).await?;
-        let now = engine::fingerprint(rt, &db, tdb).await?;
-        seen = now.digest();
-        if opts.backup {
-            progress.phase("restore", "backup");
-            let f = backup_db(rt, &db, target, &now, opts).await?;
-            status.backup = Some(f.display().to_string());
-        }
-    }
+    let seen = back_up_current(rt, &db, target, opts, progress, &mut status).await?;
     progress.phase("restore", "load");
     let staging = engine::staging_name(rt, &db, tdb, pending).await?;
     engine::recreate(rt, &db, &staging).await?;
-    let loaded = load(rt, &db, file, &staging, progress).await;
-    let staged = match loaded {
+    let checked = match load(rt, &db, file, &staging, progress).await {
         Ok((bytes, staged)) => {
             status.bytes = bytes;
-            staged
+            check_against(meta.filter(|_| verify), file, &key, staged)
         }
+        Err(e) => Err(e),
+    };
+    let staged = match checked {
+        Ok(staged) => staged,
         Err(e) => {
             let _ = engine::drop_db(rt, &db, &staging).await;
             return Err(e);
         }
     };
-    if let Some(meta) = meta.filter(|m| verify && m.checksum != staged.digest()) {
-        let _ = engine::drop_db(rt, &db, &staging).await;
-        return Err(SyncError::Mismatch {
+    progress.phase("restore", "swap");
+    records.mark_pending(&key, &seen, &status.source, staged.digest())?;
+    engine::swap(rt, &db, (&db, &staging), tdb, &staging, &staged).await?;
+    let after = engine::fingerprint(rt, &db, tdb).await?;
+    status.rows = Some(after.rows());
+    status.target_checksum = Some(after.digest());
+    records.written(&key, &after.digest(), &status.source)?;
+    status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(status)
+}
+
+/// Backs up what the target holds now (when it exists and backups are on);
+/// returns its digest, or "" for no target.
+async fn back_up_current<R: DataExec>(
+    rt: &R,
+    db: &super::db::Db<'_>,
+    target: &Endpoint,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+    status: &mut SyncStep,
+) -> Result<String, SyncError> {
+    let tdb = target.database.as_str();
+    if !engine::exists(rt, db, tdb).await? {
+        return Ok(String::new());
+    }
+    engine::check_copyable(rt, db, tdb).await?;
+    let now = engine::fingerprint(rt, db, tdb).await?;
+    if opts.backup {
+        progress.phase("restore", "backup");
+        let f = backup_db(rt, db, target, &now, opts).await?;
+        status.backup = Some(f.display().to_string());
+    }
+    Ok(now.digest())
+}
+
+/// The staged copy, if it holds what the backup's record says it held.
+fn check_against(
+    meta: Option<super::backup::BackupMeta>,
+    file: &Path,
+    key: &str,
+    staged: super::db::Fingerprint,
+) -> Result<super::db::Fingerprint, SyncError> {
+    match meta {
+        Some(meta) if meta.checksum != staged.digest() => Err(SyncError::Mismatch {
             source_db: file.display().to_string(),
-            target: key,
+            target: key.to_string(),
             detail: format!(
                 "the backup loads as {}, but held {} when it was taken; the target was left as it was",
                 staged.digest(),
                 meta.checksum
             ),
-        });
+        }),
+        _ => Ok(staged),
     }
-    progress.phase("restore", "swap");
-    records
-        .mark_pending(&key, &seen, &status.source, staged.digest())
-        .map_err(io)?;
-    engine::swap(rt, &db, (&db, &staging), tdb, &staging, &staged).await?;
-    let after = engine::fingerprint(rt, &db, tdb).await?;
-    status.rows = Some(after.rows());
-    status.target_checksum = Some(after.digest());
-    records
-        .written(&key, &after.digest(), &status.source)
-        .map_err(io)?;
-    status.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Ok(status)
 }
 
 /// Streams the backup into staging; returns the bytes and what staging holds.

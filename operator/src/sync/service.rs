@@ -195,34 +195,17 @@ pub async fn copy_service<R: DataExec>(
     status: &mut SyncStep,
 ) -> Result<(), SyncError> {
     let b = step.binding.as_str();
-    let io = |e: std::io::Error| {
-        SyncError::Io(format!("sync records in {}: {e}", opts.state_dir.display()))
-    };
     progress.phase(b, "inspect");
     let source_digest = export_digest(rt, &step.source, opts).await?;
     status.source_checksum = Some(source_digest.clone());
     let now = export_digest(rt, &step.target, opts).await?;
-    let mut records = Records::load(&opts.state_dir).map_err(io)?;
+    let mut records = Records::load(&opts.state_dir)?;
     let key = step.target.label();
-    if let Some(rec) = records.entries.get(&key)
-        && now != rec.checksum
-        && rec.pending.as_deref() != Some(now.as_str())
-        && !opts.allow_overwrite_newer
-    {
-        return Err(SyncError::TargetChanged {
-            target: key,
-            now,
-            recorded: rec.checksum.clone(),
-            from: rec.source.clone(),
-            at: rec.at.clone(),
-        });
-    }
+    records.check_unchanged(&key, &now, opts.allow_overwrite_newer)?;
     if now == source_digest {
         progress.phase(b, "already in sync");
         status.target_checksum = Some(now.clone());
-        return records
-            .written(&key, &now, &step.source.label())
-            .map_err(io);
+        return Ok(records.written(&key, &now, &step.source.label())?);
     }
     let mut backup_file = None;
     if opts.backup {
@@ -232,9 +215,29 @@ pub async fn copy_service<R: DataExec>(
         backup_file = Some(file);
     }
     progress.phase(b, "copy");
-    records
-        .mark_pending(&key, &now, &step.source.label(), source_digest.clone())
-        .map_err(io)?;
+    records.mark_pending(&key, &now, &step.source.label(), source_digest.clone())?;
+    if let Err(e) = stream_and_verify(rt, step, &source_digest, opts, progress, status).await {
+        if let Some(file) = &backup_file {
+            progress.phase(b, "undo");
+            import_file(rt, &step.target, file, opts, &|_| {}).await?;
+        }
+        return Err(e);
+    }
+    status.target_checksum = Some(source_digest.clone());
+    Ok(records.written(&key, &source_digest, &step.source.label())?)
+}
+
+/// Streams the source's export into the target's import, then checks the
+/// target exports the source's bytes.
+async fn stream_and_verify<R: DataExec>(
+    rt: &R,
+    step: &StepPlan,
+    source_digest: &str,
+    opts: &SyncOptions,
+    progress: &dyn SyncProgress,
+    status: &mut SyncStep,
+) -> Result<(), SyncError> {
+    let b = step.binding.as_str();
     let (export, import) = (
         service_spec(&step.source, true, opts)?,
         service_spec(&step.target, false, opts)?,
@@ -245,35 +248,23 @@ pub async fn copy_service<R: DataExec>(
         })
         .await?;
     status.bytes = out.bytes;
-    let verified = if out.succeeded() {
-        progress.phase(b, "verify");
-        export_digest(rt, &step.target, opts).await? == source_digest
-    } else {
-        false
-    };
-    if !verified {
-        if let Some(file) = &backup_file {
-            progress.phase(b, "undo");
-            import_file(rt, &step.target, file, opts, &|_| {}).await?;
-        }
-        if !out.succeeded() {
-            let (spec, code, err) = if out.source_exit != Some(0) {
-                (&export, out.source_exit, &out.source_stderr)
-            } else {
-                (&import, out.sink_exit, &out.sink_stderr)
-            };
-            return Err(failed(spec, code, err));
-        }
+    if !out.succeeded() {
+        let (spec, code, err) = if out.source_exit != Some(0) {
+            (&export, out.source_exit, &out.source_stderr)
+        } else {
+            (&import, out.sink_exit, &out.sink_stderr)
+        };
+        return Err(failed(spec, code, err));
+    }
+    progress.phase(b, "verify");
+    if export_digest(rt, &step.target, opts).await? != source_digest {
         return Err(SyncError::Mismatch {
             source_db: step.source.label(),
-            target: key,
+            target: step.target.label(),
             detail: "exporting the target again does not give the source's bytes".into(),
         });
     }
-    status.target_checksum = Some(source_digest.clone());
-    records
-        .written(&key, &source_digest, &step.source.label())
-        .map_err(io)
+    Ok(())
 }
 
 /// Puts a service-data backup back: what the target holds now is backed up
@@ -325,10 +316,8 @@ pub async fn restore_service<R: DataExec>(
             ),
         });
     }
-    let mut records = Records::load(&opts.state_dir).map_err(|e| SyncError::Io(e.to_string()))?;
-    records
-        .written(&target.label(), &digest, &file.display().to_string())
-        .map_err(|e| SyncError::Io(e.to_string()))?;
+    let mut records = Records::load(&opts.state_dir)?;
+    records.written(&target.label(), &digest, &file.display().to_string())?;
     step.target_checksum = Some(digest);
     step.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(step)

@@ -12,9 +12,13 @@
 //! database gets the previous one's owner, privileges and comment. The
 //! admin password reaches the client as `PGPASSWORD`.
 
+mod swap;
+
 use super::SyncError;
-use super::db::{Db, Fingerprint, OLD, STAGING, check_name};
+use super::db::{Db, Fingerprint, check_name};
+
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
+pub use swap::{recover, swap};
 
 /// The comment that marks a database as turnout's own (staging, or set aside).
 pub const MARKER: &str = "turnout: a staging database turnout made; safe for turnout to drop";
@@ -47,7 +51,7 @@ pub fn literal(s: &str) -> String {
     format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-fn unhex(s: &str) -> Option<String> {
+pub(super) fn unhex(s: &str) -> Option<String> {
     let bytes: Option<Vec<u8>> = (0..s.len())
         .step_by(2)
         .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
@@ -113,7 +117,7 @@ pub async fn query<R: DataExec>(
         .collect())
 }
 
-fn first(rows: &[Vec<String>]) -> Option<&str> {
+pub(super) fn first(rows: &[Vec<String>]) -> Option<&str> {
     rows.first().and_then(|r| r.first()).map(String::as_str)
 }
 
@@ -127,7 +131,11 @@ pub async fn exists<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<bool
 }
 
 /// Refuses to go on when `name` exists without turnout's marker comment.
-async fn must_be_ours<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<(), SyncError> {
+pub(super) async fn must_be_ours<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    name: &str,
+) -> Result<(), SyncError> {
     let sql = format!(
         "SELECT coalesce(shobj_description(oid, 'pg_database') = {}, false) FROM pg_database WHERE datname = {};",
         literal(MARKER),
@@ -290,127 +298,6 @@ pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, S
     let sql = format!("SELECT pg_database_size({});", literal(name));
     let rows = query(rt, db, "postgres", "measuring the database", &sql).await?;
     Ok(first(&rows).and_then(|n| n.parse().ok()).unwrap_or(0))
-}
-
-/// Puts back what an interrupted swap left: a target missing with its
-/// previous contents set aside is renamed back; a target left refusing
-/// connections by a swap of turnout's (`pending`) accepts them again.
-pub async fn recover<R: DataExec>(
-    rt: &R,
-    db: &Db<'_>,
-    target: &str,
-    pending: bool,
-) -> Result<(), SyncError> {
-    let old = format!("{target}{OLD}");
-    let (t, o) = (ident(target), ident(&old));
-    if !exists(rt, db, target).await? && exists(rt, db, &old).await? {
-        let sql = format!(
-            "ALTER DATABASE {o} RENAME TO {t};\nDO $turnout$ BEGIN IF shobj_description((SELECT oid FROM pg_database WHERE datname = {lt}), 'pg_database') = {m} THEN EXECUTE format('COMMENT ON DATABASE %I IS NULL', {lt}); END IF; END $turnout$;\nALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;",
-            lt = literal(target),
-            m = literal(MARKER)
-        );
-        query(rt, db, "postgres", "putting the target back", &sql).await?;
-    } else if pending {
-        let sql = format!(
-            "SELECT 1 FROM pg_database WHERE datname = {} AND NOT datallowconn;",
-            literal(target)
-        );
-        if !query(rt, db, "postgres", "checking the target", &sql)
-            .await?
-            .is_empty()
-        {
-            let sql = format!("ALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;");
-            query(rt, db, "postgres", "reopening the target", &sql).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Gives the staging database the owner and database privileges of `like`
-/// (the target, or the source on the same server when there is no target).
-fn inherit(staging: &str, like: &str) -> String {
-    format!(
-        r"DO $turnout$ DECLARE o name; acl aclitem[]; r record; BEGIN
-  SELECT pg_get_userbyid(datdba), datacl INTO o, acl FROM pg_database WHERE datname = {like};
-  IF o IS NOT NULL THEN EXECUTE format('ALTER DATABASE %I OWNER TO %I', {staging}, o); END IF;
-  IF acl IS NOT NULL THEN
-    EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', {staging});
-    FOR r IN SELECT * FROM aclexplode(acl) LOOP
-      EXECUTE format('GRANT %s ON DATABASE %I TO %s%s', r.privilege_type, {staging},
-        CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END,
-        CASE WHEN r.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-    END LOOP;
-  END IF;
-END $turnout$;
-",
-        like = literal(like),
-        staging = literal(staging),
-    )
-}
-
-/// Renames the target aside and the staging database into its place, then
-/// drops the previous contents (the caller backed them up). New connections
-/// to the target are refused from before its sessions are ended until the
-/// copy is in place, so no one writes into the old contents meanwhile; the
-/// new database gets the old one's owner, privileges and comment. One
-/// script on psql's stdin: a turnout killed after sending it does not cut
-/// it short.
-pub async fn swap<R: DataExec>(
-    rt: &R,
-    db: &Db<'_>,
-    views_from: (&Db<'_>, &str),
-    target: &str,
-) -> Result<(), SyncError> {
-    let staging = format!("{target}{STAGING}");
-    let old = format!("{target}{OLD}");
-    must_be_ours(rt, db, &staging).await?;
-    must_be_ours(rt, db, &old).await?;
-    let target_exists = exists(rt, db, target).await?;
-    let (source, source_db) = views_from;
-    let comment_sql = format!(
-        "SELECT encode(convert_to(shobj_description(oid, 'pg_database'), 'UTF8'), 'hex') FROM pg_database WHERE datname = {};",
-        literal(target)
-    );
-    let rows = query(
-        rt,
-        db,
-        "postgres",
-        "reading the target's comment",
-        &comment_sql,
-    )
-    .await?;
-    let comment = first(&rows).filter(|c| !c.is_empty()).and_then(unhex);
-    let (t, s, o) = (ident(target), ident(&staging), ident(&old));
-    let mut sql = format!("DROP DATABASE IF EXISTS {o} WITH (FORCE);\n");
-    if target_exists {
-        sql.push_str(&inherit(&staging, target));
-    } else if source.at.container == db.at.container {
-        sql.push_str(&inherit(&staging, source_db));
-    }
-    if target_exists {
-        // Marked, the set-aside contents are dropped by the next swap should
-        // this one be cut short; a cut right after the mark loses the
-        // database's comment (recover() puts the contents back without it).
-        sql.push_str(&format!(
-            "ALTER DATABASE {t} WITH ALLOW_CONNECTIONS false;\n\
-             SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid();\n\
-             ALTER DATABASE {t} RENAME TO {o};\n\
-             COMMENT ON DATABASE {o} IS {};\n",
-            literal(target),
-            literal(&staging),
-            literal(MARKER)
-        ));
-    }
-    sql.push_str(&format!(
-        "ALTER DATABASE {s} RENAME TO {t};\n\
-         COMMENT ON DATABASE {t} IS {};\n\
-         ALTER DATABASE {t} WITH ALLOW_CONNECTIONS true;\n\
-         DROP DATABASE IF EXISTS {o} WITH (FORCE);\n",
-        comment.as_deref().map_or("NULL".to_string(), literal),
-    ));
-    query(rt, db, "postgres", "swapping the copy in", &sql)
-        .await
-        .map(|_| ())
 }
 
 #[cfg(test)]
