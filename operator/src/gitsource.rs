@@ -32,8 +32,8 @@ pub struct GitSource {
 }
 
 /// Why the repository cannot be followed. Messages carry the URL only
-/// redacted.
-#[derive(Debug, thiserror::Error)]
+/// redacted. The reason is the variant's `strum` name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum GitError {
     #[error("refusing --branch {branch:?}: {why}; give a branch name such as main")]
     InvalidBranch { branch: String, why: &'static str },
@@ -43,12 +43,14 @@ pub enum GitError {
         "cannot run git {what}: {source}; install git (turnout looks for it in {})",
         command::GIT_PATH
     )]
+    #[strum(serialize = "GitMissing")]
     Spawn {
         what: String,
         #[source]
         source: std::io::Error,
     },
     #[error("git {what} of {url} failed: {stderr}")]
+    #[strum(serialize = "GitFailed")]
     Failed {
         what: String,
         url: String,
@@ -57,6 +59,7 @@ pub enum GitError {
     #[error(
         "git {what} did not finish within {after:?} and was killed with its helpers; check that the repository answers, or raise --git-timeout"
     )]
+    #[strum(serialize = "GitTimedOut")]
     TimedOut { what: String, after: Duration },
     #[error("cannot prepare {path}: {source}")]
     StateDir {
@@ -69,14 +72,7 @@ pub enum GitError {
 impl GitError {
     /// A stable name for logs and metrics.
     pub fn reason(&self) -> &'static str {
-        match self {
-            GitError::InvalidBranch { .. } => "InvalidBranch",
-            GitError::InvalidUrl { .. } => "InvalidUrl",
-            GitError::Spawn { .. } => "GitMissing",
-            GitError::Failed { .. } => "GitFailed",
-            GitError::TimedOut { .. } => "GitTimedOut",
-            GitError::StateDir { .. } => "StateDir",
-        }
+        self.into()
     }
 }
 

@@ -40,24 +40,27 @@ pub use events::recorder;
 pub use selection::{FINALIZER, cleanup, reconcile, reconcile_with_finalizer};
 pub use status::{FIELD_MANAGER, apply_status};
 
-/// Why reconciling one selection failed.
-#[derive(Debug, thiserror::Error)]
+/// Why reconciling one selection failed; the reason is the variant's `strum` name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum ControllerError {
     #[error(
         "PortPlan {plan} does not exist in namespace {namespace}; create it or fix spec.planRef"
     )]
     PlanMissing { plan: String, namespace: String },
     #[error("reading Secret {name}: {source}")]
+    #[strum(serialize = "SecretUnavailable")]
     Secret {
         name: String,
         #[source]
         source: kube::Error,
     },
     #[error("the Kubernetes API: {0}")]
+    #[strum(serialize = "ApiError")]
     Kube(#[from] kube::Error),
     #[error("the host: {0}")]
     Host(#[source] RuntimeError),
     #[error("turnout is shutting down; the next turnout finishes this")]
+    #[strum(serialize = "Interrupted")]
     ShuttingDown,
 }
 
@@ -65,11 +68,8 @@ impl ControllerError {
     /// A stable name for metrics and condition reasons.
     pub fn reason(&self) -> &'static str {
         match self {
-            ControllerError::PlanMissing { .. } => "PlanMissing",
-            ControllerError::Secret { .. } => "SecretUnavailable",
-            ControllerError::Kube(_) => "ApiError",
             ControllerError::Host(e) => e.reason(),
-            ControllerError::ShuttingDown => "Interrupted",
+            other => other.into(),
         }
     }
 }

@@ -35,8 +35,8 @@ pub use crate::core::target::Target;
 pub use crate::core::{running_version, switch_from};
 pub use switch::{SwitchSync, SyncFailure};
 
-/// Why applying an action failed.
-#[derive(Debug, thiserror::Error)]
+/// Why applying an action failed; the reason is the variant's `strum` name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum ApplyError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -45,16 +45,19 @@ pub enum ApplyError {
     #[error(
         "the data sync {from} -> {to} failed: {message}; {to} was not started and nothing was overwritten"
     )]
+    #[strum(serialize = "SyncFailed")]
     Sync {
         from: String,
         to: String,
         message: String,
     },
     #[error("interrupted: turnout is shutting down; the next reconcile finishes the change")]
+    #[strum(serialize = "Interrupted")]
     Cancelled,
     #[error(
         "container {container} did not become ready within {seconds}s; check `docker logs {container}` and its readiness probe"
     )]
+    #[strum(serialize = "Unhealthy")]
     NotReady { container: String, seconds: u32 },
 }
 
@@ -64,9 +67,7 @@ impl ApplyError {
         match self {
             ApplyError::Runtime(e) => e.reason(),
             ApplyError::Secret(e) => e.reason(),
-            ApplyError::NotReady { .. } => "Unhealthy",
-            ApplyError::Cancelled => "Interrupted",
-            ApplyError::Sync { .. } => "SyncFailed",
+            other => other.into(),
         }
     }
 }

@@ -162,7 +162,7 @@ impl MemoryRuntime {
         self.with(|s| {
             s.calls.push(call);
             if s.down {
-                Err(RuntimeError::Unavailable("memory runtime is down".into()))
+                Err(RuntimeError::unavailable("memory runtime is down"))
             } else {
                 Ok(())
             }

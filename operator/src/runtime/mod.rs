@@ -16,22 +16,37 @@ use turnout_crds::plan::{PublishedPort, VolumeMount};
 use crate::core::DesiredContainer;
 use crate::core::model::ObservedContainer;
 
-/// Why a runtime call failed.
-#[derive(Debug, thiserror::Error)]
+/// The cause an error keeps: the engine's own error, or a sentence of
+/// turnout's when there is none.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a runtime call failed. Each variant's reason (for metrics and
+/// conditions) is its `strum` name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum RuntimeError {
     /// The engine cannot be reached (not running, restarting, socket missing).
-    #[error("the container engine is unreachable: {0}; is dockerd running?")]
-    Unavailable(String),
+    #[error("the container engine is unreachable: {source}; is dockerd running?")]
+    #[strum(serialize = "EngineUnavailable")]
+    Unavailable {
+        #[source]
+        source: Cause,
+    },
     /// The engine address cannot be used; nothing was contacted.
     #[error(transparent)]
     Address(#[from] docker::address::AddressError),
     /// A call about one container failed.
-    #[error("container {container}: {message}")]
-    Container { container: String, message: String },
+    #[error("container {container}: {source}")]
+    #[strum(serialize = "RuntimeError")]
+    Container {
+        container: String,
+        #[source]
+        source: Cause,
+    },
     /// A command in a container did not finish (or stream) in time.
     #[error(
         "container {container}: {what} within {seconds}s, so turnout gave up on it; check the container's load and logs, or raise the timeout"
     )]
+    #[strum(serialize = "Timeout")]
     TimedOut {
         container: String,
         what: String,
@@ -43,10 +58,15 @@ impl RuntimeError {
     /// A stable name for metrics labels and condition reasons.
     pub fn reason(&self) -> &'static str {
         match self {
-            RuntimeError::Unavailable(_) => "EngineUnavailable",
             RuntimeError::Address(e) => e.reason(),
-            RuntimeError::Container { .. } => "RuntimeError",
-            RuntimeError::TimedOut { .. } => "Timeout",
+            other => other.into(),
+        }
+    }
+
+    /// The engine is away, for `cause`.
+    pub fn unavailable(cause: impl Into<Cause>) -> RuntimeError {
+        RuntimeError::Unavailable {
+            source: cause.into(),
         }
     }
 
@@ -58,10 +78,11 @@ impl RuntimeError {
         }
     }
 
-    pub fn container(container: &str, message: impl ToString) -> RuntimeError {
+    /// A call about `container` failed, for `cause`.
+    pub fn container(container: &str, cause: impl Into<Cause>) -> RuntimeError {
         RuntimeError::Container {
             container: container.to_string(),
-            message: message.to_string(),
+            source: cause.into(),
         }
     }
 }

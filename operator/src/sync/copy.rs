@@ -29,9 +29,9 @@ pub fn db_of<'a, S: SecretResolver>(
         Some(from) => {
             let bytes = secrets
                 .resolve(&e.container, "adminSecret", from)
-                .map_err(|err| SyncError::Secret {
+                .map_err(|source| SyncError::Secret {
                     container: e.container.clone(),
-                    message: err.to_string(),
+                    source,
                 })?;
             let text = String::from_utf8_lossy(&bytes);
             Some(SecretValue::new(text.trim_end_matches(['\n', '\r'])))

@@ -31,7 +31,8 @@ use crate::runtime::RuntimeError;
 pub use plan::{check_ours, check_promotion, plan_steps, plan_steps_between};
 
 /// Why a sync (or one of its steps) failed. Messages never hold a secret.
-#[derive(Debug, thiserror::Error)]
+/// Each variant's reason (metrics, conditions) is its `strum` name.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum SyncError {
     #[error("version {0:?} is not in the plan")]
     UnknownVersion(String),
@@ -40,6 +41,7 @@ pub enum SyncError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what} failed (exit {code}): {stderr}")]
+    #[strum(serialize = "CommandFailed")]
     Command {
         what: String,
         code: i64,
@@ -48,6 +50,7 @@ pub enum SyncError {
     #[error(
         "the copy of {target} does not match its source {source_db}: {detail}; the target was left as it was"
     )]
+    #[strum(serialize = "ChecksumMismatch")]
     Mismatch {
         source_db: String,
         target: String,
@@ -86,16 +89,25 @@ pub enum SyncError {
         found: String,
     },
     #[error("backup of {target}: {message}")]
+    #[strum(serialize = "BackupFailed")]
     Backup { target: String, message: String },
-    #[error("secret for {container}: {message}")]
-    Secret { container: String, message: String },
+    #[error("secret for {container}: {source}")]
+    #[strum(serialize = "SecretUnavailable")]
+    Secret {
+        container: String,
+        #[source]
+        source: crate::secrets::SecretError,
+    },
     #[error("{0}")]
+    #[strum(serialize = "IoError")]
     Io(String),
     #[error(transparent)]
+    #[strum(serialize = "IoError")]
     Records(#[from] record::RecordError),
     #[error(
         "copying {from_env} ({from_stage:?}) data into {to_env} ({to_stage:?}) would move data back to an earlier stage; promotion runs dev -> test -> prod. Pass --force (DataSync force: true) if you mean it"
     )]
+    #[strum(serialize = "PromotionRefused")]
     Demotion {
         from_env: String,
         from_stage: Stage,
@@ -108,21 +120,8 @@ impl SyncError {
     /// A stable name for metrics and condition reasons.
     pub fn reason(&self) -> &'static str {
         match self {
-            SyncError::UnknownVersion(_) => "UnknownVersion",
-            SyncError::Unsupported { .. } => "Unsupported",
             SyncError::Runtime(e) => e.reason(),
-            SyncError::Command { .. } => "CommandFailed",
-            SyncError::Mismatch { .. } => "ChecksumMismatch",
-            SyncError::TargetChanged { .. } => "TargetChanged",
-            SyncError::SourceMissing(_) => "SourceMissing",
-            SyncError::HostileName { .. } => "HostileName",
-            SyncError::NotOurs { .. } => "NotOurs",
-            SyncError::ForeignContainer { .. } => "ForeignContainer",
-            SyncError::Backup { .. } => "BackupFailed",
-            SyncError::Secret { .. } => "SecretUnavailable",
-            SyncError::Io(_) => "IoError",
-            SyncError::Records(_) => "IoError",
-            SyncError::Demotion { .. } => "PromotionRefused",
+            other => other.into(),
         }
     }
 }
@@ -168,4 +167,53 @@ pub struct StepPlan {
     pub binding: String,
     pub source: Endpoint,
     pub target: Endpoint,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_stable_names() {
+        let cases: Vec<(SyncError, &str)> = vec![
+            (SyncError::UnknownVersion("x".into()), "UnknownVersion"),
+            (
+                SyncError::Command {
+                    what: "w".into(),
+                    code: 1,
+                    stderr: String::new(),
+                },
+                "CommandFailed",
+            ),
+            (
+                SyncError::NotOurs {
+                    database: "d".into(),
+                },
+                "NotOurs",
+            ),
+            (SyncError::Io("x".into()), "IoError"),
+            (
+                SyncError::Runtime(RuntimeError::unavailable("away")),
+                "EngineUnavailable",
+            ),
+            (
+                SyncError::Runtime(RuntimeError::container("c", "no")),
+                "RuntimeError",
+            ),
+        ];
+        for (e, reason) in cases {
+            assert_eq!(e.reason(), reason, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_cause_is_kept_for_the_reader() {
+        use std::error::Error as _;
+        let io = std::io::Error::other("disk on fire");
+        let e = SyncError::Runtime(RuntimeError::container("db", io));
+        let chain: Vec<String> = std::iter::successors(e.source(), |s| s.source())
+            .map(ToString::to_string)
+            .collect();
+        assert!(chain.iter().any(|s| s == "disk on fire"), "{chain:?}");
+    }
 }

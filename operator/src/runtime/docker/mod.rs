@@ -52,15 +52,15 @@ impl DockerRuntime {
                 bollard::API_DEFAULT_VERSION,
             ),
         }
-        .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?;
+        .map_err(|e| unreachable(&address, e))?;
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?;
+            .map_err(|e| unreachable(&address, e))?;
         let version = docker
             .version()
             .await
-            .map_err(|e| RuntimeError::Unavailable(format!("{address}: {e}")))?
+            .map_err(|e| unreachable(&address, e))?
             .version
             .unwrap_or_default();
         Ok(DockerRuntime {
@@ -82,7 +82,23 @@ impl DockerRuntime {
 }
 
 fn unavailable(e: BollardError) -> RuntimeError {
-    RuntimeError::Unavailable(e.to_string())
+    RuntimeError::unavailable(e)
+}
+
+/// The engine at `address` cannot be reached; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{address}: {source}")]
+struct Unreachable {
+    address: String,
+    #[source]
+    source: BollardError,
+}
+
+fn unreachable(address: &EngineAddress, source: BollardError) -> RuntimeError {
+    RuntimeError::unavailable(Unreachable {
+        address: address.to_string(),
+        source,
+    })
 }
 
 /// Errors about one container: a transport failure is the engine being away.
