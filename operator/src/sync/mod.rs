@@ -211,9 +211,12 @@ mod tests {
         use std::error::Error as _;
         let io = std::io::Error::other("disk on fire");
         let e = SyncError::Runtime(RuntimeError::container("db", io));
-        let chain: Vec<String> = std::iter::successors(e.source(), |s| s.source())
-            .map(ToString::to_string)
-            .collect();
+        let mut chain = Vec::new();
+        let mut next = e.source();
+        while let Some(s) = next {
+            chain.push(s.to_string());
+            next = s.source();
+        }
         assert!(chain.iter().any(|s| s == "disk on fire"), "{chain:?}");
     }
 }
