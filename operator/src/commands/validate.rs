@@ -1,14 +1,17 @@
 //! `turnout validate`: every rule, every violation, for people and scripts.
 
+mod report;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
 use turnout_crds::load::Documents;
-use turnout_crds::validate::{DocumentReport, validate_documents};
 
 use crate::output::{Format, write_data};
+
+pub use report::{DocumentReport, validate_documents};
 
 #[derive(Serialize)]
 struct Outcome {
