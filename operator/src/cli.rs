@@ -9,7 +9,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    apply, backups, crds, plan, ports, restore, run, standalone, status, sync, validate,
+    apply, backups, completions, crds, man, plan, ports, restore, run, standalone, status, sync,
+    validate,
 };
 
 /// turnout keeps a Docker host on one selected version of a multi-version
@@ -81,6 +82,8 @@ pub enum Command {
     Backups(backups::BackupsArgs),
     Restore(restore::RestoreArgs),
     Crds(crds::CrdsArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -99,6 +102,8 @@ impl Command {
             Command::Backups(args) => args.run(),
             Command::Restore(args) => block_on(args.run(engine)),
             Command::Crds(args) => args.run(),
+            Command::Completions(args) => args.run(),
+            Command::Man(args) => args.run(),
         }
     }
 }

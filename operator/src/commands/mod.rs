@@ -3,8 +3,10 @@
 
 pub mod apply;
 pub mod backups;
+pub mod completions;
 pub mod crds;
 pub mod data;
+pub mod man;
 pub mod plan;
 pub mod ports;
 pub mod restore;
