@@ -118,7 +118,7 @@ impl NameError {
 
 /// Checks a DataSync's name before it is used as a file name: the
 /// operator calls this for names that come from the Kubernetes API or are
-/// generated for a switch, the loader and `validate_documents` for files.
+/// generated for a switch, the loader and `turnout validate` for files.
 pub fn check_datasync_name(name: &str) -> Result<(), NameError> {
     ObjectKind::DataSync.check_name(name)
 }

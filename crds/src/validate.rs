@@ -4,8 +4,8 @@
 
 mod container;
 mod data;
-mod documents;
 mod limits;
+mod metadata;
 mod ports;
 
 use std::collections::HashMap;
@@ -21,11 +21,11 @@ use crate::selection::VersionSelectionSpec;
 use container::check_container;
 use data::check_data_bindings;
 pub use data::{MAX_DATABASE_NAME, database_name_ok, database_name_problem};
-pub use documents::{DocumentReport, validate_documents, validate_metadata_name};
 pub use limits::{
     MAX_CONTAINERS, MAX_DATA_BINDINGS, MAX_PUBLISHED_PORTS, MAX_RANGES, MAX_VERSIONS,
-    MAX_VIOLATIONS,
+    MAX_VIOLATIONS, first_few,
 };
+pub use metadata::validate_metadata_name;
 use ports::{
     check_port_conflicts, check_port_ranges, check_ranges, check_ranges_across_versions,
     check_ranges_against_infrastructure,

@@ -1,5 +1,6 @@
 //! The committed examples: the original plan is refused for the faults the
 //! design names, and the fixed three-version plan with its selection is valid.
+//! (What `turnout validate` reports for whole files is the operator's test.)
 
 mod common;
 
@@ -7,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use common::describe;
 use turnout_crds::load::Documents;
-use turnout_crds::validate::{Violation, ViolationKind, validate_documents};
+use turnout_crds::names::ObjectKind;
+use turnout_crds::validate::{
+    Violation, ViolationKind, validate_metadata_name, validate_plan, validate_selection,
+};
 
 fn example(name: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples")).join(name)
@@ -16,8 +20,13 @@ fn example(name: &str) -> PathBuf {
 fn plan_violations(file: &str) -> Vec<Violation> {
     let docs = Documents::read(&example(file)).expect("the example parses");
     assert_eq!(docs.plans.len(), 1, "{file} holds one plan");
-    let reports = validate_documents(&docs);
-    reports.into_iter().flat_map(|r| r.violations).collect()
+    assert!(docs.selections.is_empty() && docs.syncs.is_empty());
+    let plan = &docs.plans[0].value;
+    let name = plan.metadata.name.as_deref().unwrap_or_default();
+    validate_metadata_name(ObjectKind::PortPlan, name)
+        .into_iter()
+        .chain(validate_plan(&plan.spec))
+        .collect()
 }
 
 #[test]
@@ -81,34 +90,23 @@ fn the_three_version_plan_and_its_selection_are_valid() {
     .expect("the examples parse");
     assert_eq!(docs.plans.len(), 1);
     assert_eq!(docs.selections.len(), 1);
-    let reports = validate_documents(&docs);
-    assert_eq!(reports.len(), 2);
-    for r in &reports {
-        assert!(
-            r.violations.is_empty(),
-            "{} {} in {}:\n{}",
-            r.kind,
-            r.name,
-            r.file,
-            describe(&r.violations)
-        );
-    }
-    let plan = &docs.plans[0].value.spec;
-    assert_eq!(plan.version_names(), vec!["future", "dao", "blockchain"]);
-    assert_eq!(docs.selections[0].value.spec.plan_ref, "three-versions");
-}
-
-#[test]
-fn the_selection_alone_names_a_plan_it_was_not_given() {
-    let docs = Documents::read(&example("version-selection.yaml")).expect("parses");
-    let reports = validate_documents(&docs);
-    assert_eq!(reports.len(), 1);
-    let v = &reports[0].violations;
-    assert_eq!(v.len(), 1, "{}", describe(v));
-    assert_eq!(v[0].kind, ViolationKind::UnknownPlan);
-    assert!(
-        v[0].message.contains("pass the file that holds it"),
-        "{}",
-        v[0].message
+    let plan = &docs.plans[0].value;
+    let selection = &docs.selections[0].value;
+    let plan_name = plan.metadata.name.as_deref().unwrap_or_default();
+    let selection_name = selection.metadata.name.as_deref().unwrap_or_default();
+    let found: Vec<Violation> = validate_metadata_name(ObjectKind::PortPlan, plan_name)
+        .into_iter()
+        .chain(validate_metadata_name(
+            ObjectKind::VersionSelection,
+            selection_name,
+        ))
+        .chain(validate_plan(&plan.spec))
+        .chain(validate_selection(plan_name, &plan.spec, &selection.spec))
+        .collect();
+    assert!(found.is_empty(), "{}", describe(&found));
+    assert_eq!(
+        plan.spec.version_names(),
+        vec!["future", "dao", "blockchain"]
     );
+    assert_eq!(selection.spec.plan_ref, "three-versions");
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use common::yaml::{HEAD, SPEC};
 use turnout_crds::load::{Documents, LoadError};
-use turnout_crds::validate::{ViolationKind, validate_documents};
 
 fn parse(text: &str) -> Result<Documents, LoadError> {
     Documents::parse(Path::new("plan.yaml"), text)
@@ -413,72 +412,4 @@ fn a_plan_in_two_files_is_refused_naming_both() {
         shown.contains("b.yaml") && shown.contains("a.yaml"),
         "{shown}"
     );
-}
-
-// --------------------------------------------------- load, then validate
-
-const SELECTION: &str = "\
----
-apiVersion: turnout.dev/v1alpha1
-kind: VersionSelection
-metadata:
-  name: host
-spec:
-  planRef: p
-  activeVersion: nft
-";
-
-#[test]
-fn a_selection_of_a_version_the_plan_lacks_is_refused_after_loading() {
-    let docs = parse(&format!("{HEAD}{SPEC}{SELECTION}")).expect("documents parse");
-    let reports = validate_documents(&docs);
-    assert_eq!(reports.len(), 2);
-    assert!(
-        reports[0].violations.is_empty(),
-        "{:?}",
-        reports[0].violations
-    );
-    let sel = &reports[1];
-    assert_eq!(
-        (sel.kind, sel.name.as_str(), sel.document),
-        ("VersionSelection", "host", 2)
-    );
-    assert_eq!(sel.file, "plan.yaml");
-    assert_eq!(sel.violations.len(), 1, "{:?}", sel.violations);
-    let v = &sel.violations[0];
-    assert_eq!(v.kind, ViolationKind::UnknownVersion);
-    assert_eq!(v.path, "spec.activeVersion");
-    assert_eq!(v.subjects, vec!["nft"]);
-    assert!(
-        v.message.contains("future"),
-        "lists the plan's versions: {}",
-        v.message
-    );
-}
-
-#[test]
-fn a_selection_of_a_plan_not_given_is_refused_after_loading() {
-    let text = format!(
-        "{HEAD}{SPEC}{}",
-        SELECTION.replace("planRef: p", "planRef: q")
-    );
-    let reports = validate_documents(&parse(&text).expect("documents parse"));
-    let v = &reports[1].violations[0];
-    assert_eq!(v.kind, ViolationKind::UnknownPlan);
-    assert_eq!(v.subjects, vec!["q"]);
-    assert!(
-        v.message.contains("(p)"),
-        "names the plans given: {}",
-        v.message
-    );
-}
-
-#[test]
-fn a_sync_into_itself_is_refused_after_loading() {
-    let sync = "---\napiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {name: s}\nspec: {planRef: p, from: future, to: future}\n";
-    let reports = validate_documents(&parse(&format!("{HEAD}{SPEC}{sync}")).expect("parse"));
-    let r = &reports[1];
-    assert_eq!(r.kind, "DataSync");
-    assert_eq!(r.violations.len(), 1, "{:?}", r.violations);
-    assert_eq!(r.violations[0].kind, ViolationKind::Empty);
 }

@@ -1,19 +1,15 @@
 //! Object names (`metadata.name`): a DataSync's name becomes a file name
 //! under turnout's data directory and a plan's or selection's name a label
 //! value, so every name that is not a Kubernetes object name is refused:
-//! by the loader (naming the file and document), by `validate_documents`
-//! (at `metadata.name`) and by the function the operator calls for names
-//! from the API.
+//! by the loader (naming the file and document) and, at `metadata.name`, by
+//! the check the operator calls for names from the API (which `turnout
+//! validate` runs on every document too).
 
-mod common;
+use std::path::Path;
 
-use std::path::{Path, PathBuf};
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use turnout_crds::load::{Documents, LoadError, Sourced};
+use turnout_crds::load::{Documents, LoadError};
 use turnout_crds::names::{NameError, ObjectKind, check_datasync_name, check_object_name};
-use turnout_crds::validate::{ViolationKind, validate_documents, validate_metadata_name};
-use turnout_crds::{DataSync, PortPlan, VersionSelection};
+use turnout_crds::validate::{ViolationKind, validate_metadata_name};
 
 /// Names that must never become a file name or a label.
 const HOSTILE: &[&str] = &[
@@ -201,63 +197,23 @@ fn the_loader_accepts_kubernetes_names() {
     }
 }
 
-fn meta(name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_string()),
-        ..ObjectMeta::default()
-    }
-}
-
-fn sourced<T>(value: T, document: usize) -> Sourced<T> {
-    Sourced {
-        file: PathBuf::from("api"),
-        document,
-        value,
-    }
-}
-
-/// Documents as the operator would assemble them from the API, bypassing the loader.
-fn documents(plan: &str, selection: &str, sync: &str) -> Documents {
-    let spec = common::valid_plan();
-    Documents {
-        plans: vec![sourced(
-            PortPlan {
-                metadata: meta(plan),
-                spec,
-            },
-            1,
-        )],
-        selections: vec![sourced(
-            VersionSelection {
-                metadata: meta(selection),
-                spec: common::selection(plan, "future"),
-                status: None,
-            },
-            2,
-        )],
-        syncs: vec![sourced(
-            DataSync {
-                metadata: meta(sync),
-                spec: common::sync(plan, "future", "dao"),
-                status: None,
-            },
-            3,
-        )],
-    }
+#[test]
+fn the_operator_gets_the_same_violation_for_a_name_from_the_api() {
+    let v = validate_metadata_name(ObjectKind::DataSync, "../../x").expect("refused");
+    assert_eq!(v.kind, ViolationKind::InvalidName);
+    assert_eq!(v.path, "metadata.name");
+    assert_eq!(v.subjects, vec!["\"../../x\"".to_string()]);
+    assert_eq!(
+        validate_metadata_name(ObjectKind::DataSync, "future-to-dao"),
+        None
+    );
 }
 
 #[test]
-fn validate_documents_reports_a_hostile_datasync_name_at_metadata_name() {
+fn every_hostile_datasync_name_is_a_violation_at_metadata_name() {
     for name in HOSTILE {
-        let reports = validate_documents(&documents("shop", "host", name));
-        assert_eq!(reports.len(), 3);
-        for r in &reports[..2] {
-            assert!(r.violations.is_empty(), "{}: {:?}", r.kind, r.violations);
-        }
-        let sync = &reports[2];
-        assert_eq!(sync.kind, "DataSync");
-        assert_eq!(sync.violations.len(), 1, "{name:?}: {:?}", sync.violations);
-        let v = &sync.violations[0];
+        let v = validate_metadata_name(ObjectKind::DataSync, name)
+            .unwrap_or_else(|| panic!("{name:?} must be refused"));
         assert_eq!(v.kind, ViolationKind::InvalidName, "{name:?}");
         assert_eq!(v.path, "metadata.name");
         assert!(
@@ -267,40 +223,27 @@ fn validate_documents_reports_a_hostile_datasync_name_at_metadata_name() {
             v.message
         );
     }
+    for name in FINE {
+        assert_eq!(validate_metadata_name(ObjectKind::DataSync, name), None);
+    }
 }
 
 #[test]
-fn validate_documents_reports_plan_and_selection_names_over_63() {
-    let long = "a".repeat(64);
-    let reports = validate_documents(&documents(&long, &long, "ok"));
-    let name_faults: Vec<(&str, &str)> = reports
-        .iter()
-        .flat_map(|r| r.violations.iter().map(move |v| (r.kind, v.path.as_str())))
-        .filter(|(_, path)| *path == "metadata.name")
-        .collect();
+fn plan_and_selection_names_over_63_are_violations_at_metadata_name() {
+    for kind in [ObjectKind::PortPlan, ObjectKind::VersionSelection] {
+        let v = validate_metadata_name(kind, &"a".repeat(64)).expect("64 is too long");
+        assert_eq!(
+            (v.kind, v.path.as_str()),
+            (ViolationKind::InvalidName, "metadata.name")
+        );
+        assert_eq!(
+            validate_metadata_name(kind, &"a".repeat(63)),
+            None,
+            "{kind}"
+        );
+    }
     assert_eq!(
-        name_faults,
-        vec![
-            ("PortPlan", "metadata.name"),
-            ("VersionSelection", "metadata.name")
-        ]
-    );
-    let fine = validate_documents(&documents(
-        &"a".repeat(63),
-        &"b".repeat(63),
-        &"c".repeat(253),
-    ));
-    assert!(fine.iter().all(|r| r.violations.is_empty()), "{fine:?}");
-}
-
-#[test]
-fn the_operator_gets_the_same_violation_for_a_name_from_the_api() {
-    let v = validate_metadata_name(ObjectKind::DataSync, "../../x").expect("refused");
-    assert_eq!(v.kind, ViolationKind::InvalidName);
-    assert_eq!(v.path, "metadata.name");
-    assert_eq!(v.subjects, vec!["\"../../x\"".to_string()]);
-    assert_eq!(
-        validate_metadata_name(ObjectKind::DataSync, "future-to-dao"),
+        validate_metadata_name(ObjectKind::DataSync, &"c".repeat(253)),
         None
     );
 }

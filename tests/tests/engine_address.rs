@@ -146,3 +146,144 @@ fn standalone_refuses_a_remote_address_at_once_and_reports_its_engine() {
     let _ = child.wait();
     assert!(named, "the status names the engine");
 }
+
+/// A plan whose versions share a database binding, so `sync` and
+/// `restore` get as far as the engine.
+fn data_plan(plan: &str) -> String {
+    format!(
+        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {plan}}}\nspec:\n  infrastructure:\n    - {{name: {plan}-db, image: {BUSYBOX}, engine: mariadb}}\n  versions:\n    - name: future\n      data: [{{name: users, container: {plan}-db, database: future_users}}]\n    - name: dao\n      data: [{{name: users, container: {plan}-db, database: dao_users}}]\n"
+    )
+}
+
+/// Runs turnout with `args` and DOCKER_HOST set to `docker_host`; a
+/// command that keeps running (standalone, if it failed to refuse) is
+/// killed after 20 s and reported as such.
+fn turnout_with(docker_host: &str, args: &[String]) -> (Output, bool) {
+    let mut child = Command::new(turnout_bin())
+        .args(args)
+        .env("DOCKER_HOST", docker_host)
+        .env_remove("DOCKER_CONTEXT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("turnout runs");
+    let ended = wait_until(Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+    }
+    (child.wait_with_output().expect("turnout ends"), ended)
+}
+
+/// The error lines of an output (log lines carry timestamps).
+fn errors(text: &str) -> Vec<&str> {
+    let found: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert!(!found.is_empty(), "no error in: {text}");
+    found
+}
+
+#[test]
+fn the_engine_flag_wins_over_docker_host_and_is_refused_the_same_way_by_every_engine_command() {
+    require_docker(&[BUSYBOX]);
+    let plan = "e2e-cli-engine";
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    let desired = dir.join("desired.yaml");
+    std::fs::write(&desired, demo_plan(plan, 28000, "future")).expect("write the plan");
+    let data = dir.join("data.yaml");
+    std::fs::write(&data, data_plan(plan)).expect("write the data plan");
+    let backup = dir.join(format!(
+        "data/backups/{plan}-db/dao_users/20261125T120000.000Z.sql"
+    ));
+    std::fs::create_dir_all(backup.parent().expect("a parent")).expect("backup dir");
+    std::fs::write(&backup, "-- a backup\n").expect("write the backup");
+    let s = |p: &std::path::Path| p.display().to_string();
+    let dirs = [
+        "--data-dir".to_string(),
+        s(&dir.join("data")),
+        "--state-dir".to_string(),
+        s(&dir.join("state")),
+    ];
+    let commands: Vec<Vec<String>> = vec![
+        vec!["apply".into(), s(&desired)],
+        vec!["plan".into(), s(&desired)],
+        vec![
+            "sync".into(),
+            "--from".into(),
+            "future".into(),
+            "--to".into(),
+            "dao".into(),
+            s(&data),
+        ],
+        vec!["restore".into(), s(&data), "--backup".into(), s(&backup)],
+        vec![
+            "standalone".into(),
+            "--listen".into(),
+            "127.0.0.1:28290".into(),
+            "--file".into(),
+            s(&desired),
+        ],
+    ];
+    let remote = "ssh://ops@prod-cloud";
+    let local = "unix:///var/run/docker.sock";
+    for command in &commands {
+        let mut args = command.clone();
+        if command[0] != "plan" {
+            args.extend(dirs.iter().cloned());
+        }
+        // The Docker CLI's way: the flag before the command, or after it.
+        let before: Vec<String> = ["--engine".to_string(), remote.to_string()]
+            .into_iter()
+            .chain(args.iter().cloned())
+            .collect();
+        let after: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(["--engine".to_string(), remote.to_string()])
+            .collect();
+        let (by_env, ended) = turnout_with(remote, &args);
+        assert!(
+            ended,
+            "{}: kept running with DOCKER_HOST={remote}",
+            command[0]
+        );
+        for flagged in [before, after] {
+            // DOCKER_HOST names the local engine: the flag must win.
+            let (out, ended) = turnout_with(local, &flagged);
+            assert!(
+                ended,
+                "{flagged:?}: kept running instead of refusing --engine"
+            );
+            let text = output_text(&out);
+            assert_eq!(
+                out.status.code(),
+                by_env.status.code(),
+                "{flagged:?}: {text}"
+            );
+            assert_eq!(out.status.code(), Some(2), "{flagged:?}: {text}");
+            assert!(
+                text.contains(&format!("engine address \"{remote}\" (from --engine)")),
+                "{flagged:?}: the refusal names the flag and the address: {text}"
+            );
+            assert_eq!(
+                errors(&text.replace("(from --engine)", "(from DOCKER_HOST)")),
+                errors(&output_text(&by_env)),
+                "{flagged:?}: refused as DOCKER_HOST={remote} is"
+            );
+            assert!(running(plan).is_empty(), "{flagged:?}: nothing started");
+        }
+    }
+    // And a usable flag wins over an unusable DOCKER_HOST.
+    let (out, _) = turnout_with(
+        remote,
+        &["plan".into(), s(&desired), "--engine".into(), local.into()],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains(&format!("Engine: {local} (Docker ")),
+        "{}",
+        output_text(&out)
+    );
+}

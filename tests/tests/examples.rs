@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use turnout::commands::validate::validate_documents;
 use turnout_crds::load::Documents;
-use turnout_crds::validate::{ViolationKind, validate_documents};
+use turnout_crds::validate::ViolationKind;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")

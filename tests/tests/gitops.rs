@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use turnout::commands::validate::validate_documents;
 use turnout_crds::load::Documents;
 use turnout_crds::plan::Stage;
-use turnout_crds::validate::validate_documents;
 
 fn gitops() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops")

@@ -80,7 +80,7 @@ const LISTED: usize = 8;
 
 /// The first few items, and how many more there are: a message about a
 /// plan of thousands of versions stays a sentence.
-pub(super) fn first_few<I>(items: I) -> String
+pub fn first_few<I>(items: I) -> String
 where
     I: ExactSizeIterator,
     I::Item: std::fmt::Display,

@@ -7,14 +7,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use turnout_crds::selection::VersionSelectionStatus;
 
+use crate::cli::StateDir;
+use crate::commands::data::DataArgs;
 use crate::core::Action;
 use crate::lock::HostLock;
-use crate::reconcile::{Outcome, Progress, Run};
-use crate::runtime::docker::DockerRuntime;
+use crate::reconcile::{Outcome, Progress, Run, Target};
+use crate::runtime::docker::{DockerRuntime, address};
 use crate::status::{StandaloneStatus, write_atomically};
 use crate::status::{ready_condition, status_of};
 use crate::target::load_target;
+
+/// Reconcile the host once, with progress; exits 0 when the host converged.
+///
+/// Example: turnout apply desired.yaml
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Files holding a VersionSelection and its PortPlan.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Also write the status here as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub status_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateDir,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
 
 struct Bar(ProgressBar);
 
@@ -46,73 +66,86 @@ impl Progress for Bar {
     }
 }
 
-pub async fn run(
-    files: Vec<PathBuf>,
-    status_file: Option<PathBuf>,
-    state_dir: PathBuf,
-    sync: crate::sync::run::SyncOptions,
-) -> anyhow::Result<ExitCode> {
-    let target = load_target(&files)?;
-    let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
-    let runtime = Arc::new(DockerRuntime::connect().await?);
-    let engine = runtime.describe();
-    eprintln!("engine: {engine}");
-    let reconciler = crate::engine::engine_reconciler(runtime, &state_dir, sync);
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done: {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let progress = Bar(bar.clone());
-    let run = Run::new(&progress, crate::shutdown::on_signal());
-    let outcome = reconciler.reconcile(&target, &run).await;
-    bar.finish_and_clear();
-    let status = status_of(&target, &outcome, None);
-    if let Some(path) = &status_file {
-        write_atomically(
-            path,
-            &StandaloneStatus {
-                file: files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                plan: target.plan_name.clone(),
-                selection: target.selection_name.clone(),
-                desired_version: target.selection.active_version.clone(),
-                file_error: None,
-                updated_at: jiff::Timestamp::now().to_string(),
-                status: status.clone(),
-                data_syncs: Vec::new(),
-                applied_revision: None,
-                engine: Some(engine),
-            },
-        )?;
-    }
-    if let Outcome::Invalid(v) = &outcome {
-        for x in v {
-            eprintln!("invalid: {x}");
+impl ApplyArgs {
+    /// One reconcile on the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
+    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+        let ApplyArgs {
+            files,
+            status_file,
+            state,
+            data,
+        } = self;
+        let target = load_target(&files)?;
+        let _lock = HostLock::acquire(&state.dir.join("turnout.lock")).await?;
+        let address = address::resolve(engine.as_deref())?;
+        let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
+        let engine = runtime.describe();
+        eprintln!("engine: {engine}");
+        let reconciler =
+            crate::engine::engine_reconciler(runtime, &state.dir, data.switch_options());
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done: {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let progress = Bar(bar.clone());
+        let run = Run::new(&progress, crate::shutdown::on_signal());
+        let outcome = reconciler.reconcile(&target, &run).await;
+        bar.finish_and_clear();
+        let status = status_of(&target, &outcome, None);
+        if let Some(path) = &status_file {
+            write_atomically(path, &status_document(&files, &target, &status, engine))?;
         }
+        if let Outcome::Invalid(v) = &outcome {
+            for x in v {
+                eprintln!("invalid: {x}");
+            }
+        }
+        let ready = ready_condition(&status);
+        let converged = matches!(&outcome, Outcome::Applied(a) if a.converged());
+        match ready {
+            Some(c) => println!(
+                "{}: {} ({})",
+                if converged {
+                    "converged"
+                } else {
+                    "not converged"
+                },
+                c.message,
+                c.reason
+            ),
+            None => println!("not converged"),
+        }
+        Ok(if converged {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     }
-    let ready = ready_condition(&status);
-    let converged = matches!(&outcome, Outcome::Applied(a) if a.converged());
-    match ready {
-        Some(c) => println!(
-            "{}: {} ({})",
-            if converged {
-                "converged"
-            } else {
-                "not converged"
-            },
-            c.message,
-            c.reason
-        ),
-        None => println!("not converged"),
+}
+
+/// What `--status-file` holds: the status as `turnout standalone` writes it.
+fn status_document(
+    files: &[PathBuf],
+    target: &Target,
+    status: &VersionSelectionStatus,
+    engine: String,
+) -> StandaloneStatus {
+    StandaloneStatus {
+        file: files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        plan: target.plan_name.clone(),
+        selection: target.selection_name.clone(),
+        desired_version: target.selection.active_version.clone(),
+        file_error: None,
+        updated_at: jiff::Timestamp::now().to_string(),
+        status: status.clone(),
+        data_syncs: Vec::new(),
+        applied_revision: None,
+        engine: Some(engine),
     }
-    Ok(if converged {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

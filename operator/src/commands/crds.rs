@@ -40,8 +40,16 @@ fn drop_null_enum_values(v: &mut serde_json::Value) {
     }
 }
 
-pub fn run() -> anyhow::Result<ExitCode> {
-    let text = crds_yaml()?;
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+/// Print the CustomResourceDefinitions (PortPlan, VersionSelection, DataSync) as YAML.
+///
+/// Example: turnout crds | kubectl apply -f -
+#[derive(Debug, clap::Args)]
+pub struct CrdsArgs {}
+
+impl CrdsArgs {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let text = crds_yaml()?;
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -13,9 +13,29 @@ use crate::host::ProcHost;
 use crate::output::{Format, Table, write_data};
 use crate::reconcile::Reconciler;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::{DockerRuntime, address};
 use crate::secrets::{LocalSecrets, SecretFiles};
 use crate::target::load_target;
+
+/// Show what `apply` would do: the ordered actions with their reasons, and what blocks them. Changes nothing.
+///
+/// Example: turnout plan desired.yaml
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Files holding a VersionSelection and its PortPlan.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+impl PlanArgs {
+    /// Plans against the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
+    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+        plan(self.files, self.output, engine).await
+    }
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,9 +50,14 @@ struct PlanView {
     overwrites: Vec<crate::sync::copy::Overwrite>,
 }
 
-pub async fn run(files: Vec<PathBuf>, format: Format) -> anyhow::Result<ExitCode> {
+async fn plan(
+    files: Vec<PathBuf>,
+    format: Format,
+    engine: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let target = load_target(&files)?;
-    let runtime = Arc::new(DockerRuntime::connect().await?);
+    let address = address::resolve(engine.as_deref())?;
+    let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
     let observed = runtime.list().await?;
     let (desired, actions) = match crate::core::plan(&target, &observed) {
         Ok(x) => x,

@@ -1,7 +1,7 @@
 //! `turnout ports`: the port table of a plan, read like the original plan's tables.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -10,6 +10,25 @@ use turnout_crds::load::Documents;
 use turnout_crds::plan::{ContainerSpec, PortPlanSpec, PublishedPort};
 
 use crate::output::{Format, Table, write_data};
+
+/// Print the port table of a plan: infrastructure ports, and each version's ranges and assigned ports.
+///
+/// Example: turnout ports examples/three-versions.yaml
+#[derive(Debug, clap::Args)]
+pub struct PortsArgs {
+    /// A YAML file holding one PortPlan.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+impl PortsArgs {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        run(&self.file, self.output)
+    }
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,7 +124,7 @@ fn table(name: &str, spec: &PortPlanSpec) -> PortTable {
     }
 }
 
-pub fn run(file: &Path, format: Format) -> anyhow::Result<ExitCode> {
+fn run(file: &Path, format: Format) -> anyhow::Result<ExitCode> {
     let docs = Documents::read(file)?;
     let plan = match docs.plans.as_slice() {
         [one] => one,

@@ -8,7 +8,6 @@
 //! (exit 1): another instance leads now.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,16 +15,44 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tracing::{error, info};
 
+use crate::cli::StateDir;
+use crate::commands::data::DataArgs;
 use crate::controller::datasync::KubeSwitchSync;
 use crate::controller::lease::{self, LeaseConfig};
 use crate::controller::{self, Context};
 use crate::host::ProcHost;
 use crate::http::Shared;
 use crate::lock::HostLock;
+use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
-use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::{DockerRuntime, address};
 use crate::secrets::SecretFiles;
-use crate::sync::run::SyncOptions;
+
+/// Run as a Kubernetes operator for this host: reconcile VersionSelections
+/// (applied with kubectl or a GitOps tool) against this host's Docker engine.
+///
+/// Uses the in-cluster config or KUBECONFIG. One turnout per host: run it
+/// on each Docker host with a --selector that picks that host's selections.
+///
+/// Example: turnout run --namespace apps --selector turnout.dev/host=db-1
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Only selections in this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Only selections matching this label selector.
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9477")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub state: StateDir,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
 
 /// Leader election.
 #[derive(clap::Args, Debug, Clone)]
@@ -114,94 +141,112 @@ fn host_name() -> anyhow::Result<String> {
     Ok(name)
 }
 
-pub async fn run(
-    namespace: Option<String>,
-    selector: Option<String>,
-    listen: SocketAddr,
-    lease_args: LeaseArgs,
-    state_dir: PathBuf,
-    sync: SyncOptions,
-) -> anyhow::Result<ExitCode> {
-    // kube's TLS needs one process-wide crypto provider; several crates bring rustls.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    // One reconciler per host, whoever drives it (operator, standalone, apply).
-    let _lock = HostLock::acquire(&state_dir.join("turnout.lock")).await?;
-    let client = kube::Client::try_default().await?;
-    let lease_cfg = lease_args.config(
-        namespace.as_deref(),
-        selector.as_deref(),
-        client.default_namespace(),
-    )?;
-    let runtime = Arc::new(DockerRuntime::connect().await?);
-    info!(engine = %runtime.describe(), "driving the Docker engine");
-    let metrics = Arc::new(crate::metrics::Metrics::new());
-    let shared = Arc::new(Shared::with_metrics(metrics.clone()));
-    let listener = crate::http::bind(listen).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
-    })?;
-    tokio::spawn(crate::http::serve(listener, shared));
-    info!(%listen, "serving /metrics, /healthz and /readyz");
+impl RunArgs {
+    /// Runs the operator, driving the engine `engine` (`--engine`, else
+    /// `DOCKER_HOST`) names, until a signal or the loss of the Lease.
+    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+        // kube's TLS needs one process-wide crypto provider; several crates bring rustls.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // One reconciler per host, whoever drives it (operator, standalone, apply).
+        let _lock = HostLock::acquire(&self.state.dir.join("turnout.lock")).await?;
+        let client = kube::Client::try_default().await?;
+        let lease_cfg = self.lease.config(
+            self.namespace.as_deref(),
+            self.selector.as_deref(),
+            client.default_namespace(),
+        )?;
+        let address = address::resolve(engine.as_deref())?;
+        let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
+        info!(engine = %runtime.describe(), "driving the Docker engine");
+        let metrics = Arc::new(Metrics::new());
+        let shared = Arc::new(Shared::with_metrics(metrics.clone()));
+        let listen = self.listen;
+        let listener = crate::http::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
+        })?;
+        tokio::spawn(crate::http::serve(listener, shared));
+        info!(%listen, "serving /metrics, /healthz and /readyz");
+        self.lead(client, lease_cfg, runtime, metrics).await
+    }
 
-    info!(lease = %lease_cfg.name, namespace = %lease_cfg.namespace, identity = %lease_cfg.identity, "taking the Lease");
-    let signal = crate::shutdown::on_signal();
-    let mut leader = tokio::select! {
-        l = lease::acquire(client.clone(), lease_cfg) => l,
-        _ = signal.cancelled() => {
-            info!("stopped before leading");
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
-    metrics.leader.set(1);
+    /// Takes the Lease, runs the controllers while it is held, and stops
+    /// after the action under way when a signal comes or the Lease is lost.
+    async fn lead(
+        self,
+        client: kube::Client,
+        lease_cfg: LeaseConfig,
+        runtime: Arc<DockerRuntime>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<ExitCode> {
+        let RunArgs {
+            namespace,
+            selector,
+            state,
+            data,
+            ..
+        } = self;
+        let sync = data.switch_options();
+        info!(lease = %lease_cfg.name, namespace = %lease_cfg.namespace, identity = %lease_cfg.identity, "taking the Lease");
+        let signal = crate::shutdown::on_signal();
+        let mut leader = tokio::select! {
+            l = lease::acquire(client.clone(), lease_cfg) => l,
+            _ = signal.cancelled() => {
+                info!("stopped before leading");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        metrics.leader.set(1);
 
-    let copier = KubeSwitchSync {
-        client: client.clone(),
-        runtime: runtime.clone(),
-        options: sync.clone(),
-    };
-    let reconciler = Reconciler::new(
-        runtime,
-        ProcHost,
-        SecretFiles::new(state_dir.join("secrets")),
-    )
-    .with_sync(Arc::new(copier), sync.state_dir.clone());
-    let ctx = Arc::new(
-        Context::new(client, reconciler, sync.clone())
-            .with_selector(selector.clone())
-            .with_metrics(metrics.clone()),
-    );
-    let controllers = futures::future::join(
-        controller::run(ctx.clone(), namespace.clone(), selector),
-        controller::datasync::run(ctx.clone(), namespace),
-    );
-    tokio::pin!(controllers);
-    let lost = tokio::select! {
-        _ = &mut controllers => None,
-        lost = leader.lost() => Some(lost),
-        _ = signal.cancelled() => {
-            info!("signal received: finishing the action under way, starting no other");
-            None
+        let copier = KubeSwitchSync {
+            client: client.clone(),
+            runtime: runtime.clone(),
+            options: sync.clone(),
+        };
+        let reconciler = Reconciler::new(
+            runtime,
+            ProcHost,
+            SecretFiles::new(state.dir.join("secrets")),
+        )
+        .with_sync(Arc::new(copier), sync.state_dir.clone());
+        let ctx = Arc::new(
+            Context::new(client, reconciler, sync.clone())
+                .with_selector(selector.clone())
+                .with_metrics(metrics.clone()),
+        );
+        let controllers = futures::future::join(
+            controller::run(ctx.clone(), namespace.clone(), selector),
+            controller::datasync::run(ctx.clone(), namespace),
+        );
+        tokio::pin!(controllers);
+        let lost = tokio::select! {
+            _ = &mut controllers => None,
+            lost = leader.lost() => Some(lost),
+            _ = signal.cancelled() => {
+                info!("signal received: finishing the action under way, starting no other");
+                None
+            }
+        };
+        if let Some(reason) = &lost {
+            metrics.leader.set(0);
+            error!(%reason, "lost the Lease: finishing the action under way, then stopping so another instance can lead");
         }
-    };
-    if let Some(reason) = &lost {
+        // The action under way finishes (an abandoned copy or import would
+        // leave a target half-written); no other starts.
+        ctx.stop();
+        // The host mutex is free only between changes; once it is held here
+        // (until the process ends), nothing else can start.
+        let _host = tokio::select! {
+            _ = &mut controllers => None,
+            g = ctx.host.lock() => Some(g),
+        };
+        if lost.is_some() {
+            return Ok(ExitCode::FAILURE);
+        }
+        leader.release().await;
         metrics.leader.set(0);
-        error!(%reason, "lost the Lease: finishing the action under way, then stopping so another instance can lead");
+        info!("released the Lease; stopped");
+        Ok(ExitCode::SUCCESS)
     }
-    // The action under way finishes (an abandoned copy or import would
-    // leave a target half-written); no other starts.
-    ctx.stop();
-    // The host mutex is free only between changes; once it is held here
-    // (until the process ends), nothing else can start.
-    let _host = tokio::select! {
-        _ = &mut controllers => None,
-        g = ctx.host.lock() => Some(g),
-    };
-    if lost.is_some() {
-        return Ok(ExitCode::FAILURE);
-    }
-    leader.release().await;
-    metrics.leader.set(0);
-    info!("released the Lease; stopped");
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

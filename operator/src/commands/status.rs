@@ -11,7 +11,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::output::{Format, Table, write_data};
 use crate::status::StandaloneStatus;
 
-pub async fn run(
+/// Show the status of the running standalone turnout.
+///
+/// Example: turnout status; turnout status -o json
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Address of the running turnout's HTTP endpoint.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+    pub addr: SocketAddr,
+    /// Read a status file instead of asking the running process.
+    #[arg(long, value_name = "FILE")]
+    pub status_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+impl StatusArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        run(self.addr, self.status_file, self.output).await
+    }
+}
+
+async fn run(
     addr: SocketAddr,
     status_file: Option<PathBuf>,
     format: Format,

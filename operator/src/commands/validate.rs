@@ -1,14 +1,35 @@
 //! `turnout validate`: every rule, every violation, for people and scripts.
 
+mod report;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
 use turnout_crds::load::Documents;
-use turnout_crds::validate::{DocumentReport, validate_documents};
 
 use crate::output::{Format, write_data};
+
+pub use report::{DocumentReport, validate_documents};
+
+/// Check plans, selections and syncs against every rule, and print every violation.
+///
+/// Files hold the same YAML documents `kubectl apply` takes (PortPlan,
+/// VersionSelection, DataSync), separated by `---`. A selection is checked
+/// against the plan it names, so pass the plan's file too. Exits 0 when
+/// everything is valid, 1 when anything is not.
+///
+/// Example: turnout validate examples/three-versions.yaml examples/version-selection.yaml
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// YAML files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
 
 #[derive(Serialize)]
 struct Outcome {
@@ -25,7 +46,13 @@ struct FileError {
     message: String,
 }
 
-pub fn run(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
+impl ValidateArgs {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        run(&self.files, self.output)
+    }
+}
+
+fn run(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
     let mut docs = Documents::default();
     let mut errors = Vec::new();
     for f in files {

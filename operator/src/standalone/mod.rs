@@ -47,6 +47,9 @@ pub struct Options {
     pub webhook_secret_file: Option<PathBuf>,
     /// Bounds of the HTTP server.
     pub http: crate::http::Limits,
+    /// The engine to drive, as `--engine` gave it (`None`: `DOCKER_HOST`,
+    /// else the local socket; see `runtime::docker::address::resolve`).
+    pub engine: Option<String>,
 }
 
 /// Logs each action as it runs.
@@ -86,7 +89,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         return Ok(());
     };
     let _watcher = triggers::watch_file(&file, tx.clone())?;
-    let runtime = Arc::new(triggers::connect_until_up(&cancel).await?);
+    let runtime = Arc::new(triggers::connect_until_up(opts.engine.as_deref(), &cancel).await?);
     info!(engine = %runtime.describe(), "driving the Docker engine");
     triggers::spawn_events(runtime.clone(), tx.clone());
     triggers::spawn_ticker(opts.resync, tx.clone());

@@ -94,10 +94,14 @@ pub fn spawn_shutdown(cancel: CancellationToken, tx: mpsc::Sender<Trigger>) {
     });
 }
 
-/// Connects to the engine, waiting while it is away; an address that
-/// cannot be used is an error at once (waiting would not change it).
-pub async fn connect_until_up(cancel: &CancellationToken) -> anyhow::Result<DockerRuntime> {
-    let address = crate::runtime::docker::address::resolve(None)?;
+/// Connects to the engine `engine` (`--engine`) names, else `DOCKER_HOST`,
+/// waiting while it is away; an address that cannot be used is an error at
+/// once (waiting would not change it).
+pub async fn connect_until_up(
+    engine: Option<&str>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<DockerRuntime> {
+    let address = crate::runtime::docker::address::resolve(engine)?;
     let mut delay = Duration::from_millis(250);
     loop {
         match DockerRuntime::connect_to(address.clone()).await {

@@ -73,7 +73,7 @@ fn the_kubernetes_demo_is_the_standalone_demo_with_its_passwords_in_a_secret() {
     assert_eq!(converted, standalone);
 
     let docs = turnout_crds::load::Documents::read(&kube).unwrap_or_else(|e| panic!("{e}"));
-    for report in turnout_crds::validate::validate_documents(&docs) {
+    for report in turnout::commands::validate::validate_documents(&docs) {
         assert!(report.violations.is_empty(), "{:#?}", report.violations);
     }
 }
