@@ -171,17 +171,33 @@ pub fn shown(name: &str) -> String {
     }
 }
 
+/// Longest volume name turnout accepts (an anonymous volume's id is 64).
+pub const MAX_VOLUME_NAME_LEN: usize = 128;
+
+/// Why a volume name is refused: the container-name characters, at most
+/// [`MAX_VOLUME_NAME_LEN`] long (an anonymous volume is named by its
+/// 64-character id, and adopting a host keeps it by that name).
+pub fn volume_name_problem(name: &str) -> Option<String> {
+    docker_name_problem(name, MAX_VOLUME_NAME_LEN)
+}
+
 /// Why a name is refused, or `None` when Docker would accept it as a
-/// container (or volume) name: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, at most 63 characters.
+/// container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, at most 63 characters.
 pub fn container_name_problem(name: &str) -> Option<String> {
+    docker_name_problem(name, MAX_NAME_LEN)
+}
+
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, at most `max` characters.
+fn docker_name_problem(name: &str, max: usize) -> Option<String> {
     if name.len() < 2 {
         return Some(format!(
             "{name:?} is too short: Docker needs at least 2 characters"
         ));
     }
-    if name.len() > MAX_NAME_LEN {
+    if name.len() > max {
         return Some(format!(
-            "{name:?} is {} characters long; use at most {MAX_NAME_LEN}",
+            "{} is {} characters long; use at most {max}",
+            shown(name),
             name.len()
         ));
     }

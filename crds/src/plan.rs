@@ -59,6 +59,14 @@ pub struct PortPlanSpec {
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub exclusive_versions: bool,
 
+    /// Take over containers of this plan that exist without turnout's
+    /// labels (a host built by hand), when their image and mounts match the
+    /// plan: the original is stopped and kept under `NAME.pre-turnout`, and
+    /// turnout's container takes its place on the same data. Off by default:
+    /// such a container blocks the host until it is adopted or removed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt: bool,
+
     /// Containers shared by every version and always running: the databases
     /// on their standard ports.
     #[serde(default)]
@@ -165,9 +173,20 @@ pub struct ContainerSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PublishedPort>,
 
-    /// Named Docker volumes mounted into the container. turnout never deletes a volume.
+    /// Named Docker volumes mounted into the container (an anonymous
+    /// volume is named by its id). turnout never deletes a volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeMount>,
+
+    /// Host paths mounted into the container. System paths, the Docker
+    /// socket and turnout's own directories are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<BindMount>,
+
+    /// Take over a container of this name that exists without turnout's
+    /// labels (see the plan's `adopt`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt: bool,
 
     /// How turnout knows the container is ready to serve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +294,19 @@ fn is_default_protocol(p: &Protocol) -> bool {
 pub struct VolumeMount {
     /// The Docker volume's name; created if missing, never deleted.
     pub name: String,
+    /// Absolute path inside the container.
+    pub path: String,
+    /// Mount read-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+/// A host path mounted into a container.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindMount {
+    /// Absolute path on the host.
+    pub host: String,
     /// Absolute path inside the container.
     pub path: String,
     /// Mount read-only.

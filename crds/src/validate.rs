@@ -2,6 +2,7 @@
 //! types, returning every violation found (not just the first), each with
 //! the path of the offending field and a sentence a person understands.
 
+mod binds;
 mod container;
 mod data;
 mod limits;
@@ -70,6 +71,9 @@ pub enum ViolationKind {
     SecretInEnvironment,
     /// An empty or malformed image reference, command or mount.
     InvalidContainer,
+    /// A bind mount of a host path a container must not have, or a path
+    /// mounted twice.
+    InvalidMount,
     /// A plan without versions, or a sync that goes nowhere.
     Empty,
     /// A plan bigger than turnout checks (see [`MAX_VERSIONS`] and the other limits).
@@ -99,6 +103,7 @@ impl ViolationKind {
             ViolationKind::InvalidSecret => "InvalidSecret",
             ViolationKind::SecretInEnvironment => "SecretInEnvironment",
             ViolationKind::InvalidContainer => "InvalidContainer",
+            ViolationKind::InvalidMount => "InvalidMount",
             ViolationKind::Empty => "Empty",
             ViolationKind::TooLarge => "TooLarge",
             ViolationKind::TooManyViolations => "TooManyViolations",

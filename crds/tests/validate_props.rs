@@ -202,6 +202,7 @@ fn any_plan() -> impl Strategy<Value = PortPlanSpec> {
             |(exclusive_versions, infrastructure, versions)| PortPlanSpec {
                 environment: None,
                 exclusive_versions,
+                adopt: false,
                 infrastructure,
                 versions,
             },

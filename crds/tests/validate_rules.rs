@@ -895,6 +895,7 @@ fn an_empty_or_spaced_image_is_refused() {
 fn a_plan_without_versions_is_refused() {
     let p = valid_plan();
     let p = turnout_crds::PortPlanSpec {
+        adopt: false,
         versions: Vec::new(),
         ..p
     };

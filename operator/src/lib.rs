@@ -13,6 +13,7 @@ pub mod files;
 pub mod gitsource;
 pub mod host;
 pub mod http;
+pub mod import;
 pub mod lock;
 pub mod metrics;
 pub mod output;

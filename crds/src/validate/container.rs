@@ -151,22 +151,60 @@ fn check_secrets(c: &Placed, r: &mut Report) {
 
 fn check_volumes(c: &Placed, r: &mut Report) {
     let (spec, at) = (c.spec, |field: &str| at(c, field));
+    let mut targets: HashMap<&str, String> = HashMap::new();
     for (i, v) in spec.volumes.iter().enumerate() {
         let path = at(&format!("volumes[{i}]"));
-        if let Some(p) = names::container_name_problem(&v.name) {
+        if let Some(p) = names::volume_name_problem(&v.name) {
             r.push(
                 ViolationKind::InvalidName,
                 format!("{path}.name"),
                 format!("volume name {p}"),
             );
         }
-        if !v.path.starts_with('/') {
-            r.push(
-                ViolationKind::InvalidContainer,
-                format!("{path}.path"),
-                format!("{}: mount path {:?} must be absolute", c.describe(), v.path),
+        check_target(c, &v.path, format!("{path}.path"), &mut targets, r);
+    }
+    for (i, b) in spec.binds.iter().enumerate() {
+        let path = at(&format!("binds[{i}]"));
+        if let Some(why) = super::binds::bind_problem(&b.host, b.read_only) {
+            r.push_full(
+                ViolationKind::InvalidMount,
+                format!("{path}.host"),
+                vec![spec.name.clone()],
+                None,
+                format!(
+                    "{}: bind mount of {} is refused: {why}",
+                    c.describe(),
+                    names::shown(&b.host)
+                ),
             );
         }
+        check_target(c, &b.path, format!("{path}.path"), &mut targets, r);
+    }
+}
+
+/// A mount's path in the container: absolute, and used by one mount only.
+fn check_target<'a>(
+    c: &Placed,
+    target: &'a str,
+    path: String,
+    seen: &mut HashMap<&'a str, String>,
+    r: &mut Report,
+) {
+    if !target.starts_with('/') {
+        r.push(
+            ViolationKind::InvalidContainer,
+            path,
+            format!("{}: mount path {:?} must be absolute", c.describe(), target),
+        );
+    } else if let Some(first) = seen.insert(target.trim_end_matches('/'), path.clone()) {
+        r.push(
+            ViolationKind::InvalidMount,
+            path,
+            format!(
+                "{}: {target} is mounted twice (also at {first}); one mount per path",
+                c.describe()
+            ),
+        );
     }
 }
 

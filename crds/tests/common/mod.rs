@@ -29,6 +29,7 @@ pub fn addr(s: &str) -> BindAddress {
 /// An empty plan in exclusive mode (the default).
 pub fn plan() -> PortPlanSpec {
     PortPlanSpec {
+        adopt: false,
         environment: None,
         exclusive_versions: true,
         infrastructure: Vec::new(),
@@ -46,6 +47,8 @@ pub fn container(name: &str) -> ContainerSpec {
         secrets: Vec::new(),
         ports: Vec::new(),
         volumes: Vec::new(),
+        binds: Vec::new(),
+        adopt: false,
         readiness: None,
         stop_timeout_seconds: None,
         engine: None,

@@ -35,14 +35,15 @@ fn desired(plan: &str, role: Role, spec: &ContainerSpec) -> DesiredContainer {
     }
 }
 
-/// A short stable hash of everything that shapes the container. Readiness
-/// and stop timeout are turnout's business, not the container's, so
-/// changing them does not recreate it. Secret *sources* count; their values
+/// A short stable hash of everything that shapes the container. Readiness,
+/// stop timeout and adoption are turnout's business, not the container's,
+/// so changing them does not recreate it. Secret *sources* count; their values
 /// never enter the hash (or anything else that is shown).
 pub fn spec_hash(plan: &str, role: &Role, spec: &ContainerSpec) -> String {
     let shaping = ContainerSpec {
         readiness: None,
         stop_timeout_seconds: None,
+        adopt: false,
         ..spec.clone()
     };
     let mut h = Sha256::new();
@@ -70,6 +71,7 @@ mod tests {
 
     fn plan() -> PortPlanSpec {
         PortPlanSpec {
+            adopt: false,
             environment: None,
             exclusive_versions: true,
             infrastructure: vec![c("db")],

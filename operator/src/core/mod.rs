@@ -8,6 +8,7 @@
 //! ([`model::Desired`]) and what was seen running ([`model::ObservedContainer`]);
 //! `target` what a reconcile is asked for; `switch` which version runs.
 
+pub mod adopt;
 pub mod build;
 pub mod diff;
 pub mod model;

@@ -1,0 +1,357 @@
+//! Writing the imported plan as YAML a person reads: every scalar quoted
+//! (JSON strings are YAML), comments where the person must act (secrets to
+//! fill, settings that were not carried over), a selection of the version
+//! that runs.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{Found, FoundMount, Sorted, engine_of};
+
+/// A scalar, quoted.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+fn argv(v: &[String]) -> String {
+    let items: Vec<String> = v.iter().map(|a| q(a)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The range a version's host port falls in: its hundred (8000-8099).
+fn range_of(port: u16) -> (u16, u16) {
+    let from = port - port % 100;
+    (from, from.saturating_add(99))
+}
+
+/// What the plan writer needs besides the containers.
+pub struct Names<'a> {
+    pub plan: &'a str,
+    pub selection: &'a str,
+    /// Where the person puts secret values: `<dir>/<container>/<secret>`.
+    pub secrets_dir: &'a Path,
+}
+
+/// The plan (and a selection of the running version) as YAML, and the
+/// warnings: what was left out or could not be carried over.
+pub fn to_yaml(sorted: &Sorted, names: &Names<'_>) -> (String, Vec<String>) {
+    let mut y = String::new();
+    let mut warnings: Vec<String> = sorted
+        .left_out
+        .iter()
+        .map(|(n, why)| format!("container {n} was left out: {why}"))
+        .collect();
+    let _ = writeln!(
+        y,
+        "# Imported by `turnout import`. Review every line before applying:\n# `turnout validate` this file, then `turnout apply --adopt` it.\napiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata:\n  name: {}\nspec:\n  # Containers of this plan that exist without turnout's labels are taken\n  # over (adopted) when their image and mounts match; the originals are kept.\n  adopt: true\n  infrastructure:",
+        q(names.plan)
+    );
+    if sorted.infrastructure.is_empty() {
+        y.push_str(" []\n");
+    } else {
+        y.push('\n');
+    }
+    for c in &sorted.infrastructure {
+        container(&mut y, c, None, names, &mut warnings);
+    }
+    y.push_str("  versions:\n");
+    for (v, cs) in &sorted.versions {
+        let _ = writeln!(y, "    - name: {}", q(v));
+        let ranges: BTreeSet<(u16, u16)> = cs
+            .iter()
+            .flat_map(|c| c.ports.iter().map(|p| range_of(p.host)))
+            .collect();
+        if !ranges.is_empty() {
+            y.push_str("      ranges:\n");
+            for (from, to) in &ranges {
+                let _ = writeln!(
+                    y,
+                    "        - {{name: \"ports-{from}\", from: {from}, to: {to}}}"
+                );
+            }
+        }
+        y.push_str("      containers:\n");
+        for c in cs {
+            container(&mut y, c, Some(v), names, &mut warnings);
+        }
+    }
+    let active = sorted.active_version().unwrap_or_default();
+    let _ = writeln!(
+        y,
+        "---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata:\n  name: {}\nspec:\n  planRef: {}\n  # The version whose containers were running when the host was read.\n  activeVersion: {}",
+        q(names.selection),
+        q(names.plan),
+        q(&active)
+    );
+    (y, warnings)
+}
+
+/// One container's entry; `version` is None for infrastructure.
+fn container(
+    y: &mut String,
+    c: &Found,
+    version: Option<&str>,
+    names: &Names<'_>,
+    warnings: &mut Vec<String>,
+) {
+    let pad = if version.is_some() {
+        "        "
+    } else {
+        "    "
+    };
+    let _ = writeln!(y, "{pad}- name: {}", q(&c.name));
+    let _ = writeln!(y, "{pad}  image: {}", q(&c.image));
+    if version.is_none()
+        && let Some(engine) = engine_of(&c.image)
+    {
+        let _ = writeln!(
+            y,
+            "{pad}  engine: {engine}  # guessed from the image's name"
+        );
+    }
+    if !c.command.is_empty() {
+        let _ = writeln!(y, "{pad}  command: {}", argv(&c.command));
+    }
+    env_and_secrets(y, c, pad, names, warnings);
+    if !c.ports.is_empty() {
+        let _ = writeln!(y, "{pad}  ports:");
+        for p in &c.ports {
+            let mut entry = format!("host: {}, container: {}", p.host, p.container);
+            if p.udp {
+                entry.push_str(", protocol: udp");
+            }
+            if let Some(ip) = &p.ip {
+                let _ = write!(entry, ", bindAddress: {}", q(ip));
+            }
+            if version.is_some() {
+                let _ = write!(entry, ", range: \"ports-{}\"", range_of(p.host).0);
+            }
+            let _ = writeln!(y, "{pad}    - {{{entry}}}");
+        }
+    }
+    mounts(y, c, pad, warnings);
+    probe(y, c, pad);
+    if let Some(t) = c.stop_timeout {
+        let _ = writeln!(y, "{pad}  stopTimeoutSeconds: {t}");
+    }
+    for u in &c.unsupported {
+        warnings.push(format!("{}: {u}", c.name));
+        let _ = writeln!(y, "{pad}  # not carried over: {u}");
+    }
+}
+
+/// Plain environment as is; a value that looks secret becomes a secret
+/// file the person fills, and the variable points at it (`NAME_FILE`).
+fn env_and_secrets(
+    y: &mut String,
+    c: &Found,
+    pad: &str,
+    names: &Names<'_>,
+    warnings: &mut Vec<String>,
+) {
+    let (secret, plain): (Vec<&(String, String)>, Vec<&(String, String)>) = c
+        .env
+        .iter()
+        .partition(|(k, v)| turnout_crds::names::looks_secret(k) && !v.is_empty());
+    let secret_name = |k: &str| k.to_ascii_lowercase().replace('_', "-");
+    if !plain.is_empty() || !secret.is_empty() {
+        let _ = writeln!(y, "{pad}  env:");
+    }
+    for (k, v) in &plain {
+        let _ = writeln!(y, "{pad}    - {{name: {}, value: {}}}", q(k), q(v));
+    }
+    for (k, _) in &secret {
+        let _ = writeln!(
+            y,
+            "{pad}    - {{name: {}, value: {}}}",
+            q(&format!("{k}_FILE")),
+            q(&format!("/run/secrets/{}", secret_name(k)))
+        );
+    }
+    if secret.is_empty() {
+        return;
+    }
+    let _ = writeln!(y, "{pad}  secrets:");
+    for (k, _) in &secret {
+        let file = names.secrets_dir.join(&c.name).join(secret_name(k));
+        warnings.push(format!(
+            "{}: {k} looked like a secret and its value was not written out; put it in {} (root-only), and check that the image reads {k}_FILE",
+            c.name,
+            file.display()
+        ));
+        let _ = writeln!(
+            y,
+            "{pad}    # {k} was set in the environment; its value is not copied here.\n{pad}    # Put it in {} (mode 0400) and check that the image reads {k}_FILE.",
+            file.display()
+        );
+        let _ = writeln!(
+            y,
+            "{pad}    - {{name: {}, path: {}, from: {{file: {}}}}}",
+            q(&secret_name(k)),
+            q(&format!("/run/secrets/{}", secret_name(k))),
+            q(&file.display().to_string())
+        );
+    }
+}
+
+fn mounts(y: &mut String, c: &Found, pad: &str, warnings: &mut Vec<String>) {
+    let volumes: Vec<&FoundMount> = c
+        .mounts
+        .iter()
+        .filter(|m| matches!(m, FoundMount::Volume { .. }))
+        .collect();
+    if !volumes.is_empty() {
+        let _ = writeln!(y, "{pad}  volumes:");
+    }
+    for m in volumes {
+        if let FoundMount::Volume {
+            name,
+            path,
+            read_only,
+            anonymous,
+        } = m
+        {
+            let ro = if *read_only { ", readOnly: true" } else { "" };
+            let note = if *anonymous {
+                "  # an anonymous volume, kept by its name"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                y,
+                "{pad}    - {{name: {}, path: {}{ro}}}{note}",
+                q(name),
+                q(path)
+            );
+        }
+    }
+    let binds: Vec<&FoundMount> = c
+        .mounts
+        .iter()
+        .filter(|m| matches!(m, FoundMount::Bind { .. }))
+        .collect();
+    if !binds.is_empty() {
+        let _ = writeln!(y, "{pad}  binds:");
+    }
+    for m in binds {
+        if let FoundMount::Bind {
+            host,
+            path,
+            read_only,
+        } = m
+        {
+            let ro = if *read_only { ", readOnly: true" } else { "" };
+            let _ = writeln!(y, "{pad}    - {{host: {}, path: {}{ro}}}", q(host), q(path));
+        }
+    }
+    for m in &c.mounts {
+        if let FoundMount::Other { kind, path } = m {
+            let u = format!("a {kind} mount at {path}");
+            warnings.push(format!("{}: {u} is not carried over", c.name));
+            let _ = writeln!(y, "{pad}  # not carried over: {u}");
+        }
+    }
+}
+
+/// The health check as an exec probe; else a TCP probe on the first
+/// published TCP port; else none (ready once running).
+fn probe(y: &mut String, c: &Found, pad: &str) {
+    if let Some(cmd) = &c.health {
+        let _ = writeln!(
+            y,
+            "{pad}  readiness: {{exec: {{command: {}}}}}  # from its health check",
+            argv(cmd)
+        );
+    } else if let Some(p) = c.ports.iter().find(|p| !p.udp) {
+        let _ = writeln!(y, "{pad}  readiness: {{tcp: {{port: {}}}}}", p.container);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FoundPort, Layout};
+    use super::*;
+
+    #[test]
+    fn the_plan_parses_keeps_every_mount_and_writes_no_secret() {
+        let db = Found {
+            name: "test-mysql".into(),
+            image: "mariadb:10.11".into(),
+            env: vec![
+                ("MYSQL_ROOT_PASSWORD".into(), "hunter2".into()),
+                ("MYSQL_DATABASE".into(), "future_users".into()),
+            ],
+            ports: vec![FoundPort {
+                host: 3306,
+                container: 3306,
+                udp: false,
+                ip: None,
+            }],
+            mounts: vec![FoundMount::Volume {
+                name: "a".repeat(64),
+                path: "/var/lib/mysql".into(),
+                read_only: false,
+                anonymous: true,
+            }],
+            running: true,
+            ..Default::default()
+        };
+        let svc = Found {
+            name: "future-service-1".into(),
+            image: "web:1".into(),
+            command: vec!["httpd".into(), "-f".into()],
+            ports: vec![FoundPort {
+                host: 8001,
+                container: 8080,
+                udp: false,
+                ip: Some("127.0.0.1".into()),
+            }],
+            mounts: vec![
+                FoundMount::Bind {
+                    host: "/srv/www".into(),
+                    path: "/www".into(),
+                    read_only: true,
+                },
+                FoundMount::Other {
+                    kind: "tmpfs".into(),
+                    path: "/tmp".into(),
+                },
+            ],
+            health: Some(vec!["wget".into(), "-q".into(), "localhost:8080".into()]),
+            running: true,
+            unsupported: vec!["restart policy always".into()],
+            ..Default::default()
+        };
+        let layout = Layout {
+            infrastructure: vec!["test-".into()],
+            versions: Vec::new(),
+        };
+        let names = Names {
+            plan: "host",
+            selection: "host",
+            secrets_dir: Path::new("/etc/turnout/secrets"),
+        };
+        let (yaml, warnings) = to_yaml(&layout.sort(vec![db, svc]), &names);
+        assert!(!yaml.contains("hunter2"), "{yaml}");
+        let docs = turnout_crds::load::Documents::parse(Path::new("x"), &yaml)
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let plan = &docs.plans[0].value.spec;
+        let db = &plan.infrastructure[0];
+        assert_eq!(db.volumes[0].name, "a".repeat(64));
+        assert_eq!(db.secrets[0].path, "/run/secrets/mysql-root-password");
+        assert!(db.env.iter().any(|e| e.name == "MYSQL_ROOT_PASSWORD_FILE"));
+        let svc = &plan.versions[0].containers[0];
+        assert_eq!(svc.binds[0].host, "/srv/www");
+        assert_eq!(svc.ports[0].range.as_deref(), Some("ports-8000"));
+        assert_eq!(plan.versions[0].ranges[0].from.get(), 8000);
+        assert_eq!(docs.selections[0].value.spec.active_version, "future");
+        for w in [
+            "MYSQL_ROOT_PASSWORD looked like a secret",
+            "tmpfs",
+            "restart policy",
+        ] {
+            assert!(warnings.iter().any(|x| x.contains(w)), "{w}: {warnings:?}");
+        }
+    }
+}

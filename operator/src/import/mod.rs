@@ -1,0 +1,217 @@
+//! `turnout import`: describe a host built by hand as a plan a person can
+//! review. Pure: the containers found on the engine (as plain data) go in,
+//! the plan's YAML and the warnings come out.
+//!
+//! Containers are sorted into infrastructure and versions by name prefix.
+//! Everything the schema can say is carried over (image, command, plain
+//! environment, published ports with their ranges, every mount, health
+//! checks as readiness probes); what it cannot is listed as a warning,
+//! never dropped silently. Values that look like secrets are never written
+//! out: they become `secrets` entries pointing at files the person fills.
+
+mod emit;
+
+use std::collections::BTreeMap;
+
+pub use emit::to_yaml;
+
+/// A container as found on the engine.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    pub name: String,
+    /// The image as the container was created from (`Config.Image`).
+    pub image: String,
+    /// The command, when it differs from the image's default.
+    pub command: Vec<String>,
+    /// Environment the container sets beyond its image's.
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<FoundPort>,
+    pub mounts: Vec<FoundMount>,
+    /// An exec readiness probe made from the container's health check.
+    pub health: Option<Vec<String>>,
+    pub stop_timeout: Option<u32>,
+    pub running: bool,
+    /// Settings the plan cannot express, each a sentence for a person.
+    pub unsupported: Vec<String>,
+    /// The container carries turnout's labels already.
+    pub managed: bool,
+}
+
+/// A published port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundPort {
+    pub host: u16,
+    pub container: u16,
+    pub udp: bool,
+    /// The host address, when it is not every address.
+    pub ip: Option<String>,
+}
+
+/// A mount, by kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FoundMount {
+    /// A Docker volume: named, or anonymous (a 64-hex name Docker chose).
+    Volume {
+        name: String,
+        path: String,
+        read_only: bool,
+        anonymous: bool,
+    },
+    /// A host path.
+    Bind {
+        host: String,
+        path: String,
+        read_only: bool,
+    },
+    /// A tmpfs or anything else the plan cannot express.
+    Other { kind: String, path: String },
+}
+
+/// How containers are sorted: infrastructure by prefix, versions by prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub infrastructure: Vec<String>,
+    /// (version name, prefix). Empty: each remaining container's first
+    /// dash-separated word names its version.
+    pub versions: Vec<(String, String)>,
+}
+
+/// The containers sorted into the plan's places.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sorted {
+    pub infrastructure: Vec<Found>,
+    pub versions: BTreeMap<String, Vec<Found>>,
+    /// Containers left out, and why.
+    pub left_out: Vec<(String, String)>,
+}
+
+impl Layout {
+    /// Sorts `found` (in name order) into infrastructure and versions.
+    pub fn sort(&self, mut found: Vec<Found>) -> Sorted {
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = Sorted::default();
+        for f in found {
+            if f.managed {
+                let why = "it is turnout's already (it carries turnout's labels)";
+                out.left_out.push((f.name, why.into()));
+            } else if self.infrastructure.iter().any(|p| f.name.starts_with(p)) {
+                out.infrastructure.push(f);
+            } else if let Some(v) = self.version_of(&f.name) {
+                out.versions.entry(v).or_default().push(f);
+            } else {
+                let why = "its name matches no infrastructure or version prefix".to_string();
+                out.left_out.push((f.name, why));
+            }
+        }
+        out
+    }
+
+    fn version_of(&self, name: &str) -> Option<String> {
+        if self.versions.is_empty() {
+            let word = name.split_once('-')?.0;
+            return (!word.is_empty()).then(|| word.to_string());
+        }
+        self.versions
+            .iter()
+            .find(|(_, prefix)| name.starts_with(prefix.as_str()))
+            .map(|(v, _)| v.clone())
+    }
+}
+
+impl Sorted {
+    /// The version whose containers run (the one with the most running),
+    /// else the first.
+    pub fn active_version(&self) -> Option<String> {
+        self.versions
+            .iter()
+            .max_by_key(|(_, cs)| cs.iter().filter(|c| c.running).count())
+            .filter(|(_, cs)| cs.iter().any(|c| c.running))
+            .or_else(|| self.versions.iter().next())
+            .map(|(v, _)| v.clone())
+    }
+}
+
+/// The database engine an image is for, guessed from its name.
+pub fn engine_of(image: &str) -> Option<&'static str> {
+    let name = image
+        .rsplit('/')
+        .next()
+        .unwrap_or(image)
+        .to_ascii_lowercase();
+    let base = name.split([':', '@']).next().unwrap_or("");
+    [
+        ("mariadb", "mariadb"),
+        ("mysql", "mysql"),
+        ("postgres", "postgres"),
+        ("redis", "redis"),
+        ("neo4j", "neo4j"),
+        ("elasticsearch", "elasticsearch"),
+        ("weaviate", "weaviate"),
+    ]
+    .into_iter()
+    .find(|(word, _)| base.contains(word))
+    .map(|(_, e)| e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(name: &str, running: bool) -> Found {
+        Found {
+            name: name.into(),
+            image: "img".into(),
+            running,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn containers_sort_by_prefix_and_the_running_version_is_active() {
+        let layout = Layout {
+            infrastructure: vec!["test-".into()],
+            versions: Vec::new(),
+        };
+        let mut managed = found("dao-old", true);
+        managed.managed = true;
+        let sorted = layout.sort(vec![
+            found("future-service-1", false),
+            found("test-mysql", true),
+            found("dao-service-1", true),
+            found("dao-shared-service", true),
+            found("lonely", true),
+            managed,
+        ]);
+        assert_eq!(sorted.infrastructure.len(), 1);
+        assert_eq!(
+            sorted.versions.keys().collect::<Vec<_>>(),
+            ["dao", "future"]
+        );
+        assert_eq!(sorted.active_version().as_deref(), Some("dao"));
+        let left: Vec<&str> = sorted.left_out.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(left, ["dao-old", "lonely"]);
+    }
+
+    #[test]
+    fn explicit_version_prefixes_win() {
+        let layout = Layout {
+            infrastructure: vec!["db-".into()],
+            versions: vec![("v1".into(), "old-".into()), ("v2".into(), "new-".into())],
+        };
+        let sorted = layout.sort(vec![found("old-web", true), found("new-web", false)]);
+        assert_eq!(sorted.versions["v1"][0].name, "old-web");
+        assert_eq!(sorted.versions["v2"][0].name, "new-web");
+    }
+
+    #[test]
+    fn engines_are_guessed_from_image_names() {
+        assert_eq!(engine_of("mariadb:10.11"), Some("mariadb"));
+        assert_eq!(engine_of("docker.io/library/postgres:15"), Some("postgres"));
+        assert_eq!(engine_of("turnout/redis:demo"), Some("redis"));
+        assert_eq!(
+            engine_of("registry:5000/team/mysql-server@sha256:ab"),
+            Some("mysql")
+        );
+        assert_eq!(engine_of("busybox"), None);
+    }
+}
