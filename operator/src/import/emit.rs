@@ -150,7 +150,8 @@ fn env_and_secrets(
     names: &Names<'_>,
     warnings: &mut Vec<String>,
 ) {
-    let (secret, plain): (Vec<&(String, String)>, Vec<&(String, String)>) = c
+    type Vars<'a> = Vec<&'a (String, String)>;
+    let (secret, plain): (Vars<'_>, Vars<'_>) = c
         .env
         .iter()
         .partition(|(k, v)| turnout_crds::names::looks_secret(k) && !v.is_empty());
