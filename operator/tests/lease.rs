@@ -1,115 +1,30 @@
-//! Leader election against an HTTP-level API double (tower-test): each test
-//! scripts the API server's answers one request at a time and asserts the
-//! exact requests turnout makes for its Lease — method, path, and the fields
-//! of the election record it writes.
+//! Leader election against the suite's HTTP-level API double, scripted:
+//! each test answers the API server's side one request at a time and asserts
+//! the exact requests turnout makes for its Lease — method, path, and the
+//! fields of the election record it writes.
+//!
+//! The timers (retry, renew, the lease deadline) run on paused tokio time,
+//! so the tests assert when each request comes, to the millisecond, without
+//! waiting for it. The record's times are wall-clock (`jiff`) timestamps,
+//! which paused time does not move.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::time::Duration;
 
-use http::{Method, Request, Response};
+use common::api_double::{PATIENCE, Script, scripted};
+use http::Method;
 use jiff::{SignedDuration, Timestamp};
-use kube::client::Body;
 use serde_json::{Value, json};
 use tokio::time::{Instant, timeout};
-use tower_test::mock::{Handle, SendResponse};
 use turnout::controller::lease::{Leader, LeaseConfig, Lost, acquire};
 
 const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
 const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases/turnout";
-/// How long the double waits for a request before the test fails.
-const PATIENCE: Duration = Duration::from_secs(5);
-
-/// The API server's side of the conversation.
-struct Double {
-    handle: Handle<Request<Body>, Response<Body>>,
-}
-
-/// One request the double received, waiting for its answer.
-struct Call {
-    method: Method,
-    path: String,
-    body: Value,
-    send: SendResponse<Response<Body>>,
-}
-
-fn double() -> (kube::Client, Double) {
-    let (mock, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    (kube::Client::new(mock, "default"), Double { handle })
-}
-
-impl Double {
-    async fn next(&mut self) -> Call {
-        let (req, send) = timeout(PATIENCE, self.handle.next_request())
-            .await
-            .expect("a request in time")
-            .expect("the client is still alive");
-        let (parts, body) = req.into_parts();
-        let bytes = body.collect_bytes().await.unwrap();
-        Call {
-            method: parts.method,
-            path: parts.uri.path().to_string(),
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            send,
-        }
-    }
-
-    /// The next request, which must be `method` on `path`.
-    async fn expect(&mut self, method: Method, path: &str) -> Call {
-        let call = self.next().await;
-        assert_eq!(
-            (&call.method, call.path.as_str()),
-            (&method, path),
-            "unexpected request, body {}",
-            call.body
-        );
-        call
-    }
-
-    /// Asserts that no further request comes: the client was dropped with
-    /// everything that used it.
-    async fn finished(mut self) {
-        let next = timeout(PATIENCE, self.handle.next_request())
-            .await
-            .expect("the client is dropped in time");
-        if let Some((req, _)) = next {
-            panic!("unexpected request {} {}", req.method(), req.uri());
-        }
-    }
-}
-
-fn respond(send: SendResponse<Response<Body>>, code: u16, body: Value) {
-    send.send_response(
-        Response::builder()
-            .status(code)
-            .body(Body::from(serde_json::to_vec(&body).unwrap()))
-            .unwrap(),
-    );
-}
-
-/// A failure as the API server reports it.
-fn status(code: u16, reason: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-           "message": format!("double says {reason}"), "reason": reason, "code": code})
-}
-
-impl Call {
-    fn reply(self, code: u16, body: Value) {
-        respond(self.send, code, body);
-    }
-
-    /// Answers a write as the API server does: the object as written, at a
-    /// new resourceVersion.
-    fn accept(self, code: u16, resource_version: &str) {
-        let mut written = self.body.clone();
-        written["metadata"]["resourceVersion"] = json!(resource_version);
-        self.reply(code, written);
-    }
-
-    fn fail(self, code: u16, reason: &str) {
-        self.reply(code, status(code, reason));
-    }
-}
+/// How soon a candidate looks again, and a failed request is retried.
+const RETRY: Duration = Duration::from_millis(30);
 
 /// A MicroTime as the API server writes it: RFC 3339 with microseconds.
 fn micro_time(t: Timestamp) -> String {
@@ -148,7 +63,7 @@ fn config(identity: &str, duration: Duration, renew_every: Duration) -> LeaseCon
         identity: identity.into(),
         duration,
         renew_every,
-        retry_every: Duration::from_millis(30),
+        retry_every: RETRY,
     }
 }
 
@@ -166,6 +81,15 @@ fn time(body: &Value, field: &str) -> Timestamp {
         .unwrap()
 }
 
+/// Waits (on the wall clock, which paused time does not hold) until a
+/// record written from now on has a later MicroTime than `t`.
+fn pass(t: Timestamp) {
+    let later = t + SignedDuration::from_micros(2);
+    while Timestamp::now() < later {
+        std::hint::spin_loop();
+    }
+}
+
 fn hour_ago() -> Timestamp {
     Timestamp::now() - SignedDuration::from_hours(1)
 }
@@ -181,18 +105,20 @@ async fn leads(acquiring: tokio::task::JoinHandle<Leader>) -> Leader {
 
 /// Acquires an absent Lease for `me`, which the double creates at
 /// resourceVersion 1; returns the leader and the create's body.
-async fn lead_fresh(client: kube::Client, api: &mut Double, cfg: LeaseConfig) -> (Leader, Value) {
+async fn lead_fresh(client: kube::Client, api: &mut Script, cfg: LeaseConfig) -> (Leader, Value) {
     let acquiring = tokio::spawn(acquire(client, cfg));
     api.expect(Method::GET, LEASE).await.fail(404, "NotFound");
     let create = api.expect(Method::POST, LEASES).await;
     let body = create.body.clone();
+    // Later writes of the record are later on the wall clock too.
+    pass(time(&body, "renewTime"));
     create.accept(201, "1");
     (leads(acquiring).await, body)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_absent_lease_is_created_with_us_as_holder() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let before = now();
     let acquiring = tokio::spawn(acquire(
         client,
@@ -224,9 +150,9 @@ async fn an_absent_lease_is_created_with_us_as_holder() {
     api.finished().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_live_holder_is_waited_out_and_an_expired_one_taken_over() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let acquiring = tokio::spawn(acquire(
         client,
         config("me", Duration::from_secs(2), Duration::from_secs(3600)),
@@ -240,9 +166,10 @@ async fn a_live_holder_is_waited_out_and_an_expired_one_taken_over() {
     api.expect(Method::GET, LEASE)
         .await
         .reply(200, lease(Some("other"), Timestamp::now(), 15, 2, "5"));
+    let apart = first.elapsed();
     assert!(
-        first.elapsed() >= Duration::from_millis(30),
-        "retry_every apart"
+        apart >= RETRY && apart < 2 * RETRY,
+        "retry_every apart: {apart:?}"
     );
     let get = api.expect(Method::GET, LEASE).await;
     assert!(
@@ -274,9 +201,9 @@ async fn a_live_holder_is_waited_out_and_an_expired_one_taken_over() {
     assert!(before <= acquired, "acquired now, not when the other did");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lost_race_on_replace_goes_back_to_reading() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let acquiring = tokio::spawn(acquire(
         client,
         config("me", Duration::from_secs(2), Duration::from_secs(3600)),
@@ -307,9 +234,9 @@ async fn a_lost_race_on_replace_goes_back_to_reading() {
     assert_eq!(body["spec"]["leaseTransitions"], 6);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lost_race_on_create_goes_back_to_waiting() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let acquiring = tokio::spawn(acquire(
         client,
         config("me", Duration::from_secs(2), Duration::from_secs(3600)),
@@ -331,9 +258,9 @@ async fn a_lost_race_on_create_goes_back_to_waiting() {
     acquiring.abort();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lease_naming_us_is_reacquired_at_once_keeping_its_record() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let acquiring = tokio::spawn(acquire(
         client,
         config("me", Duration::from_secs(2), Duration::from_secs(3600)),
@@ -341,9 +268,9 @@ async fn a_lease_naming_us_is_reacquired_at_once_keeping_its_record() {
 
     // Ours and still valid (say, the previous process under the same identity).
     let held = lease(Some("me"), Timestamp::now(), 15, 7, "8");
-    api.expect(Method::GET, LEASE)
-        .await
-        .reply(200, held.clone());
+    let get = api.expect(Method::GET, LEASE).await;
+    pass(time(&held, "renewTime"));
+    get.reply(200, held.clone());
     let put = api.expect(Method::PUT, LEASE).await;
     let body = put.body.clone();
     put.accept(200, "9");
@@ -356,18 +283,26 @@ async fn a_lease_naming_us_is_reacquired_at_once_keeping_its_record() {
     assert!(time(&body, "renewTime") > time(&held, "renewTime"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_renew_with_another_holder_loses_leadership() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
+    let renew_every = Duration::from_millis(30);
     let (mut leader, created) = lead_fresh(
         client,
         &mut api,
-        config("me", Duration::from_secs(5), Duration::from_millis(30)),
+        config("me", Duration::from_secs(5), renew_every),
     )
     .await;
 
-    // A renew: the version last written, a later renewTime, the record kept.
+    // A renew, renew_every after leading: the version last written, a later
+    // renewTime, the record kept.
+    let leading = Instant::now();
     let renew = api.expect(Method::PUT, LEASE).await;
+    let after = leading.elapsed();
+    assert!(
+        after >= renew_every && after < 2 * renew_every,
+        "renewed renew_every after leading: {after:?}"
+    );
     let body = renew.body.clone();
     renew.accept(200, "2");
     assert_eq!(body["metadata"]["resourceVersion"], "1");
@@ -401,9 +336,9 @@ async fn a_refused_renew_with_another_holder_loses_leadership() {
     api.finished().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_conflicting_write_that_leaves_us_holder_keeps_leadership() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let (leader, _) = lead_fresh(
         client,
         &mut api,
@@ -428,9 +363,9 @@ async fn a_conflicting_write_that_leaves_us_holder_keeps_leadership() {
     api.finished().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn renewing_failing_for_the_lease_duration_loses_leadership() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let duration = Duration::from_millis(400);
     let start = Instant::now();
     let (mut leader, _) = lead_fresh(
@@ -443,10 +378,10 @@ async fn renewing_failing_for_the_lease_duration_loses_leadership() {
     // Every renew fails; count them.
     let server = tokio::spawn(async move {
         let mut renews = 0;
-        while let Some((req, send)) = api.handle.next_request().await {
-            assert_eq!((req.method(), req.uri().path()), (&Method::PUT, LEASE));
+        while let Some(call) = api.next_or_end().await {
+            assert_eq!((&call.method, call.path.as_str()), (&Method::PUT, LEASE));
             renews += 1;
-            respond(send, 500, status(500, "InternalError"));
+            call.fail(500, "InternalError");
         }
         renews
     });
@@ -454,10 +389,14 @@ async fn renewing_failing_for_the_lease_duration_loses_leadership() {
     let lost = timeout(PATIENCE, leader.lost())
         .await
         .expect("lost in time");
+    let took = start.elapsed();
     assert!(
-        start.elapsed() >= duration,
-        "not before the claim runs out: {:?}",
-        start.elapsed()
+        took >= duration,
+        "not before the claim runs out: {took:?}"
+    );
+    assert!(
+        took < duration + RETRY,
+        "lost at the deadline, not at the next retry or later: {took:?}"
     );
     match &lost {
         Lost::Expired { last_error } => assert!(last_error.contains("InternalError"), "{lost}"),
@@ -466,12 +405,15 @@ async fn renewing_failing_for_the_lease_duration_loses_leadership() {
     assert!(!leader.is_leading());
     drop(leader);
     let renews = timeout(PATIENCE, server).await.unwrap().unwrap();
+    // One renew at renew_every, then one every retry_every until the deadline.
+    let expected = (50..400).step_by(30).count();
     assert!(renews >= 3, "retried every retry_every: {renews}");
+    assert_eq!(renews, expected, "retried every retry_every");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn release_clears_the_holder_and_a_successor_takes_over_at_once() {
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let (leader, created) = lead_fresh(
         client,
         &mut api,
@@ -503,7 +445,7 @@ async fn release_clears_the_holder_and_a_successor_takes_over_at_once() {
 
     // A successor that reads the released Lease takes it without waiting,
     // though its renewTime is fresh.
-    let (client, mut api) = double();
+    let (client, mut api) = scripted();
     let acquiring = tokio::spawn(acquire(
         client,
         config("you", Duration::from_secs(15), Duration::from_secs(3600)),
