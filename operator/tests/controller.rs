@@ -19,15 +19,17 @@ use turnout::reconcile::Reconciler;
 use turnout::secrets::SecretFiles;
 use turnout_crds::VersionSelection;
 
-fn plan_object() -> Value {
-    let mut spec = plan_json();
-    // The database password comes from a Secret in the selection's namespace.
-    spec["infrastructure"][0]["secrets"] = json!([{
-        "name": "db-root", "path": "/run/secrets/db-root",
-        "from": {"secretKeyRef": {"name": "shop-db", "key": "root-password"}}
-    }]);
-    json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "PortPlan",
-           "metadata": {"name": PLAN, "namespace": "default", "uid": "p-1"}, "spec": spec})
+/// The test plan, its database password from a Secret in the selection's
+/// namespace.
+fn plan_with_secret() -> PlanBuilder {
+    shop().edit("db", |db| {
+        db.secret_key(
+            "db-root",
+            "/run/secrets/db-root",
+            "shop-db",
+            "root-password",
+        )
+    })
 }
 
 fn selection() -> VersionSelection {
@@ -43,7 +45,9 @@ fn selection() -> VersionSelection {
 async fn one_reconcile_makes_exactly_the_expected_requests() {
     let (client, server) = double(Box::new(|method, path, body| {
         let reply = match (method, path) {
-            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(),
+            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+                plan_object(&plan_with_secret())
+            }
             (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db") => json!({
                 "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
                 "data": {"root-password": "czNjcjN0"}
@@ -197,11 +201,9 @@ fn context(
 
 #[tokio::test]
 async fn an_invalid_plan_reports_invalid_plan_and_changes_nothing() {
-    let mut plan = plan_object();
     // Two containers with one name: the plan breaks a rule.
-    plan["spec"]["versions"][0]["containers"][1]["name"] = json!("a-web");
-    plan["spec"]["infrastructure"][0]["secrets"] = json!([]);
-    let (client, server) = plan_double(Some(plan));
+    let plan = shop().edit("a-api", |c| c.rename("a-web"));
+    let (client, server) = plan_double(Some(plan_object(&plan)));
     let rt = runtime_with_images();
     let dir = temp_dir("controller-invalid");
     let ctx = context(client, &rt, &dir);

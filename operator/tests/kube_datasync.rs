@@ -25,15 +25,19 @@ use turnout_crds::{DataSync, VersionSelection};
 /// The plan of `common`, with a service binding in each version (exported
 /// and imported by the plan's own commands).
 fn plan_object() -> Value {
-    let mut spec = plan_json();
-    for (i, v) in ["a", "b"].iter().enumerate() {
-        spec["versions"][i]["data"] = json!([{
-            "name": "state", "container": format!("{v}-web"),
-            "export": ["cat", "/data/state"], "import": ["sh", "-c", "cat > /data/state"]
-        }]);
-    }
-    json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "PortPlan",
-           "metadata": {"name": PLAN, "namespace": "default", "uid": "p-1"}, "spec": spec})
+    let state = |v: Version, web: &str| {
+        v.service_data(
+            "state",
+            web,
+            &["cat", "/data/state"],
+            &["sh", "-c", "cat > /data/state"],
+        )
+    };
+    common::plan_object(
+        &shop()
+            .edit_version("a", |v| state(v, "a-web"))
+            .edit_version("b", |v| state(v, "b-web")),
+    )
 }
 
 fn selection(active: &str, generation: i64) -> VersionSelection {

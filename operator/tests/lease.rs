@@ -390,10 +390,7 @@ async fn renewing_failing_for_the_lease_duration_loses_leadership() {
         .await
         .expect("lost in time");
     let took = start.elapsed();
-    assert!(
-        took >= duration,
-        "not before the claim runs out: {took:?}"
-    );
+    assert!(took >= duration, "not before the claim runs out: {took:?}");
     assert!(
         took < duration + RETRY,
         "lost at the deadline, not at the next retry or later: {took:?}"

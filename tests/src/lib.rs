@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod plan;
+
+pub use plan::{Container, PlanBuilder, Probe, Selection, Version, container};
+
 /// The busybox image built by scripts/build-images.sh.
 pub const BUSYBOX: &str = "turnout/busybox:demo";
 
@@ -144,35 +148,46 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// A busybox container serving HTTP on container port 8080 (the image's
+/// /www), stopped with a 3 s timeout.
+pub fn httpd(name: &str) -> Container {
+    container(name, BUSYBOX)
+        .command(&["httpd", "-f", "-p", "8080", "-h", "/www"])
+        .stop_timeout(3)
+}
+
 /// A three-version plan of busybox containers on ports from `base`:
 /// infrastructure `<p>-db` (base), and versions future/dao/blockchain with two
-/// services and a shared service each, on their own ranges. Every container
-/// serves HTTP on its port and has an http readiness probe.
-pub fn demo_plan(plan: &str, base: u16, active: &str) -> String {
-    let svc = |name: &str, port: u16, range: &str| {
-        format!(
-            "      - name: {plan}-{name}\n        image: {BUSYBOX}\n        command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{{host: {port}, container: 8080, range: {range}}}]\n        readiness: {{http: {{port: 8080}}, timeoutSeconds: 20}}\n        stopTimeoutSeconds: 3\n"
-        )
+/// services and a shared service each, on their own ranges (services
+/// base+off..+4, shared base+off+5..+9, off 10/20/30). Every container
+/// serves HTTP on its port and has a readiness probe. No selection.
+pub fn demo(plan: &str, base: u16) -> PlanBuilder {
+    let svc = |name: String, port: u16, range: &str| {
+        httpd(&format!("{plan}-{name}"))
+            .port_in(port, 8080, range)
+            .readiness(Probe::http(8080).timeout(20))
     };
-    let version = |v: &str, off: u16| {
+    let mut p = PlanBuilder::new(plan).infrastructure(
+        httpd(&format!("{plan}-db"))
+            .port(base, 8080)
+            .readiness(Probe::tcp(8080)),
+    );
+    for (v, off) in [("future", 10), ("dao", 20), ("blockchain", 30)] {
         let b = base + off;
-        format!(
-            "  - name: {v}\n    ranges:\n      - {{name: services, from: {}, to: {}}}\n      - {{name: shared, from: {}, to: {}}}\n    containers:\n{}{}{}",
-            b,
-            b + 4,
-            b + 5,
-            b + 9,
-            svc(&format!("{v}-service-1"), b, "services"),
-            svc(&format!("{v}-service-2"), b + 1, "services"),
-            svc(&format!("{v}-shared-service"), b + 5, "shared"),
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {plan}}}\nspec:\n  infrastructure:\n    - name: {plan}-db\n      image: {BUSYBOX}\n      command: [httpd, -f, -p, \"8080\", -h, /www]\n      ports: [{{host: {base}, container: 8080}}]\n      readiness: {{tcp: {{port: 8080}}}}\n      stopTimeoutSeconds: 3\n  versions:\n{}{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {plan}, activeVersion: {active}}}\n",
-        version("future", 10),
-        version("dao", 20),
-        version("blockchain", 30)
-    )
+        p = p.version(v, |ver| {
+            ver.range("services", b, b + 4)
+                .range("shared", b + 5, b + 9)
+                .container(svc(format!("{v}-service-1"), b, "services"))
+                .container(svc(format!("{v}-service-2"), b + 1, "services"))
+                .container(svc(format!("{v}-shared-service"), b + 5, "shared"))
+        });
+    }
+    p
+}
+
+/// [`demo`] and the selection `host` of `active`, as YAML.
+pub fn demo_plan(plan: &str, base: u16, active: &str) -> String {
+    demo(plan, base).select(active).yaml()
 }
 
 /// Containers of one version in [`demo_plan`].
