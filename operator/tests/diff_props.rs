@@ -188,7 +188,14 @@ impl Scenario {
 
     /// The host, with every plan container in the state `seen` says.
     fn host_with(&self, seen: &[Seen]) -> Vec<ObservedContainer> {
+        self.place(seen).0
+    }
+
+    /// The host for `seen`, and the names of plan containers that the
+    /// generator gave to foreign containers.
+    fn place(&self, seen: &[Seen]) -> (Vec<ObservedContainer>, BTreeSet<String>) {
         let mut host = Vec::new();
+        let mut squatted = BTreeSet::new();
         for ((name, version), s) in self.placed.iter().zip(seen) {
             let mut labels = self.labels_of(name, version.as_deref());
             let state = match s {
@@ -235,12 +242,15 @@ impl Scenario {
                 .filter(|(_, s)| **s == Seen::Absent)
                 .map(|((n, _), _)| n)
                 .collect();
-            let name = match f.plan_name {
-                Some(ix) if !absent.is_empty() => absent[ix.index(absent.len())].clone(),
-                _ => format!("foreign-{i}"),
+            let (name, squats) = match f.plan_name {
+                Some(ix) if !absent.is_empty() => (absent[ix.index(absent.len())].clone(), true),
+                _ => (format!("foreign-{i}"), false),
             };
             if host.iter().any(|o: &ObservedContainer| o.name == name) {
                 continue; // Docker names are unique
+            }
+            if squats {
+                squatted.insert(name.clone());
             }
             let labels = match f.labels {
                 ForeignLabels::None => BTreeMap::new(),
@@ -269,11 +279,25 @@ impl Scenario {
                 ports: Vec::new(),
             });
         }
-        host
+        (host, squatted)
     }
 
     fn host(&self) -> Vec<ObservedContainer> {
         self.host_with(&self.seen)
+    }
+
+    /// What preflight must refuse, known from how the host was generated:
+    /// the names of containers wanted now (the infrastructure's and the
+    /// active version's) that were given to foreign containers, none of
+    /// which carries this plan's labels.
+    fn names_taken(&self) -> BTreeSet<String> {
+        let (_, squatted) = self.place(&self.seen);
+        self.placed
+            .iter()
+            .filter(|(_, version)| version.as_ref().is_none_or(|v| *v == self.active))
+            .map(|(name, _)| name.clone())
+            .filter(|name| squatted.contains(name))
+            .collect()
     }
 
     /// A converged host: every desired container running and current, other
@@ -380,14 +404,6 @@ fn all_images() -> BTreeSet<String> {
     IMAGES.iter().map(|s| s.to_string()).collect()
 }
 
-/// Desired names held by a container that is not ours.
-fn names_taken(desired: &Desired, host: &[ObservedContainer]) -> BTreeSet<String> {
-    host.iter()
-        .filter(|o| !o.is_ours(PLAN) && desired.get(&o.name).is_some())
-        .map(|o| o.name.clone())
-        .collect()
-}
-
 // ---- properties --------------------------------------------------------------
 
 proptest! {
@@ -410,7 +426,7 @@ proptest! {
         let host = s.host();
         let actions = diff(&desired, &host);
         let blockers = preflight(&desired, &host, &[], &all_images());
-        let taken = names_taken(&desired, &host);
+        let taken = s.names_taken();
         // The only blockers in a port-less plan with every image present: names taken.
         let blocked: BTreeSet<String> = blockers
             .iter()
@@ -566,7 +582,7 @@ proptest! {
     fn every_mutating_action_is_needed(s in scenario(), pick in any::<Index>()) {
         let desired = s.desired();
         let host = s.host();
-        prop_assume!(names_taken(&desired, &host).is_empty());
+        prop_assume!(s.names_taken().is_empty());
         let actions = diff(&desired, &host);
         let mutating: Vec<usize> = (0..actions.len()).filter(|i| actions[*i].kind.is_mutating()).collect();
         prop_assume!(!mutating.is_empty());
