@@ -167,7 +167,39 @@ impl PlanBuilder {
 
 /// Documents as one multi-document YAML file.
 pub fn to_yaml(documents: &[Value]) -> String {
-    serde_saphyr::to_string_multiple(documents).expect("JSON values serialize as YAML")
+    let ordered: Vec<Ordered> = documents.iter().map(Ordered).collect();
+    serde_saphyr::to_string_multiple(&ordered).expect("JSON values serialize as YAML")
+}
+
+/// A value written with the keys a reader looks for first (`apiVersion`,
+/// `kind`, `metadata`, `name`) first; the rest in their usual order.
+struct Ordered<'a>(&'a Value);
+
+const FIRST_KEYS: [&str; 4] = ["apiVersion", "kind", "metadata", "name"];
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                let first = FIRST_KEYS.iter().filter_map(|k| m.get_key_value(*k));
+                let rest = m.iter().filter(|(k, _)| !FIRST_KEYS.contains(&k.as_str()));
+                for (k, v) in first.chain(rest) {
+                    map.serialize_entry(k, &Ordered(v))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&Ordered(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
 }
 
 fn metadata(name: &str, namespace: Option<&str>, labels: &Map<String, Value>) -> Value {
@@ -337,6 +369,10 @@ impl Version {
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A named host-port range, `from` to `to` inclusive.
     pub fn range(mut self, name: &str, from: u16, to: u16) -> Version {
         self.ranges
@@ -439,5 +475,78 @@ impl Selection {
             "metadata": metadata(&self.name, self.namespace.as_deref(), &self.labels),
             "spec": Value::Object(self.spec.clone()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The YAML says exactly what the documents say, whatever the strings
+    /// look like to a YAML reader (numbers, booleans, nulls, flow markers).
+    #[test]
+    fn the_yaml_reads_back_as_the_documents() {
+        let tricky = [
+            "8080",
+            "-f",
+            "true",
+            "yes",
+            "no",
+            "null",
+            "~",
+            "",
+            "a: b",
+            "- x",
+            "[x]",
+            "{x}",
+            "#x",
+            "x #y",
+            "&a",
+            "*a",
+            "!t",
+            "|",
+            ">",
+            "@x",
+            "`x`",
+            "'q'",
+            "\"q\"",
+            "0x1F",
+            "1e3",
+            ".inf",
+            "2024-01-01",
+            "a\nb",
+            "\ttab",
+            " lead",
+            "trail ",
+        ];
+        let plan = PlanBuilder::new("p")
+            .environment("dev", "dev")
+            .infrastructure(container("db", "img:1").command(&tricky).env("K", "007"))
+            .version("v", |v| {
+                v.range("services", 1, 2)
+                    .container(container("c", "img").port_in(1, 80, "services"))
+                    .service_data("d", "c", &["sh", "-c", "cat > /x && mv /x /y"], &tricky)
+            })
+            .selection(Selection::new("s", "p", "v").sync_on_switch(false));
+        let yaml = plan.yaml();
+        let back: Vec<Value> = serde_saphyr::from_multiple(&yaml).expect("the YAML parses");
+        assert_eq!(back, plan.documents(), "{yaml}");
+    }
+
+    #[test]
+    fn edit_changes_the_named_container_and_only_it() {
+        let plan = PlanBuilder::new("p")
+            .infrastructure(container("db", "db:1"))
+            .version("a", |v| v.container(container("web", "web:1")))
+            .edit("web", |c| c.image("web:2"));
+        let spec = plan.spec();
+        assert_eq!(spec["versions"][0]["containers"][0]["image"], "web:2");
+        assert_eq!(spec["infrastructure"][0]["image"], "db:1");
+    }
+
+    #[test]
+    #[should_panic(expected = "has no container nope")]
+    fn editing_a_container_the_plan_lacks_fails_the_test() {
+        let _ = PlanBuilder::new("p").edit("nope", |c| c);
     }
 }
