@@ -1,5 +1,6 @@
 //! A changed spec recreates only the container it shapes; readiness and
 //! stop timeout are turnout's business and recreate nothing.
+
 use turnout::reconcile::Run;
 use turnout::runtime::memory::{Call, MemoryRuntime};
 

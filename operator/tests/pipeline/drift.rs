@@ -1,6 +1,7 @@
 //! Drift: containers started, stopped, paused or deleted by hand are put
 //! back by the next reconcile, which is not reported as a switch; and any
 //! sequence of drift and switches converges.
+
 use turnout::core::RunState;
 use turnout::reconcile::Run;
 use turnout::runtime::memory::Call;

@@ -1,6 +1,7 @@
 //! What stops a reconcile before anything on the host changes: a port or
 //! name held by something that is not turnout's, a missing image, an
 //! invalid plan or selection, a paused selection.
+
 use std::net::IpAddr;
 
 use turnout::core::{ActionKind, Blocker, Holder, Listener, RunState};

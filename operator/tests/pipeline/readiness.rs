@@ -1,6 +1,7 @@
 //! Readiness probes: a failing one reports NotReady in time, infrastructure
 //! that never gets ready holds back the version, and a passing one is
 //! waited for once.
+
 use std::time::{Duration, Instant};
 
 use turnout::core::ActionKind;

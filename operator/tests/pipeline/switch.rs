@@ -1,5 +1,6 @@
 //! Converging a host from nothing, switching between versions, and what a
 //! converged host costs.
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio_util::sync::CancellationToken;
