@@ -366,14 +366,9 @@ async fn a_conflicting_write_that_leaves_us_holder_keeps_leadership() {
 #[tokio::test(start_paused = true)]
 async fn renewing_failing_for_the_lease_duration_loses_leadership() {
     let (client, mut api) = scripted();
-    let duration = Duration::from_millis(400);
+    let (duration, renew_every) = (Duration::from_millis(400), Duration::from_millis(50));
     let start = Instant::now();
-    let (mut leader, _) = lead_fresh(
-        client,
-        &mut api,
-        config("me", duration, Duration::from_millis(50)),
-    )
-    .await;
+    let (mut leader, _) = lead_fresh(client, &mut api, config("me", duration, renew_every)).await;
 
     // Every renew fails; count them.
     let server = tokio::spawn(async move {
@@ -403,7 +398,9 @@ async fn renewing_failing_for_the_lease_duration_loses_leadership() {
     drop(leader);
     let renews = timeout(PATIENCE, server).await.unwrap().unwrap();
     // One renew at renew_every, then one every retry_every until the deadline.
-    let expected = (50..400).step_by(30).count();
+    let expected = (renew_every.as_millis()..duration.as_millis())
+        .step_by(RETRY.as_millis() as usize)
+        .count();
     assert!(renews >= 3, "retried every retry_every: {renews}");
     assert_eq!(renews, expected, "retried every retry_every");
 }
