@@ -19,15 +19,17 @@ use turnout::reconcile::Reconciler;
 use turnout::secrets::SecretFiles;
 use turnout_crds::VersionSelection;
 
-fn plan_object() -> Value {
-    let mut spec = plan_json();
-    // The database password comes from a Secret in the selection's namespace.
-    spec["infrastructure"][0]["secrets"] = json!([{
-        "name": "db-root", "path": "/run/secrets/db-root",
-        "from": {"secretKeyRef": {"name": "shop-db", "key": "root-password"}}
-    }]);
-    json!({"apiVersion": "turnout.dev/v1alpha1", "kind": "PortPlan",
-           "metadata": {"name": PLAN, "namespace": "default", "uid": "p-1"}, "spec": spec})
+/// The test plan, its database password from a Secret in the selection's
+/// namespace.
+fn plan_with_secret() -> PlanBuilder {
+    shop().edit("db", |db| {
+        db.secret_key(
+            "db-root",
+            "/run/secrets/db-root",
+            "shop-db",
+            "root-password",
+        )
+    })
 }
 
 fn selection() -> VersionSelection {
@@ -43,7 +45,9 @@ fn selection() -> VersionSelection {
 async fn one_reconcile_makes_exactly_the_expected_requests() {
     let (client, server) = double(Box::new(|method, path, body| {
         let reply = match (method, path) {
-            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(),
+            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+                plan_object(&plan_with_secret())
+            }
             (&Method::GET, "/api/v1/namespaces/default/secrets/shop-db") => json!({
                 "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
                 "data": {"root-password": "czNjcjN0"}
@@ -88,6 +92,11 @@ async fn one_reconcile_makes_exactly_the_expected_requests() {
     assert!(!format!("{:?}", db.env).contains("s3cr3t"));
 
     let paths: Vec<(&Method, &str)> = seen.iter().map(|s| (&s.method, s.path.as_str())).collect();
+    // The plan, the Secret, the status, then at least one Event.
+    assert!(
+        paths.len() > 3,
+        "the actions were published as Events: {paths:#?}"
+    );
     assert_eq!(
         paths[0],
         (
@@ -113,8 +122,7 @@ async fn one_reconcile_makes_exactly_the_expected_requests() {
             && (**m == Method::POST || **m == Method::PATCH)),
         "{paths:#?}"
     );
-    assert_eq!(paths[3].0, &Method::POST);
-    assert!(paths.len() > 3, "the actions were published as Events");
+    assert_eq!(paths[3].0, &Method::POST, "the first Event is created");
     assert!(
         !seen
             .iter()
@@ -193,11 +201,9 @@ fn context(
 
 #[tokio::test]
 async fn an_invalid_plan_reports_invalid_plan_and_changes_nothing() {
-    let mut plan = plan_object();
     // Two containers with one name: the plan breaks a rule.
-    plan["spec"]["versions"][0]["containers"][1]["name"] = json!("a-web");
-    plan["spec"]["infrastructure"][0]["secrets"] = json!([]);
-    let (client, server) = plan_double(Some(plan));
+    let plan = shop().edit("a-api", |c| c.rename("a-web"));
+    let (client, server) = plan_double(Some(plan_object(&plan)));
     let rt = runtime_with_images();
     let dir = temp_dir("controller-invalid");
     let ctx = context(client, &rt, &dir);

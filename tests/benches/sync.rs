@@ -10,7 +10,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use turnout_e2e::{BUSYBOX, docker, require_docker, temp_dir};
+use turnout_e2e::{BUSYBOX, MARIADB, PlanBuilder, docker, require_docker, temp_dir};
 
 const PLAN: &str = "bench-sync";
 const DB: &str = "bench-sync-mariadb";
@@ -87,10 +87,20 @@ fn main() {
     let dir = temp_dir(PLAN);
     let secret = dir.join("pw");
     std::fs::write(&secret, PASSWORD).expect("secret");
-    let plan = format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/mariadb:demo\n      engine: mariadb\n      adminSecret: pw\n      env: [{{name: MARIADB_ROOT_PASSWORD_FILE, value: /run/secrets/pw}}]\n      secrets: [{{name: pw, path: /run/secrets/pw, from: {{file: {}}}}}]\n      ports: [{{host: 22906, container: 3306}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/mysql}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n    - name: a\n      data: [{{name: big, container: {DB}, database: bench_a}}]\n    - name: b\n      data: [{{name: big, container: {DB}, database: bench_b}}]\n    - name: small\n      data: [{{name: small, container: {DB}, database: bench_small_a}}]\n    - name: smallb\n      data: [{{name: small, container: {DB}, database: bench_small_b}}]\n---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: a}}\n",
-        secret.display()
-    );
+    // MariaDB and four versions with nothing but a database each: a and b
+    // hold the big one, small and smallb the small one.
+    let plan = PlanBuilder::new(PLAN)
+        .infrastructure(
+            MARIADB
+                .container(DB, 22906, &format!("{PLAN}-data"), "pw", &secret)
+                .admin_secret("pw"),
+        )
+        .version("a", |v| v.database("big", DB, "bench_a"))
+        .version("b", |v| v.database("big", DB, "bench_b"))
+        .version("small", |v| v.database("small", DB, "bench_small_a"))
+        .version("smallb", |v| v.database("small", DB, "bench_small_b"))
+        .select("a")
+        .yaml();
     let file = dir.join("plan.yaml");
     std::fs::write(&file, &plan).expect("plan");
     let apply = Command::new(&bin)

@@ -4,11 +4,21 @@
 //! so tests run in parallel; each removes only the containers turnout
 //! created for its own plan. A missing engine or image fails the test with
 //! a message saying what to run, never a silent pass.
+//!
+//! Plans are built, not spelled: [`plan`] is the builder (the operator's
+//! own tests use it too), [`stacks`] the plans these tests run. The rest
+//! of this file drives the engine, the binary and its HTTP endpoint.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+pub mod plan;
+pub mod stacks;
+
+pub use plan::{Container, PlanBuilder, Probe, Selection, Version, container, to_yaml};
+pub use stacks::*;
 
 /// The busybox image built by scripts/build-images.sh.
 pub const BUSYBOX: &str = "turnout/busybox:demo";
@@ -144,66 +154,6 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// A three-version plan of busybox containers on ports from `base`:
-/// infrastructure `<p>-db` (base), and versions future/dao/blockchain with two
-/// services and a shared service each, on their own ranges. Every container
-/// serves HTTP on its port and has an http readiness probe.
-pub fn demo_plan(plan: &str, base: u16, active: &str) -> String {
-    let svc = |name: &str, port: u16, range: &str| {
-        format!(
-            "      - name: {plan}-{name}\n        image: {BUSYBOX}\n        command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{{host: {port}, container: 8080, range: {range}}}]\n        readiness: {{http: {{port: 8080}}, timeoutSeconds: 20}}\n        stopTimeoutSeconds: 3\n"
-        )
-    };
-    let version = |v: &str, off: u16| {
-        let b = base + off;
-        format!(
-            "  - name: {v}\n    ranges:\n      - {{name: services, from: {}, to: {}}}\n      - {{name: shared, from: {}, to: {}}}\n    containers:\n{}{}{}",
-            b,
-            b + 4,
-            b + 5,
-            b + 9,
-            svc(&format!("{v}-service-1"), b, "services"),
-            svc(&format!("{v}-service-2"), b + 1, "services"),
-            svc(&format!("{v}-shared-service"), b + 5, "shared"),
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {plan}}}\nspec:\n  infrastructure:\n    - name: {plan}-db\n      image: {BUSYBOX}\n      command: [httpd, -f, -p, \"8080\", -h, /www]\n      ports: [{{host: {base}, container: 8080}}]\n      readiness: {{tcp: {{port: 8080}}}}\n      stopTimeoutSeconds: 3\n  versions:\n{}{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {plan}, activeVersion: {active}}}\n",
-        version("future", 10),
-        version("dao", 20),
-        version("blockchain", 30)
-    )
-}
-
-/// Containers of one version in [`demo_plan`].
-pub fn version_containers(plan: &str, v: &str) -> Vec<String> {
-    let mut names = vec![
-        format!("{plan}-{v}-service-1"),
-        format!("{plan}-{v}-service-2"),
-        format!("{plan}-{v}-shared-service"),
-    ];
-    names.sort();
-    names
-}
-
-/// What runs when `version` of [`demo_plan`] is active: its containers and the infrastructure.
-pub fn expected_running(plan: &str, version: &str) -> Vec<String> {
-    let mut v = version_containers(plan, version);
-    v.push(format!("{plan}-db"));
-    v.sort();
-    v
-}
-
-/// Host ports of one version in [`demo_plan`].
-pub fn version_ports(base: u16, v: &str) -> Vec<u16> {
-    let off = match v {
-        "future" => 10,
-        "dao" => 20,
-        _ => 30,
-    };
-    vec![base + off, base + off + 1, base + off + 5]
-}
-
 /// Removes the plan's containers when dropped, even if the test panics.
 pub struct Cleanup(pub String);
 
@@ -275,6 +225,19 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         })
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
+}
+
+/// `turnout_reconciles_total` of the turnout serving /metrics on
+/// 127.0.0.1:`port` (0 when nothing answers): every reconcile it finished.
+pub fn reconciles(port: u16) -> f64 {
+    metric_sum(&http_get(port, "/metrics"), "turnout_reconciles_total")
+}
+
+/// Waits up to `timeout` until the turnout on `port` has finished at least
+/// `more` reconciles after it had finished `since`: the signal that it had
+/// its chance to act, where a test asserts that it did nothing.
+pub fn reconciled_since(port: u16, since: f64, more: f64, timeout: Duration) -> bool {
+    wait_until(timeout, || reconciles(port) >= since + more)
 }
 
 /// The backups in a target's backup directory (dumps and service data, not

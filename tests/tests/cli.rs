@@ -2,12 +2,17 @@
 
 use std::process::Command;
 
-use turnout_e2e::{temp_dir, turnout_bin};
+use turnout_e2e::{PlanBuilder, container, temp_dir, turnout_bin};
 
+/// A plan in environment `env` at `stage`: a MariaDB and versions future
+/// and dao, each with its own database on it.
 fn plan(name: &str, env: &str, stage: &str) -> String {
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {name}}}\nspec:\n  environment: {{name: {env}, stage: {stage}}}\n  infrastructure:\n    - {{name: db, image: m, engine: mariadb}}\n  versions:\n    - name: future\n      data: [{{name: users, container: db, database: future_users}}]\n    - name: dao\n      data: [{{name: users, container: db, database: dao_users}}]\n"
-    )
+    PlanBuilder::new(name)
+        .environment(env, stage)
+        .infrastructure(container("db", "m").engine("mariadb"))
+        .version("future", |v| v.database("users", "db", "future_users"))
+        .version("dao", |v| v.database("users", "db", "dao_users"))
+        .yaml()
 }
 
 #[test]

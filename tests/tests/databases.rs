@@ -16,55 +16,28 @@ use turnout_e2e::*;
 
 const PASSWORD: &str = "e2e-Secret-7f3a9c";
 
-fn plan_yaml(plan: &str, secret: &Path, active: &str, mariadb_extra_env: &str) -> String {
-    let secret = secret.display();
-    format!(
-        r#"apiVersion: turnout.dev/v1alpha1
-kind: PortPlan
-metadata: {{name: {plan}}}
-spec:
-  infrastructure:
-    - name: {plan}-mariadb
-      image: turnout/mariadb:demo
-      engine: mariadb
-      env:
-        - {{name: MARIADB_ROOT_PASSWORD_FILE, value: /run/secrets/db-root}}{mariadb_extra_env}
-      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]
-      ports: [{{host: 23306, container: 3306}}]
-      volumes: [{{name: {plan}-mariadb-data, path: /var/lib/mysql}}]
-      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}
-    - name: {plan}-postgres
-      image: turnout/postgres:demo
-      engine: postgres
-      env: [{{name: POSTGRES_PASSWORD_FILE, value: /run/secrets/db-root}}]
-      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]
-      ports: [{{host: 25432, container: 5432}}]
-      volumes: [{{name: {plan}-postgres-data, path: /var/lib/postgresql/data}}]
-      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}
-    - name: {plan}-redis
-      image: turnout/redis:demo
-      engine: redis
-      env: [{{name: REDIS_PASSWORD_FILE, value: /run/secrets/db-root}}]
-      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]
-      ports: [{{host: 26379, container: 6379}}]
-      volumes: [{{name: {plan}-redis-data, path: /data}}]
-      readiness: {{exec: {{command: [turnout-ready]}}}}
-  versions:
-    - name: future
-      ranges: [{{name: services, from: 23000, to: 23009}}]
-      containers:
-        - {{name: {plan}-future-service, image: "{BUSYBOX}", command: [httpd, -f, -p, "8080", -h, /www], ports: [{{host: 23001, container: 8080, range: services}}], readiness: {{http: {{port: 8080}}}}}}
-    - name: dao
-      ranges: [{{name: services, from: 23010, to: 23019}}]
-      containers:
-        - {{name: {plan}-dao-service, image: "{BUSYBOX}", command: [httpd, -f, -p, "8080", -h, /www], ports: [{{host: 23011, container: 8080, range: services}}], readiness: {{http: {{port: 8080}}}}}}
----
-apiVersion: turnout.dev/v1alpha1
-kind: VersionSelection
-metadata: {{name: host}}
-spec: {{planRef: {plan}, activeVersion: {active}}}
-"#
-    )
+/// MariaDB, PostgreSQL and Redis as infrastructure (all with the root
+/// password from `secret`), and versions future and dao with a web service
+/// each.
+fn databases(plan: &str, secret: &Path) -> PlanBuilder {
+    let server = |image: &DatabaseImage, port: u16| {
+        let name = format!("{plan}-{}", image.engine);
+        image.container(&name, port, &format!("{name}-data"), "db-root", secret)
+    };
+    let service = |v: Version, from: u16, port: u16| {
+        let name = format!("{plan}-{}-service", v.name());
+        v.range("services", from, from + 9).container(
+            httpd(&name)
+                .port_in(port, 8080, "services")
+                .readiness(Probe::http(8080)),
+        )
+    };
+    PlanBuilder::new(plan)
+        .infrastructure(server(&MARIADB, 23306))
+        .infrastructure(server(&POSTGRES, 25432))
+        .infrastructure(server(&REDIS, 26379))
+        .version("future", |v| service(v, 23000, 23001))
+        .version("dao", |v| service(v, 23010, 23011))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,7 +67,7 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
         other => panic!("expected converged, got {other:#?}"),
     };
 
-    converged(apply(plan_yaml(plan, &secret, "future", "")).await);
+    converged(apply(databases(plan, &secret).select("future").yaml()).await);
     let dbs = [
         format!("{plan}-mariadb"),
         format!("{plan}-postgres"),
@@ -115,14 +88,17 @@ async fn real_databases_stay_up_across_switches_keep_data_and_hide_their_passwor
         "CREATE DATABASE IF NOT EXISTS e2e_keep",
     ]);
 
-    let a = converged(apply(plan_yaml(plan, &secret, "dao", "")).await);
+    let a = converged(apply(databases(plan, &secret).select("dao").yaml()).await);
     assert_eq!(a.switch.as_ref().map(|s| s.to.as_str()), Some("dao"));
     let after: Vec<String> = dbs.iter().map(|d| started_at(d)).collect();
     assert_eq!(after, started, "databases were not restarted by the switch");
     assert!(port_answers(23011) && !port_answers(23001));
 
     // A changed spec recreates MariaDB; its named volume keeps the data.
-    let changed = plan_yaml(plan, &secret, "dao", "\n        - {name: TZ, value: UTC}");
+    let changed = databases(plan, &secret)
+        .edit(&dbs[0], |mariadb| mariadb.env("TZ", "UTC"))
+        .select("dao")
+        .yaml();
     converged(apply(changed).await);
     assert_ne!(started_at(&dbs[0]), started[0], "mariadb was recreated");
     assert_eq!(started_at(&dbs[1]), started[1], "postgres was left alone");

@@ -141,20 +141,12 @@ async fn a_foreign_process_on_a_planned_port_blocks_the_switch_until_it_leaves()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_that_ignores_sigterm_is_killed_after_its_stop_timeout() {
     let (plan, base) = ("e2e-stubborn", 21200);
-    let stubborn = demo_plan(plan, base, "future").replacen(
-        "command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{host: 21210,",
-        "command: [sh, -c, \"trap '' TERM; httpd -p 8080 -h /www; while true; do sleep 1; done\"]\n        ports: [{host: 21210,",
-        1,
-    );
-    assert_ne!(
-        stubborn,
-        demo_plan(plan, base, "future"),
-        "the stubborn service was put in"
-    );
-    let (_cleanup, r) = converged_on(plan, &stubborn).await;
+    // future's first service (on 21210) ignores SIGTERM.
+    let stubborn = demo(plan, base).edit(&format!("{plan}-future-service-1"), ignoring_sigterm);
+    let (_cleanup, r) = converged_on(plan, &stubborn.clone().select("future").yaml()).await;
 
     let t0 = Instant::now();
-    let to_dao = stubborn.replace("activeVersion: future", "activeVersion: dao");
+    let to_dao = stubborn.select("dao").yaml();
     expect_converged(&r.reconcile(&target(&to_dao), &Run::default()).await);
     let took = t0.elapsed();
     assert!(

@@ -120,7 +120,13 @@ fn standalone_follows_edits_ignores_bad_ones_and_corrects_drift() {
         "the bad edit is reported: {}",
         status_json(&status)
     );
-    std::thread::sleep(Duration::from_secs(1));
+    // A reconcile after the bad edit (the resync, on the last good state).
+    let since = reconciles(21399);
+    assert!(
+        reconciled_since(21399, since, 1.0, Duration::from_secs(15)),
+        "turnout reconciles on after a bad edit: {} after {since}",
+        reconciles(21399)
+    );
     assert_eq!(running(plan), expected_running(plan, "dao"));
     assert_eq!(
         started_at(&format!("{plan}-dao-service-1")),
@@ -138,10 +144,10 @@ fn standalone_follows_edits_ignores_bad_ones_and_corrects_drift() {
 
     // A converged host stays quiet: turnout's own reads of the file do not
     // trigger reloads, so only the resync (every 5 s here) reconciles.
-    let reconciles = || metric_sum(&http_get(21399, "/metrics"), "turnout_reconciles_total");
-    let before = reconciles();
+    // (The sleep is the measuring window of a rate, not a wait for an event.)
+    let before = reconciles(21399);
     std::thread::sleep(Duration::from_secs(6));
-    let after = reconciles();
+    let after = reconciles(21399);
     assert!(
         after - before <= 3.0,
         "{} reconciles in 6 s on a converged host",
@@ -178,7 +184,26 @@ fn a_second_turnout_waits_for_the_host_lock() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Its stderr, as it comes: it says when it starts waiting for the lock.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        let mut stderr = second.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                let text = String::from_utf8_lossy(&chunk[..n]);
+                said.lock().expect("stderr buffer").push_str(&text);
+            }
+        })
+    };
+    let stderr = || said.lock().expect("stderr buffer").clone();
+    assert!(
+        wait_until(Duration::from_secs(15), || stderr().contains("host lock")),
+        "the second turnout reached the lock: {}",
+        stderr()
+    );
     assert!(
         second.try_wait().unwrap().is_none(),
         "the second turnout waits while the first holds the lock"
@@ -190,13 +215,14 @@ fn a_second_turnout_waits_for_the_host_lock() {
     );
 
     drop(first);
-    let out = second.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let exit = second.wait().unwrap();
+    reader.join().expect("the stderr reader");
+    let stderr = stderr();
     assert!(
         stderr.contains("waiting") && stderr.contains("host lock"),
         "it said why it waited: {stderr}"
     );
-    assert!(out.status.success(), "then it applied: {stderr}");
+    assert!(exit.success(), "then it applied: {stderr}");
     assert_eq!(running(plan), expected_running(plan, "dao"));
 }
 
@@ -267,11 +293,10 @@ fn sigterm_stops_between_actions_and_a_restart_finishes_the_switch() {
     let dir = temp_dir(plan);
     // future's first service ignores SIGTERM, so stopping it takes its full 3 s timeout.
     let stubborn = |active: &str| {
-        demo_plan(plan, base, active).replacen(
-            "command: [httpd, -f, -p, \"8080\", -h, /www]\n        ports: [{host: 21810,",
-            "command: [sh, -c, \"trap '' TERM; httpd -p 8080 -h /www; while true; do sleep 1; done\"]\n        ports: [{host: 21810,",
-            1,
-        )
+        demo(plan, base)
+            .edit(&format!("{plan}-future-service-1"), ignoring_sigterm)
+            .select(active)
+            .yaml()
     };
     let (file, status, state) = (
         dir.join("desired.yaml"),

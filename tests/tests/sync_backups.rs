@@ -9,36 +9,33 @@ use std::process::{Command, Output};
 
 use turnout_e2e::*;
 
-fn plan_yaml(plan: &str, db: &str, engine: &str, port: u16, secret: &Path, base: u16) -> String {
-    let secret = secret.display();
-    let (image, env, path, cport) = match engine {
-        "mariadb" => (
-            "turnout/mariadb:demo",
-            "MARIADB_ROOT_PASSWORD_FILE",
-            "/var/lib/mysql",
-            3306,
-        ),
-        _ => (
-            "turnout/postgres:demo",
-            "POSTGRES_PASSWORD_FILE",
-            "/var/lib/postgresql/data",
-            5432,
-        ),
+/// The database server `db` (`engine` on `port`) and versions future and
+/// dao, each a web service (on `base` and base+1) and its database
+/// (`bk_future`, `bk_dao`); future selected, switches copy nothing.
+fn plan(plan: &str, db: &str, engine: &str, port: u16, secret: &Path, base: u16) -> PlanBuilder {
+    let image = if engine == "mariadb" {
+        MARIADB
+    } else {
+        POSTGRES
     };
-    let version = |v: &str, port: u16, database: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {plan}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {db}, database: {database}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {plan}}}\nspec:\n  infrastructure:\n    - name: {db}\n      image: {image}\n      engine: {engine}\n      adminSecret: db-root\n      env: [{{name: {env}, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: {port}, container: {cport}}}]\n      volumes: [{{name: {plan}-data, path: {path}}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {plan}, activeVersion: future, syncOnSwitch: false}}\n",
-        version("future", base, "bk_future"),
-        version("dao", base + 1, "bk_dao"),
+    let server = image.container(db, port, &format!("{plan}-data"), "db-root", secret);
+    database_plan(
+        plan,
+        server.admin_secret("db-root"),
+        "users",
+        &[("future", base, "bk_future"), ("dao", base + 1, "bk_dao")],
     )
+}
+
+/// The plan's documents, selecting `active`; switches copy nothing.
+fn selecting(plan: &PlanBuilder, active: &str) -> String {
+    let selection = Selection::new("host", plan.name(), active).sync_on_switch(false);
+    plan.clone().selection(selection).yaml()
 }
 
 struct Host {
     file: PathBuf,
+    plan: PlanBuilder,
     data: PathBuf,
     state: PathBuf,
     dir: PathBuf,
@@ -59,10 +56,11 @@ impl Host {
         let secret = dir.join("pw");
         std::fs::write(&secret, "backups-Pw-0d15c").expect("write the password");
         let file = dir.join("plan.yaml");
-        std::fs::write(&file, plan_yaml(plan, db, engine, port, &secret, base))
-            .expect("write the plan");
+        let plan = self::plan(plan, db, engine, port, &secret, base);
+        std::fs::write(&file, selecting(&plan, "future")).expect("write the plan");
         let host = Host {
             file,
+            plan,
             data: dir.join("data"),
             state: dir.join("state"),
             dir,
@@ -225,9 +223,7 @@ fn backups_fail_cleanly_and_restores_check_what_they_put_back() {
     std::fs::remove_file(&tampered).expect("remove");
 
     // 4. A restore never replaces the data of the version that runs.
-    let dao_running = std::fs::read_to_string(&host.file)
-        .expect("read")
-        .replace("activeVersion: future", "activeVersion: dao");
+    let dao_running = selecting(&host.plan, "dao");
     let running_file = host.dir.join("dao.yaml");
     std::fs::write(&running_file, dao_running).expect("write");
     apply_file(&running_file, &host.data, &host.state);

@@ -107,18 +107,20 @@ fn a_stream_that_stalls_gives_up_after_its_idle_timeout() {
 const PLAN: &str = "e2e-faults";
 const DB: &str = "e2e-faults-mariadb";
 
-fn plan_yaml(secret: &std::path::Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/mariadb:demo\n      engine: mariadb\n      adminSecret: db-root\n      env: [{{name: MARIADB_ROOT_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 29307, container: 3306}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/mysql}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future, syncOnSwitch: false}}\n",
-        version("future", 29021, "faults_future"),
-        version("dao", 29022, "faults_dao"),
+/// MariaDB `DB` and versions future and dao, each a web service and its
+/// database; switches copy nothing.
+fn plan(secret: &std::path::Path) -> PlanBuilder {
+    let db = MARIADB.container(DB, 29307, &format!("{PLAN}-data"), "db-root", secret);
+    database_plan(
+        PLAN,
+        db.admin_secret("db-root"),
+        "users",
+        &[
+            ("future", 29021, "faults_future"),
+            ("dao", 29022, "faults_dao"),
+        ],
     )
+    .selection(Selection::new("host", PLAN, "future").sync_on_switch(false))
 }
 
 fn sql(statement: &str) -> String {
@@ -148,7 +150,7 @@ impl Db {
         let secret = dir.join("pw");
         std::fs::write(&secret, "faults-Pw-31").expect("write the password");
         let file = dir.join("plan.yaml");
-        std::fs::write(&file, plan_yaml(&secret)).expect("write the plan");
+        std::fs::write(&file, plan(&secret).yaml()).expect("write the plan");
         apply_file(&file, &dir.join("data"), &dir.join("state"));
         sql(
             "DROP DATABASE IF EXISTS faults_future; DROP DATABASE IF EXISTS faults_dao; DROP DATABASE IF EXISTS faults_dao__turnout_staging; CREATE DATABASE faults_future; CREATE DATABASE faults_dao; CREATE TABLE faults_dao.keepme (id INT); INSERT INTO faults_dao.keepme VALUES (1), (2);",

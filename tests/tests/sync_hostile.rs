@@ -16,18 +16,20 @@ use turnout_e2e::*;
 const PLAN: &str = "e2e-hostile";
 const DB: &str = "e2e-hostile-mariadb";
 
-fn plan_yaml(secret: &std::path::Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/mariadb:demo\n      engine: mariadb\n      adminSecret: db-root\n      env: [{{name: MARIADB_ROOT_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 29306, container: 3306}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/mysql}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future, syncOnSwitch: false}}\n",
-        version("future", 29001, "hostile_future"),
-        version("dao", 29002, "hostile_dao"),
+/// MariaDB `DB` and versions future and dao, each a web service and its
+/// database; switches copy nothing.
+fn plan(secret: &std::path::Path) -> PlanBuilder {
+    let db = MARIADB.container(DB, 29306, &format!("{PLAN}-data"), "db-root", secret);
+    database_plan(
+        PLAN,
+        db.admin_secret("db-root"),
+        "users",
+        &[
+            ("future", 29001, "hostile_future"),
+            ("dao", 29002, "hostile_dao"),
+        ],
     )
+    .selection(Selection::new("host", PLAN, "future").sync_on_switch(false))
 }
 
 /// Runs SQL in the server through stdin (names in it may hold anything).
@@ -131,7 +133,7 @@ impl Host {
         };
         let secret = dir.join("pw");
         std::fs::write(&secret, "hostile-Pw-7e57").expect("write the password");
-        std::fs::write(&host.file, plan_yaml(&secret)).expect("write the plan");
+        std::fs::write(&host.file, plan(&secret).yaml()).expect("write the plan");
         apply_file(&host.file, &host.data, &host.state);
         host
     }

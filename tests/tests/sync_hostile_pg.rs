@@ -11,18 +11,17 @@ use turnout_e2e::*;
 const PLAN: &str = "e2e-hostile-pg";
 const DB: &str = "e2e-hostile-pg-postgres";
 
-fn plan_yaml(secret: &Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/postgres:demo\n      engine: postgres\n      adminSecret: db-root\n      env: [{{name: POSTGRES_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 29432, container: 5432}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/postgresql/data}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future, syncOnSwitch: false}}\n",
-        version("future", 29011, "hpg_future"),
-        version("dao", 29012, "hpg_dao"),
+/// PostgreSQL `DB` and versions future and dao, each a web service and its
+/// database; switches copy nothing.
+fn plan(secret: &Path) -> PlanBuilder {
+    let db = POSTGRES.container(DB, 29432, &format!("{PLAN}-data"), "db-root", secret);
+    database_plan(
+        PLAN,
+        db.admin_secret("db-root"),
+        "users",
+        &[("future", 29011, "hpg_future"), ("dao", 29012, "hpg_dao")],
     )
+    .selection(Selection::new("host", PLAN, "future").sync_on_switch(false))
 }
 
 /// Runs a script through psql's stdin as `user` on `db` (local socket).
@@ -108,7 +107,7 @@ fn server(tag: &str) -> Host {
     let secret = dir.join("pw");
     std::fs::write(&secret, "hpg-Pw-4b1d").expect("write the password");
     let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan_yaml(&secret)).expect("write the plan");
+    std::fs::write(&file, plan(&secret).yaml()).expect("write the plan");
     let (data, state) = (dir.join("data"), dir.join("state"));
     apply_file(&file, &data, &state);
     for db in [

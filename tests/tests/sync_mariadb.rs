@@ -13,19 +13,26 @@ const PASSWORD: &str = "sync-Pw-51c0ffee";
 const PLAN: &str = "e2e-sync";
 const DB: &str = "e2e-sync-mariadb";
 
-fn plan_yaml(secret: &Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/mariadb:demo\n      engine: mariadb\n      adminSecret: db-root\n      env: [{{name: MARIADB_ROOT_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 24306, container: 3306}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/mysql}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
-        version("future", 24001, "e2esync_future"),
-        version("dao", 24002, "e2esync_dao"),
-        version("ghost", 24003, "e2esync_missing"),
+/// MariaDB `db` on `db_port` and versions future, dao and ghost, each a web
+/// service (on base+1, +2, +3) and its database `<prefix>_<version>`
+/// (ghost's, `<prefix>_missing`, never exists); future selected.
+fn plan(plan: &str, db: &str, db_port: u16, base: u16, prefix: &str, secret: &Path) -> PlanBuilder {
+    let server = MARIADB.container(db, db_port, &format!("{plan}-data"), "db-root", secret);
+    database_plan(
+        plan,
+        server.admin_secret("db-root"),
+        "users",
+        &[
+            ("future", base + 1, &format!("{prefix}_future")),
+            ("dao", base + 2, &format!("{prefix}_dao")),
+            ("ghost", base + 3, &format!("{prefix}_missing")),
+        ],
     )
+}
+
+/// The plan of the tests that share the server `DB`.
+fn shared_plan(secret: &Path) -> PlanBuilder {
+    plan(PLAN, DB, 24306, 24000, "e2esync", secret)
 }
 
 fn sql(statement: &str) -> String {
@@ -112,7 +119,7 @@ fn sync_copies_verifies_guards_backs_up_and_restores() {
         data: dir.join("data"),
         state: dir.join("state"),
     };
-    std::fs::write(&env.file, plan_yaml(&secret)).unwrap();
+    std::fs::write(&env.file, shared_plan(&secret).select("future").yaml()).unwrap();
 
     apply_file(&env.file, &env.data, &env.state);
     sql(SEED);
@@ -270,11 +277,7 @@ fn sync_copies_verifies_guards_backs_up_and_restores() {
     assert!(!docker(&["inspect", DB]).contains(PASSWORD));
 
     // 8. Switching to dao with syncOnSwitch copies future's data first.
-    std::fs::write(
-        &env.file,
-        plan_yaml(&secret).replace("activeVersion: future", "activeVersion: dao"),
-    )
-    .unwrap();
+    std::fs::write(&env.file, shared_plan(&secret).select("dao").yaml()).unwrap();
     let plan = Command::new(turnout_bin())
         .arg("plan")
         .arg(&env.file)
@@ -333,13 +336,16 @@ fn a_sync_killed_at_any_point_leaves_the_target_as_it_was_or_complete() {
     let dir = temp_dir(plan);
     let secret = dir.join("pw");
     std::fs::write(&secret, PASSWORD).unwrap();
-    let yaml = plan_yaml(Path::new("@SECRET@"))
-        .replace(PLAN, plan)
-        .replace(DB, "e2e-synckill-mariadb")
-        .replace("24306", "24406")
-        .replace("2400", "2410")
-        .replace("e2esync_", "e2ekill_")
-        .replace("@SECRET@", &secret.display().to_string());
+    let yaml = self::plan(
+        plan,
+        "e2e-synckill-mariadb",
+        24406,
+        24100,
+        "e2ekill",
+        &secret,
+    )
+    .select("future")
+    .yaml();
     let file = dir.join("plan.yaml");
     std::fs::write(&file, &yaml).unwrap();
     apply_file(&file, &dir.join("data"), &dir.join("state"));

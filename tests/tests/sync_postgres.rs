@@ -8,18 +8,20 @@ const PASSWORD: &str = "pg-Pw-9e1d7";
 const PLAN: &str = "e2e-pgsync";
 const DB: &str = "e2e-pgsync-postgres";
 
-fn plan_yaml(secret: &Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: &str| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: users, container: {DB}, database: {db}}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/postgres:demo\n      engine: postgres\n      adminSecret: db-root\n      env: [{{name: POSTGRES_PASSWORD_FILE, value: /run/secrets/db-root}}]\n      secrets: [{{name: db-root, path: /run/secrets/db-root, from: {{file: {secret}}}}}]\n      ports: [{{host: 24532, container: 5432}}]\n      volumes: [{{name: {PLAN}-data, path: /var/lib/postgresql/data}}]\n      readiness: {{exec: {{command: [turnout-ready]}}, timeoutSeconds: 120}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
-        version("future", 24501, "pgsync_future"),
-        version("dao", 24502, "pgsync_dao"),
+/// PostgreSQL `DB` and versions future and dao, each a web service and its
+/// database; future selected.
+fn plan(secret: &Path) -> PlanBuilder {
+    let db = POSTGRES.container(DB, 24532, &format!("{PLAN}-data"), "db-root", secret);
+    database_plan(
+        PLAN,
+        db.admin_secret("db-root"),
+        "users",
+        &[
+            ("future", 24501, "pgsync_future"),
+            ("dao", 24502, "pgsync_dao"),
+        ],
     )
+    .select("future")
 }
 
 fn psql(db: &str, sql: &str) -> String {
@@ -72,7 +74,7 @@ fn postgres_sync_copies_verifies_guards_and_restores() {
     let secret = dir.join("pw");
     std::fs::write(&secret, PASSWORD).unwrap();
     let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    std::fs::write(&file, plan(&secret).yaml()).unwrap();
     let (data, state) = (dir.join("data"), dir.join("state"));
     apply_file(&file, &data, &state);
     psql(

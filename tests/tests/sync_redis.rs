@@ -9,18 +9,17 @@ const PASSWORD: &str = "redis-Pw-42aa";
 const PLAN: &str = "e2e-redsync";
 const DB: &str = "e2e-redsync-redis";
 
-fn plan_yaml(secret: &Path) -> String {
-    let secret = secret.display();
-    let version = |v: &str, port: u16, db: u8| {
-        format!(
-            "    - name: {v}\n      ranges: [{{name: services, from: {port}, to: {port}}}]\n      containers:\n        - {{name: {PLAN}-{v}-service, image: \"{BUSYBOX}\", command: [httpd, -f, -p, \"8080\", -h, /www], ports: [{{host: {port}, container: 8080, range: services}}]}}\n      data:\n        - {{name: cache, container: {DB}, database: \"{db}\"}}\n"
-        )
-    };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  infrastructure:\n    - name: {DB}\n      image: turnout/redis:demo\n      engine: redis\n      adminSecret: pw\n      env: [{{name: REDIS_PASSWORD_FILE, value: /run/secrets/pw}}]\n      secrets: [{{name: pw, path: /run/secrets/pw, from: {{file: {secret}}}}}]\n      ports: [{{host: 24679, container: 6379}}]\n      volumes: [{{name: {PLAN}-data, path: /data}}]\n      readiness: {{exec: {{command: [turnout-ready]}}}}\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
-        version("future", 24601 + 100, 1),
-        version("dao", 24602 + 100, 2),
+/// Redis `DB` and versions future and dao, each a web service and its own
+/// database index; future selected.
+fn plan(secret: &Path) -> PlanBuilder {
+    let db = REDIS.container(DB, 24679, &format!("{PLAN}-data"), "pw", secret);
+    database_plan(
+        PLAN,
+        db.admin_secret("pw"),
+        "cache",
+        &[("future", 24701, "1"), ("dao", 24702, "2")],
     )
+    .select("future")
 }
 
 fn redis(db: u8, args: &[&str]) -> String {
@@ -54,7 +53,7 @@ fn redis_databases_copy_verify_guard_and_restore() {
     let secret = dir.join("pw");
     std::fs::write(&secret, PASSWORD).unwrap();
     let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    std::fs::write(&file, plan(&secret).yaml()).unwrap();
     let (data, state) = (dir.join("data"), dir.join("state"));
     apply_file(&file, &data, &state);
     for db in [1u8, 2, 15] {
@@ -142,7 +141,7 @@ fn copies_and_backups_walk_the_keyspace_with_scan_not_keys() {
     let secret = dir.join("pw");
     std::fs::write(&secret, PASSWORD).unwrap();
     let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan_yaml(&secret)).unwrap();
+    std::fs::write(&file, plan(&secret).yaml()).unwrap();
     let (data, state) = (dir.join("data"), dir.join("state"));
     apply_file(&file, &data, &state);
     for db in [1u8, 2, 15] {

@@ -9,30 +9,40 @@ use turnout_e2e::*;
 
 const PLAN: &str = "e2e-svcsync";
 
-fn plan_yaml(export_future: &str) -> String {
-    let version = |v: &str, port: u16, export: &str| {
-        format!(
-            r#"    - name: {v}
-      ranges: [{{name: shared, from: {port}, to: {port}}}]
-      containers:
-        - name: {PLAN}-{v}-shared
-          image: "{BUSYBOX}"
-          command: [httpd, -f, -p, "8080", -h, /www]
-          ports: [{{host: {port}, container: 8080, range: shared}}]
-          volumes: [{{name: {PLAN}-{v}-data, path: /data}}]
-      data:
-        - name: shared
-          container: {PLAN}-{v}-shared
-          export: {export}
-          import: [sh, -c, "cat > /data/shared.json.new && mv /data/shared.json.new /data/shared.json"]
-"#
-        )
+/// What `future` exports its shared data with.
+const CAT: &[&str] = &["cat", "/data/shared.json"];
+
+/// Versions future and dao of plan `plan`, each a shared service
+/// `<plan>-<v>-shared` (on base+1, base+2) whose data lives in its volume
+/// and moves with the plan's own argv: `export_future` for future's, `cat`
+/// for dao's. No selection.
+fn service_plan(plan: &str, base: u16, export_future: &[&str]) -> PlanBuilder {
+    let import = [
+        "sh",
+        "-c",
+        "cat > /data/shared.json.new && mv /data/shared.json.new /data/shared.json",
+    ];
+    let version = |v: Version, port: u16, export: &[&str]| {
+        let name = format!("{plan}-{}-shared", v.name());
+        let volume = format!("{plan}-{}-data", v.name());
+        v.range("shared", port, port)
+            .container(
+                httpd(&name)
+                    .port_in(port, 8080, "shared")
+                    .volume(&volume, "/data"),
+            )
+            .service_data("shared", &name, export, &import)
     };
-    format!(
-        "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {{name: {PLAN}}}\nspec:\n  versions:\n{}{}---\napiVersion: turnout.dev/v1alpha1\nkind: VersionSelection\nmetadata: {{name: host}}\nspec: {{planRef: {PLAN}, activeVersion: future}}\n",
-        version("future", 24601, export_future),
-        version("dao", 24602, "[cat, /data/shared.json]"),
-    )
+    PlanBuilder::new(plan)
+        .version("future", |v| version(v, base + 1, export_future))
+        .version("dao", |v| version(v, base + 2, CAT))
+}
+
+/// The plan of the tests on `PLAN`, future selected.
+fn plan_yaml(export_future: &[&str]) -> String {
+    service_plan(PLAN, 24600, export_future)
+        .select("future")
+        .yaml()
 }
 
 fn volume_file(version: &str) -> String {
@@ -79,7 +89,7 @@ fn service_data_round_trips_through_export_and_import() {
     remove_plan_containers(PLAN);
     let dir = temp_dir(PLAN);
     let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan_yaml("[cat, /data/shared.json]")).unwrap();
+    std::fs::write(&file, plan_yaml(CAT)).unwrap();
     put_volume_file("future", r#"{"members":[1,2,3],"name":"ünïcødé"}"#);
     put_volume_file("dao", r#"{"old":true}"#);
 
@@ -110,7 +120,7 @@ fn service_data_round_trips_through_export_and_import() {
     let broken = dir.join("broken.yaml");
     std::fs::write(
         &broken,
-        plan_yaml("[sh, -c, \"echo export exploded >&2; exit 3\"]"),
+        plan_yaml(&["sh", "-c", "echo export exploded >&2; exit 3"]),
     )
     .unwrap();
     let failed = turnout(
@@ -158,12 +168,7 @@ fn standalone_runs_each_datasync_once_and_records_the_ones_switches_create() {
     let _cleanup = Cleanup(plan.to_string());
     remove_plan_containers(plan);
     let dir = temp_dir(plan);
-    let yaml = |active: &str| {
-        plan_yaml("[cat, /data/shared.json]")
-            .replace(PLAN, plan)
-            .replace("2460", "2470")
-            .replace("activeVersion: future", &format!("activeVersion: {active}"))
-    };
+    let yaml = |active: &str| service_plan(plan, 24700, CAT).select(active).yaml();
     let datasync = format!(
         "---\napiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {{name: seed-dao}}\nspec: {{planRef: {plan}, from: future, to: dao}}\n"
     );
@@ -229,9 +234,15 @@ fn standalone_runs_each_datasync_once_and_records_the_ones_switches_create() {
     assert!(ran, "the DataSync ran: {}", read());
     assert_eq!(volume("dao"), "first");
 
-    // Succeeded: never again, even with new source data and more reconciles.
+    // Succeeded: never again, even with new source data and more reconciles
+    // (two: the second begins after the first ran the file's DataSyncs).
     put("future", "second");
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    let since = reconciles(24799);
+    assert!(
+        reconciled_since(24799, since, 2.0, std::time::Duration::from_secs(30)),
+        "turnout reconciled on: {} after {since}",
+        reconciles(24799)
+    );
     assert_eq!(
         volume("dao"),
         "first",

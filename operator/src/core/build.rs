@@ -63,7 +63,7 @@ pub fn spec_hash(plan: &str, role: &Role, spec: &ContainerSpec) -> String {
 mod tests {
     use super::*;
     use crate::core::model::LABEL_SPEC_HASH;
-    use turnout_crds::plan::VersionSpec;
+    use turnout_crds::plan::{Probe, VersionSpec};
 
     fn c(name: &str) -> ContainerSpec {
         serde_json::from_value(serde_json::json!({"name": name, "image": "busybox"})).unwrap()
@@ -109,6 +109,19 @@ mod tests {
         let mut image = base.clone();
         image.image = "busybox:2".into();
         assert_ne!(h, spec_hash("p", &Role::Infrastructure, &image));
+        // A probe added, then changed: the container stays as it is.
+        let probe = |command: &str, timeout: u32| -> Option<Probe> {
+            serde_json::from_value(serde_json::json!({
+                "exec": {"command": [command]}, "timeoutSeconds": timeout
+            }))
+            .unwrap()
+        };
+        let mut ready = base.clone();
+        ready.readiness = probe("true", 5);
+        assert!(ready.readiness.is_some() && ready != base);
+        assert_eq!(h, spec_hash("p", &Role::Infrastructure, &ready));
+        ready.readiness = probe("check", 30);
+        assert_eq!(h, spec_hash("p", &Role::Infrastructure, &ready));
         let mut timeout = base.clone();
         timeout.stop_timeout_seconds = Some(99);
         assert_eq!(h, spec_hash("p", &Role::Infrastructure, &timeout));

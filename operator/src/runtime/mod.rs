@@ -3,6 +3,7 @@
 //! [`memory::MemoryRuntime`] implements it in memory for pipeline tests.
 
 pub mod docker;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod stream;
 

@@ -1,5 +1,6 @@
 //! Helpers shared by the operator's integration tests: a small two-version
-//! plan, targets, a reconciler over `MemoryRuntime`, and call filters.
+//! plan (from the plan builder every level of tests shares), targets, a
+//! reconciler over `MemoryRuntime`, and call filters.
 #![allow(dead_code)]
 
 pub mod api_double;
@@ -19,46 +20,66 @@ use turnout::secrets::SecretFiles;
 use turnout_crds::plan::PortPlanSpec;
 use turnout_crds::port::Protocol;
 use turnout_crds::selection::VersionSelectionSpec;
+#[allow(unused_imports)] // each test binary uses some of the builder
+pub use turnout_e2e::plan::{Container, PlanBuilder, Probe, Version, container};
 
 pub const PLAN: &str = "shop";
 pub const IMAGES: [&str; 4] = ["db:1", "web:1", "api:1", "worker:1"];
 
-/// The plan as JSON, so a test can change one field before parsing it.
+/// The test plan, built so that a test can change one part of it
+/// ([`PlanBuilder::edit`]) before using it:
 ///
-/// - infrastructure `db` (db:1) on 5432, stop timeout 30
-/// - version `a`: `a-web` (web:1) on 8000, stop timeout 3; `a-api` (api:1) on 8001, stop timeout 7
-/// - version `b`: `b-web` (web:1) on 8000 (the same port as a-web), stop timeout 5;
-///   `b-worker` (worker:1) on 8050, default stop timeout
+/// - infrastructure `db` (db:1) on 5432, volume db-data, stop timeout 30
+/// - version `a`: `a-web` (web:1, `httpd -f`) on 8000, stop timeout 3;
+///   `a-api` (api:1) on 8001, stop timeout 7
+/// - version `b`: `b-web` (web:1) on 8000 (the same port as a-web), stop
+///   timeout 5; `b-worker` (worker:1) on 8050, default stop timeout
+///
+/// Both versions have the range `services` (8000-8099).
+pub fn shop() -> PlanBuilder {
+    PlanBuilder::new(PLAN)
+        .infrastructure(
+            container("db", "db:1")
+                .port(5432, 5432)
+                .volume("db-data", "/var/lib/db")
+                .stop_timeout(30),
+        )
+        .version("a", |v| {
+            v.range("services", 8000, 8099)
+                .container(
+                    container("a-web", "web:1")
+                        .command(&["httpd", "-f"])
+                        .port_in(8000, 80, "services")
+                        .stop_timeout(3),
+                )
+                .container(
+                    container("a-api", "api:1")
+                        .port_in(8001, 8080, "services")
+                        .stop_timeout(7),
+                )
+        })
+        .version("b", |v| {
+            v.range("services", 8000, 8099)
+                .container(
+                    container("b-web", "web:1")
+                        .port_in(8000, 80, "services")
+                        .stop_timeout(5),
+                )
+                .container(container("b-worker", "worker:1").port_in(8050, 9000, "services"))
+        })
+}
+
+/// The spec of [`shop`] as JSON.
 pub fn plan_json() -> Value {
-    json!({
-        "infrastructure": [
-            {"name": "db", "image": "db:1",
-             "ports": [{"host": 5432, "container": 5432}],
-             "volumes": [{"name": "db-data", "path": "/var/lib/db"}],
-             "stopTimeoutSeconds": 30}
-        ],
-        "versions": [
-            {"name": "a",
-             "ranges": [{"name": "services", "from": 8000, "to": 8099}],
-             "containers": [
-                {"name": "a-web", "image": "web:1", "command": ["httpd", "-f"],
-                 "ports": [{"host": 8000, "container": 80, "range": "services"}],
-                 "stopTimeoutSeconds": 3},
-                {"name": "a-api", "image": "api:1",
-                 "ports": [{"host": 8001, "container": 8080, "range": "services"}],
-                 "stopTimeoutSeconds": 7}
-             ]},
-            {"name": "b",
-             "ranges": [{"name": "services", "from": 8000, "to": 8099}],
-             "containers": [
-                {"name": "b-web", "image": "web:1",
-                 "ports": [{"host": 8000, "container": 80, "range": "services"}],
-                 "stopTimeoutSeconds": 5},
-                {"name": "b-worker", "image": "worker:1",
-                 "ports": [{"host": 8050, "container": 9000, "range": "services"}]}
-             ]}
-        ]
-    })
+    shop().spec()
+}
+
+/// `plan` as the PortPlan object the API server returns (namespace
+/// `default`, uid `p-1`).
+pub fn plan_object(plan: &PlanBuilder) -> Value {
+    let mut object = plan.clone().namespace("default").port_plan();
+    object["metadata"]["uid"] = json!("p-1");
+    object
 }
 
 pub fn parse_plan(v: Value) -> PortPlanSpec {
@@ -84,6 +105,11 @@ pub fn target_of(plan: Value, active: &str) -> Target {
 
 pub fn target(active: &str) -> Target {
     target_of(plan_json(), active)
+}
+
+/// A target of `plan` selecting `active`.
+pub fn target_for(plan: &PlanBuilder, active: &str) -> Target {
+    target_of(plan.spec(), active)
 }
 
 /// A fresh directory under the system temp dir, removed when dropped.

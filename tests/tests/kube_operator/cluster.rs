@@ -156,24 +156,22 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `yaml` (a [`demo_plan`]) in namespace default, its selection named
-/// `selection` and labelled `turnout.dev/host: <host>`.
-pub fn in_default(yaml: &str, plan: &str, selection: &str, host: &str) -> String {
-    yaml.replace(
-        "metadata: {name: host}",
-        &format!(
-            "metadata: {{name: {selection}, namespace: default, labels: {{turnout.dev/host: {host}}}}}"
-        ),
-    )
-    .replace(
-        &format!("metadata: {{name: {plan}}}"),
-        &format!("metadata: {{name: {plan}, namespace: default}}"),
-    )
+/// `plan` in namespace default with its selection `selection` of `active`,
+/// labelled `turnout.dev/host: <host>`.
+pub fn in_default(plan: PlanBuilder, selection: &str, active: &str, host: &str) -> PlanBuilder {
+    let name = plan.name().to_string();
+    plan.namespace("default")
+        .selection(Selection::new(selection, &name, active).label("turnout.dev/host", host))
 }
 
-/// [`demo_plan`] on `future`, [`in_default`].
+/// [`demo`] on `future`, [`in_default`].
+pub fn kube_demo(plan: &str, base: u16, selection: &str, host: &str) -> PlanBuilder {
+    in_default(demo(plan, base), selection, "future", host)
+}
+
+/// [`kube_demo`] as YAML.
 pub fn kube_demo_plan(plan: &str, base: u16, selection: &str, host: &str) -> String {
-    in_default(&demo_plan(plan, base, "future"), plan, selection, host)
+    kube_demo(plan, base, selection, host).yaml()
 }
 
 /// A `turnout run` this test started; killed when dropped.

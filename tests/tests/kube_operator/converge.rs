@@ -10,8 +10,8 @@ use std::time::Duration;
 use turnout_e2e::*;
 
 use crate::cluster::{
-    Cluster, Operator, in_default, kube_demo_plan, object_json, ready_condition, ready_on,
-    service_account_kubeconfig,
+    Cluster, Operator, in_default, kube_demo, kube_demo_plan, object_json, ready_condition,
+    ready_on, service_account_kubeconfig,
 };
 
 #[test]
@@ -37,8 +37,8 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
         output_text(&denied)
     );
 
-    let yaml = kube_demo_plan(plan, base, "host", "e2e");
-    cluster.apply(&yaml);
+    let host = kube_demo(plan, base, "host", "e2e");
+    cluster.apply(&host.yaml());
     // Another host's selection (another label): this operator leaves it alone.
     let other_plan = "e2e-kube-other";
     let _other_cleanup = Cleanup(other_plan.to_string());
@@ -112,12 +112,10 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
     // An invalid plan: Ready=False, InvalidPlan, and the host untouched. Only
     // the PortPlan changes: the operator watches plans for the selections
     // that reference them.
-    let plan_doc = yaml.split("---").next().expect("the PortPlan document");
-    let broken = plan_doc.replace(
-        &format!("name: {plan}-dao-service-2"),
-        &format!("name: {plan}-dao-service-1"),
-    );
-    cluster.apply(&broken);
+    let broken = host.clone().edit(&format!("{plan}-dao-service-2"), |c| {
+        c.rename(&format!("{plan}-dao-service-1"))
+    });
+    cluster.apply(&to_yaml(&[broken.port_plan()]));
     let invalid = wait_until(Duration::from_secs(30), || {
         ready_condition(&cluster, "host")["reason"] == "InvalidPlan"
     });
@@ -133,7 +131,7 @@ fn the_operator_converges_the_host_from_kubectl_apply() {
     );
 
     // Fixing the plan reconciles the selection at once.
-    cluster.apply(plan_doc);
+    cluster.apply(&to_yaml(&[host.port_plan()]));
     assert!(
         wait_until(Duration::from_secs(30), || ready_on(
             &cluster, "host", "dao"
@@ -179,17 +177,13 @@ fn a_file_secret_is_refused_and_its_container_never_created(
     let value = format!("from-a-host-file-{}", std::process::id());
     let file = dir.join("db-password");
     std::fs::write(&file, &value).expect("write the password file");
-    let ports = format!("      ports: [{{host: {base}, container: 8080}}]\n");
-    let yaml = demo_plan(plan, base, "future").replacen(
-        &ports,
-        &format!(
-            "{ports}      secrets: [{{name: db-password, path: /run/secrets/db-password, from: {{file: {}}}}}]\n",
-            file.display()
-        ),
-        1,
-    );
-    assert!(yaml.contains("from: {file:"), "{yaml}");
-    cluster.apply(&in_default(&yaml, plan, plan, "e2e"));
+    let source = file.display().to_string();
+    let reads_a_file = demo(plan, base).edit(&format!("{plan}-db"), |db| {
+        db.secret_file("db-password", "/run/secrets/db-password", &source)
+    });
+    let yaml = in_default(reads_a_file, plan, "future", "e2e").yaml();
+    assert!(yaml.contains(&source), "{yaml}");
+    cluster.apply(&yaml);
 
     let reported = wait_until(Duration::from_secs(60), || {
         ready_condition(cluster, plan)["reason"] == "SecretUnavailable"

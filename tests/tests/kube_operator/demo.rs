@@ -247,7 +247,10 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         .collect();
     assert!(managers.contains(&"turnout"), "{managers:?}");
 
-    // Creating it again is a no-op: refused as existing, and its status stays.
+    // Creating it again is a no-op: refused as existing; the object is not
+    // written (same resourceVersion), not even once its selection has been
+    // reconciled again (a change to the selection makes op-a reconcile it).
+    let before = object_json(&cluster, "datasync", &ds_name);
     let again = format!(
         "apiVersion: turnout.dev/v1alpha1\nkind: DataSync\nmetadata: {{name: {ds_name}, namespace: default}}\nspec: {{planRef: demo, from: future, to: dao}}\n"
     );
@@ -259,10 +262,28 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         "{}",
         output_text(&created)
     );
-    std::thread::sleep(Duration::from_secs(3));
+    let since = reconciles(28702);
+    cluster.ok(&[
+        "annotate",
+        "vsel",
+        "demo-host",
+        "-n",
+        "default",
+        "--overwrite",
+        "e2e.turnout.dev/poke=after-refused-create",
+    ]);
+    assert!(
+        reconciled_since(28702, since, 1.0, Duration::from_secs(30)),
+        "op-a reconciled the selection again: {}",
+        log("op-a")
+    );
+    let after = object_json(&cluster, "datasync", &ds_name);
     assert_eq!(
-        object_json(&cluster, "datasync", &ds_name)["status"],
-        ds["status"],
+        after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+        "the refused create and the reconcile wrote nothing: {after}"
+    );
+    assert_eq!(
+        after["status"], ds["status"],
         "a Succeeded DataSync never runs again"
     );
 
@@ -343,7 +364,12 @@ fn manifests_and_the_demo_example_converge_under_the_service_account() {
         "{}",
         log("op-b")
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // op-b reconciled the selection as leader, and left the host as it was.
+    assert!(
+        reconciled_since(28703, 0.0, 1.0, Duration::from_secs(30)),
+        "op-b reconciled: {}",
+        log("op-b")
+    );
     assert!(ready_on(&cluster, "demo-host", "dao"));
     assert_eq!(
         started_at("dao-service-1"),
