@@ -106,6 +106,8 @@ fn observed(t: &Target, running: &str, foreign: usize) -> Vec<ObservedContainer>
             }
             let up = v.name == running || c.role == turnout::core::Role::Infrastructure;
             out.push(ObservedContainer {
+                image_id: None,
+                mounts: Vec::new(),
                 id: format!("{:064x}", out.len()),
                 name: c.name().to_string(),
                 image: c.spec.image.clone(),
@@ -134,6 +136,8 @@ fn observed(t: &Target, running: &str, foreign: usize) -> Vec<ObservedContainer>
     }
     for i in 0..foreign {
         out.push(ObservedContainer {
+            image_id: None,
+            mounts: Vec::new(),
             id: format!("f{i:063x}"),
             name: format!("someone-else-{i}"),
             image: "nginx:latest".to_string(),

@@ -27,4 +27,5 @@ pub fn engine_reconciler(
         SecretFiles::new(state_dir.join("secrets")),
     )
     .with_sync(Arc::new(copier), intents)
+    .with_adoption_records(state_dir.join("adopted"))
 }

@@ -73,5 +73,6 @@ pub fn target_of(docs: &Documents, file: &str) -> Result<Target, TargetError> {
         generation: selection.metadata.generation,
         owner: None,
         secrets: Default::default(),
+        adopt: false,
     })
 }

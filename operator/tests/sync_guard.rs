@@ -28,6 +28,8 @@ fn plan() -> PortPlanSpec {
 
 fn container(labels: &[(&str, &str)]) -> ObservedContainer {
     ObservedContainer {
+        image_id: None,
+        mounts: Vec::new(),
         id: "id-db".into(),
         name: "db".into(),
         image: "db:1".into(),

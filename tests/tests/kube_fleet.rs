@@ -179,12 +179,33 @@ fn cluster_up(run: PathBuf) -> Cluster {
 /// `demo_plan` for host `host`: every port published on `bind`, the
 /// selection `fleet-<host>` labelled `turnout.dev/host: <host>`, in default.
 fn fleet_plan(plan: &str, host: &str, bind: &str) -> String {
-    let yaml = demo_plan(plan, BASE, "future").replace(
-        "container: 8080",
-        &format!("container: 8080, bindAddress: {bind}"),
-    );
-    assert_eq!(yaml.matches("bindAddress").count(), 10, "{yaml}");
-    in_default(&yaml, plan, &format!("fleet-{host}"), host)
+    let mut docs =
+        in_default(demo(plan, BASE), &format!("fleet-{host}"), "future", host).documents();
+    let mut bound = 0;
+    let spec = &mut docs[0]["spec"];
+    let containers = spec["infrastructure"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    for c in containers {
+        bound += bind_ports(c, bind);
+    }
+    for v in spec["versions"].as_array_mut().into_iter().flatten() {
+        for c in v["containers"].as_array_mut().into_iter().flatten() {
+            bound += bind_ports(c, bind);
+        }
+    }
+    assert_eq!(bound, 10, "{docs:?}");
+    turnout_e2e::plan::to_yaml(&docs)
+}
+
+/// Publishes every port of container `c` on `bind`; how many it has.
+fn bind_ports(c: &mut serde_json::Value, bind: &str) -> usize {
+    let ports = c["ports"].as_array_mut().into_iter().flatten();
+    ports
+        .map(|p| p["bindAddress"] = serde_json::json!(bind))
+        .count()
 }
 
 /// `turnout run` for host `host`, on `engine` (None: the usual one).

@@ -30,6 +30,11 @@ pub struct ApplyArgs {
     /// Also write the status here as JSON.
     #[arg(long, value_name = "FILE")]
     pub status_file: Option<PathBuf>,
+    /// Take over containers made by hand under planned names when their
+    /// image and mounts match the plan (as `adopt: true` in the plan
+    /// does). Each original is kept, stopped, as NAME.pre-turnout.
+    #[arg(long)]
+    pub adopt: bool,
     #[command(flatten)]
     pub state: StateDir,
     #[command(flatten)]
@@ -72,10 +77,12 @@ impl ApplyArgs {
         let ApplyArgs {
             files,
             status_file,
+            adopt,
             state,
             data,
         } = self;
-        let target = load_target(&files)?;
+        let mut target = load_target(&files)?;
+        target.adopt |= adopt;
         let _lock = HostLock::acquire(&state.dir.join("turnout.lock")).await?;
         let address = address::resolve(engine.as_deref())?;
         let runtime = Arc::new(DockerRuntime::connect_to(address).await?);

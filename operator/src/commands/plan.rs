@@ -28,12 +28,16 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    /// Show what `apply --adopt` would do: containers made by hand under
+    /// planned names are adopted when their image and mounts match.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 impl PlanArgs {
     /// Plans against the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
     pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
-        plan(self.files, self.output, engine).await
+        plan(self.files, self.output, self.adopt, engine).await
     }
 }
 
@@ -53,9 +57,11 @@ struct PlanView {
 async fn plan(
     files: Vec<PathBuf>,
     format: Format,
+    adopt: bool,
     engine: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let target = load_target(&files)?;
+    let mut target = load_target(&files)?;
+    target.adopt |= adopt;
     let address = address::resolve(engine.as_deref())?;
     let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
     let observed = runtime.list().await?;

@@ -207,7 +207,8 @@ impl RunArgs {
             ProcHost,
             SecretFiles::new(state.dir.join("secrets")),
         )
-        .with_sync(Arc::new(copier), sync.state_dir.clone());
+        .with_sync(Arc::new(copier), sync.state_dir.clone())
+        .with_adoption_records(state.dir.join("adopted"));
         let ctx = Arc::new(
             Context::new(client, reconciler, sync.clone())
                 .with_selector(selector.clone())

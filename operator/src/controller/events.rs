@@ -57,6 +57,7 @@ pub fn reason_of(kind: ActionKind) -> &'static str {
         ActionKind::Create => "Creating",
         ActionKind::Start => "Starting",
         ActionKind::WaitReady => "WaitingReady",
+        ActionKind::Adopt => "Adopting",
     }
 }
 

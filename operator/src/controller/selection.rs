@@ -43,6 +43,7 @@ fn target_of(
             uid: sel.uid().unwrap_or_default(),
         }),
         secrets: SecretValues::Cluster(Arc::new(secrets)),
+        adopt: false,
     }
 }
 

@@ -9,21 +9,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use turnout_crds::plan::ContainerSpec;
 
-/// A container with a planned name that turnout did not make, as inspected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Candidate {
-    pub name: String,
-    /// The image it was created from, as given (`Config.Image`).
-    pub image: String,
-    /// The id of that image, and of the plan's image, when the engine knows them.
-    pub image_id: Option<String>,
-    pub plan_image_id: Option<String>,
-    pub mounts: Vec<Mount>,
-    pub running: bool,
-}
+use super::model::{LABEL_PLAN, ObservedContainer};
 
-/// A data mount of a candidate, by its path in the container.
+/// A mount of a container, by its path in the container.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Mount {
@@ -42,7 +30,7 @@ pub enum Mount {
 }
 
 impl Mount {
-    fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         match self {
             Mount::Volume { path, .. } | Mount::Bind { path, .. } | Mount::Other { path } => path,
         }
@@ -81,9 +69,20 @@ fn planned(spec: &ContainerSpec) -> BTreeMap<String, String> {
 }
 
 /// Why `c` may not be adopted as `spec`, or None when it may.
-pub fn refusal(spec: &ContainerSpec, c: &Candidate) -> Option<String> {
-    let same_image = c.image == spec.image
-        || matches!((&c.image_id, &c.plan_image_id), (Some(a), Some(b)) if a == b);
+/// `plan_image` is the id of the plan's image on the host, when present.
+pub fn refusal(
+    spec: &ContainerSpec,
+    c: &ObservedContainer,
+    plan_image: Option<&str>,
+) -> Option<String> {
+    if c.is_turnouts() {
+        return Some(format!(
+            "it is turnout's, for plan {}; turnout adopts only containers made by hand",
+            c.labels.get(LABEL_PLAN).map_or("?", String::as_str)
+        ));
+    }
+    let same_image =
+        c.image == spec.image || matches!((&c.image_id, plan_image), (Some(a), Some(b)) if a == b);
     if !same_image {
         return Some(format!(
             "it runs image {}, the plan says {}; adopting it would change what runs on its data",
@@ -92,11 +91,16 @@ pub fn refusal(spec: &ContainerSpec, c: &Candidate) -> Option<String> {
     }
     let want = planned(spec);
     let mut have = BTreeMap::new();
-    for m in c
-        .mounts
+    // A file the original had at a path where the plan puts a secret is
+    // configuration: turnout's container gets the secret file there instead.
+    let secret_paths: Vec<&str> = spec
+        .secrets
         .iter()
-        .filter(|m| !matches!(m, Mount::Other { .. }))
-    {
+        .map(|s| s.path.trim_end_matches('/'))
+        .collect();
+    for m in c.mounts.iter().filter(|m| {
+        !matches!(m, Mount::Other { .. }) && !secret_paths.contains(&m.path().trim_end_matches('/'))
+    }) {
         let source = match m {
             Mount::Bind { host, .. } => format!("host path {}", host.trim_end_matches('/')),
             other => other.source(),
@@ -125,6 +129,20 @@ pub fn refusal(spec: &ContainerSpec, c: &Candidate) -> Option<String> {
         })
 }
 
+/// What the container adopted as `spec` keeps, for a person:
+/// `volume a at /var/lib/mysql, host path /srv/x at /data`.
+pub fn keeps(spec: &ContainerSpec) -> String {
+    let kept: Vec<String> = planned(spec)
+        .into_iter()
+        .map(|(path, source)| format!("{source} at {path}"))
+        .collect();
+    if kept.is_empty() {
+        "no data mounts".to_string()
+    } else {
+        kept.join(", ")
+    }
+}
+
 /// The name an adopted original is kept under.
 pub fn kept_name(name: &str) -> String {
     format!("{name}.pre-turnout")
@@ -133,6 +151,7 @@ pub fn kept_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::{LABEL_MANAGED_BY, MANAGED_BY, RunState};
 
     fn spec() -> ContainerSpec {
         serde_json::from_value(serde_json::json!({
@@ -143,12 +162,14 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn candidate() -> Candidate {
-        Candidate {
+    fn candidate() -> ObservedContainer {
+        ObservedContainer {
+            id: "c1".into(),
             name: "test-mysql".into(),
             image: "mariadb:10".into(),
             image_id: Some("sha256:1".into()),
-            plan_image_id: Some("sha256:1".into()),
+            labels: Default::default(),
+            ports: Vec::new(),
             mounts: vec![
                 Mount::Volume {
                     name: "0123abcd".into(),
@@ -162,16 +183,22 @@ mod tests {
                     path: "/tmp".into(),
                 },
             ],
-            running: true,
+            state: RunState::Running,
         }
     }
 
+    const PLAN_IMAGE: Option<&str> = Some("sha256:1");
+
     #[test]
     fn the_same_image_on_the_same_data_may_be_adopted() {
-        assert_eq!(refusal(&spec(), &candidate()), None);
+        assert_eq!(refusal(&spec(), &candidate(), PLAN_IMAGE), None);
         let mut by_id = candidate();
         by_id.image = "docker.io/library/mariadb:10".into();
-        assert_eq!(refusal(&spec(), &by_id), None, "same image id, other name");
+        assert_eq!(
+            refusal(&spec(), &by_id, PLAN_IMAGE),
+            None,
+            "same image id, other name"
+        );
     }
 
     #[test]
@@ -179,24 +206,61 @@ mod tests {
         let mut other_image = candidate();
         other_image.image = "mysql:8".into();
         other_image.image_id = Some("sha256:2".into());
-        assert!(refusal(&spec(), &other_image).is_some_and(|w| w.contains("mysql:8")));
+        assert!(refusal(&spec(), &other_image, PLAN_IMAGE).is_some_and(|w| w.contains("mysql:8")));
 
         let mut missing = candidate();
         missing.mounts.remove(0);
-        assert!(refusal(&spec(), &missing).is_some_and(|w| w.contains("/var/lib/mysql")));
+        assert!(
+            refusal(&spec(), &missing, PLAN_IMAGE).is_some_and(|w| w.contains("/var/lib/mysql"))
+        );
 
         let mut other_volume = candidate();
         other_volume.mounts[0] = Mount::Volume {
             name: "fresh".into(),
             path: "/var/lib/mysql".into(),
         };
-        assert!(refusal(&spec(), &other_volume).is_some_and(|w| w.contains("volume fresh")));
+        assert!(
+            refusal(&spec(), &other_volume, PLAN_IMAGE).is_some_and(|w| w.contains("volume fresh"))
+        );
 
         let mut extra = candidate();
         extra.mounts.push(Mount::Volume {
             name: "logs".into(),
             path: "/var/log/mysql".into(),
         });
-        assert!(refusal(&spec(), &extra).is_some_and(|w| w.contains("not in the plan")));
+        assert!(
+            refusal(&spec(), &extra, PLAN_IMAGE).is_some_and(|w| w.contains("not in the plan"))
+        );
+    }
+
+    #[test]
+    fn a_file_where_the_plan_puts_a_secret_is_not_data() {
+        let mut spec = spec();
+        spec.secrets = serde_json::from_value(serde_json::json!([
+            {"name": "root", "path": "/run/secrets/root", "from": {"file": "/etc/turnout/root"}}
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut c = candidate();
+        c.mounts.push(Mount::Bind {
+            host: "/home/ops/root.txt".into(),
+            path: "/run/secrets/root".into(),
+        });
+        assert_eq!(refusal(&spec, &c, PLAN_IMAGE), None);
+    }
+
+    #[test]
+    fn a_container_of_another_turnout_plan_is_never_adopted() {
+        let mut c = candidate();
+        c.labels.insert(LABEL_MANAGED_BY.into(), MANAGED_BY.into());
+        c.labels.insert(LABEL_PLAN.into(), "other".into());
+        assert!(refusal(&spec(), &c, PLAN_IMAGE).is_some_and(|w| w.contains("plan other")));
+    }
+
+    #[test]
+    fn what_an_adopted_container_keeps_is_said_plainly() {
+        assert_eq!(
+            keeps(&spec()),
+            "host path /srv/conf at /etc/mysql/conf.d, volume 0123abcd at /var/lib/mysql"
+        );
     }
 }

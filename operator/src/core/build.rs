@@ -2,7 +2,7 @@
 //! the selected version. Pure.
 
 use sha2::{Digest, Sha256};
-use turnout_crds::plan::{ContainerSpec, PortPlanSpec};
+use turnout_crds::plan::{ContainerSpec, PortPlanSpec, VersionSpec};
 
 use super::model::{Desired, DesiredContainer, Role};
 
@@ -14,24 +14,38 @@ pub fn build_desired(plan_name: &str, plan: &PortPlanSpec, active: &str) -> Opti
     let infra = plan
         .infrastructure
         .iter()
-        .map(|c| desired(plan_name, Role::Infrastructure, c));
-    let own = version
-        .containers
-        .iter()
-        .map(|c| desired(plan_name, Role::Version(version.name.clone()), c));
+        .map(|c| desired(plan_name, plan, Role::Infrastructure, c));
+    let of_version = |v: &VersionSpec| {
+        v.containers
+            .iter()
+            .map(|c| desired(plan_name, plan, Role::Version(v.name.clone()), c))
+            .collect::<Vec<_>>()
+    };
     Some(Desired {
         plan: plan_name.to_string(),
         active_version: active.to_string(),
-        containers: infra.chain(own).collect(),
+        containers: infra.chain(of_version(version)).collect(),
+        inactive: plan
+            .versions
+            .iter()
+            .filter(|v| v.name != active)
+            .flat_map(of_version)
+            .collect(),
     })
 }
 
-fn desired(plan: &str, role: Role, spec: &ContainerSpec) -> DesiredContainer {
+fn desired(
+    plan_name: &str,
+    plan: &PortPlanSpec,
+    role: Role,
+    spec: &ContainerSpec,
+) -> DesiredContainer {
     DesiredContainer {
-        plan: plan.to_string(),
-        spec_hash: spec_hash(plan, &role, spec),
+        plan: plan_name.to_string(),
+        spec_hash: spec_hash(plan_name, &role, spec),
         role,
         spec: spec.clone(),
+        adopt: plan.adopt || spec.adopt,
     }
 }
 

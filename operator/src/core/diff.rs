@@ -54,6 +54,11 @@ pub enum ActionKind {
     Start,
     /// Wait for the readiness probe.
     WaitReady,
+    /// Take over a container made by hand: keep the original stopped under
+    /// another name, make turnout's in its place on the same data and, when
+    /// it should run, start it and wait for it (the original is put back if
+    /// it does not become ready).
+    Adopt,
 }
 
 impl ActionKind {
@@ -64,6 +69,7 @@ impl ActionKind {
             ActionKind::Create => "create",
             ActionKind::Start => "start",
             ActionKind::WaitReady => "wait-ready",
+            ActionKind::Adopt => "adopt",
         }
     }
 
@@ -129,10 +135,47 @@ pub fn diff(desired: &Desired, observed: &[ObservedContainer]) -> Vec<Action> {
         });
     }
 
+    let hand_made = |d: &DesiredContainer| {
+        d.adopt
+            && !ours.contains_key(d.name())
+            && observed
+                .iter()
+                .any(|o| o.name == d.name() && !o.is_turnouts())
+    };
+    // Other versions' containers made by hand: taken over, left stopped.
+    for d in desired.inactive.iter().filter(|d| hand_made(d)) {
+        actions.push(adoption(
+            d,
+            Phase::Stop,
+            "it stays stopped: its version is not active",
+        ));
+    }
     for d in &desired.containers {
-        bring_up(d, ours.get(d.name()).copied(), &mut actions);
+        if hand_made(d) {
+            actions.push(adoption(
+                d,
+                Phase::of(&d.role),
+                "then started, and waited for",
+            ));
+        } else {
+            bring_up(d, ours.get(d.name()).copied(), &mut actions);
+        }
     }
     actions
+}
+
+fn adoption(d: &DesiredContainer, phase: Phase, then: &str) -> Action {
+    Action {
+        phase,
+        kind: ActionKind::Adopt,
+        container: d.name().to_string(),
+        role: d.role.clone(),
+        reason: format!(
+            "made by hand: kept stopped as {}, replaced by turnout's on the same data ({}); {then}",
+            super::adopt::kept_name(d.name()),
+            super::adopt::keeps(&d.spec)
+        ),
+    }
 }
 
 fn bring_up(d: &DesiredContainer, seen: Option<&ObservedContainer>, actions: &mut Vec<Action>) {

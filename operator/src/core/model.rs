@@ -8,6 +8,8 @@ use serde::Serialize;
 use turnout_crds::plan::ContainerSpec;
 use turnout_crds::port::{BindAddress, Protocol};
 
+pub use super::adopt::Mount;
+
 /// Label marking a container as turnout's; containers without it are never touched.
 pub const LABEL_MANAGED_BY: &str = "dev.turnout.managed-by";
 /// Value of [`LABEL_MANAGED_BY`].
@@ -63,6 +65,8 @@ pub struct DesiredContainer {
     pub spec: ContainerSpec,
     /// Hash of everything that, when changed, requires recreating the container.
     pub spec_hash: String,
+    /// A container made by hand under this name may be taken over (adopted).
+    pub adopt: bool,
 }
 
 impl DesiredContainer {
@@ -88,6 +92,9 @@ pub struct Desired {
     pub active_version: String,
     /// Infrastructure first, then the active version's containers, in plan order.
     pub containers: Vec<DesiredContainer>,
+    /// The other versions' containers: they must not run, but one made by
+    /// hand under their name may be adopted (and left stopped).
+    pub inactive: Vec<DesiredContainer>,
 }
 
 impl Desired {
@@ -163,6 +170,10 @@ pub struct ObservedContainer {
     pub labels: BTreeMap<String, String>,
     pub state: RunState,
     pub ports: Vec<ObservedPort>,
+    /// The id of the image it was created from, when the engine says.
+    pub image_id: Option<String>,
+    /// Its mounts: what data it sees (adoption compares them with the plan's).
+    pub mounts: Vec<Mount>,
 }
 
 impl ObservedContainer {
@@ -178,5 +189,10 @@ impl ObservedContainer {
 
     pub fn spec_hash(&self) -> Option<&str> {
         self.labels.get(LABEL_SPEC_HASH).map(String::as_str)
+    }
+
+    /// Whether any turnout, for any plan, made this container.
+    pub fn is_turnouts(&self) -> bool {
+        self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
     }
 }

@@ -22,12 +22,17 @@ pub fn plan(
     if !violations.is_empty() {
         return Err(violations);
     }
-    let desired = build_desired(
+    let mut desired = build_desired(
         &target.plan_name,
         &target.plan,
         &target.selection.active_version,
     )
     .ok_or_else(Vec::new)?;
+    if target.adopt {
+        for c in desired.containers.iter_mut().chain(&mut desired.inactive) {
+            c.adopt = true;
+        }
+    }
     let actions = diff(&desired, observed);
     Ok((desired, actions))
 }

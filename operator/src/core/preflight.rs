@@ -2,14 +2,15 @@
 //! must be known to be possible. Pure over what was observed: the engine's
 //! containers, the host's listening sockets, and the images present.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
 use serde::Serialize;
 use turnout_crds::port::{BindAddress, Protocol, bind_overlaps};
 
-use super::model::{Desired, ObservedContainer};
+use super::adopt::{kept_name, refusal};
+use super::model::{Desired, DesiredContainer, ObservedContainer};
 
 /// A socket listening on the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -73,6 +74,11 @@ pub enum Blocker {
     },
     /// An image is not on the host and could not be pulled.
     ImageMissing { image: String, wanted_by: String },
+    /// A container made by hand may be adopted, but is not what the plan says.
+    AdoptionRefused { name: String, why: String },
+    /// Adopting a container failed and the original was put back; the
+    /// host waits until the plan or selection changes.
+    AdoptionFailed { name: String, message: String },
 }
 
 impl Blocker {
@@ -82,6 +88,8 @@ impl Blocker {
             Blocker::PortConflict { .. } | Blocker::NameTaken { .. } => "PortConflict",
             Blocker::ImageMissing { .. } => "ImageMissing",
             Blocker::SyncFailed { .. } => "SyncFailed",
+            Blocker::AdoptionRefused { .. } => "AdoptionRefused",
+            Blocker::AdoptionFailed { .. } => "AdoptionFailed",
         }
     }
 }
@@ -100,7 +108,15 @@ impl fmt::Display for Blocker {
             ),
             Blocker::NameTaken { name, image } => write!(
                 f,
-                "the name {name} is taken by a container turnout does not manage (image {image}); rename or remove it yourself, turnout never touches it"
+                "the name {name} is taken by a container turnout does not manage (image {image}); rename or remove it yourself, or, if it is the container the plan describes, let turnout adopt it (`turnout apply --adopt`, or `adopt: true` in the plan). Until then turnout never touches it"
+            ),
+            Blocker::AdoptionRefused { name, why } => write!(
+                f,
+                "turnout will not adopt container {name}: {why}. It was left as it is; make the plan say what the container is (`turnout import` shows it), or rename the container yourself"
+            ),
+            Blocker::AdoptionFailed { name, message } => write!(
+                f,
+                "adopting container {name} failed ({message}); the original was put back as {name}. Fix the cause, then edit the plan or selection (or restart turnout) to try again"
             ),
             Blocker::SyncFailed { from, to, message } => write!(
                 f,
@@ -117,32 +133,47 @@ impl fmt::Display for Blocker {
 /// The process name of Docker's userland proxy for published ports.
 pub const ENGINE_PROXY: &str = "docker-proxy";
 
-/// Everything that stands in the way of `desired`; empty when the change may begin.
+/// Everything that stands in the way of `desired`; empty when the change
+/// may begin. `images` maps each image present on the host to its id.
 pub fn preflight(
     desired: &Desired,
     observed: &[ObservedContainer],
     listeners: &[Listener],
-    images_present: &BTreeSet<String>,
+    images: &BTreeMap<String, String>,
 ) -> Vec<Blocker> {
     let mut blockers = Vec::new();
-    for d in &desired.containers {
-        if let Some(o) = observed.iter().find(|o| o.name == d.name())
-            && !o.is_ours(&desired.plan)
-        {
-            blockers.push(Blocker::NameTaken {
+    let adopting = adoptions(desired, observed);
+    for d in desired.containers.iter().chain(&desired.inactive) {
+        let hand_made = observed
+            .iter()
+            .find(|o| o.name == d.name() && !o.is_ours(&desired.plan));
+        let active = desired.get(d.name()).is_some();
+        match hand_made {
+            Some(o) if d.adopt => blockers.extend(adoption_blocker(d, o, observed, images)),
+            Some(o) if active => blockers.push(Blocker::NameTaken {
                 name: d.name().to_string(),
                 image: o.image.clone(),
-            });
+            }),
+            _ => {}
         }
-        if !images_present.contains(&d.spec.image) {
+        if (active || adopting.contains(d.name())) && !images.contains_key(&d.spec.image) {
             blockers.push(Blocker::ImageMissing {
                 image: d.spec.image.clone(),
                 wanted_by: d.name().to_string(),
             });
         }
+        if !active {
+            continue;
+        }
         for p in &d.spec.ports {
             let (port, proto, bind) = (p.host.get(), p.protocol, p.bind_address);
-            if let Some(holder) = holder_of(desired, observed, listeners, port, proto, bind) {
+            let seen = Seen {
+                desired,
+                observed,
+                listeners,
+                adopting: &adopting,
+            };
+            if let Some(holder) = seen.holder_of(port, proto, bind) {
                 blockers.push(Blocker::PortConflict {
                     port,
                     protocol: proto,
@@ -155,47 +186,97 @@ pub fn preflight(
     blockers
 }
 
-fn holder_of(
-    desired: &Desired,
-    observed: &[ObservedContainer],
-    listeners: &[Listener],
-    port: u16,
-    proto: Protocol,
-    bind: Option<BindAddress>,
-) -> Option<Holder> {
-    let publishing = |o: &&ObservedContainer| {
-        o.state.is_up()
-            && o.ports.iter().any(|op| {
-                op.host_port == port && op.protocol == proto && bind_overlaps(op.bind(), bind)
-            })
-    };
-    // A container publishing the port: fine when it is ours (it is either the
-    // one we want, or one we stop first); a foreign one blocks.
-    let containers: Vec<&ObservedContainer> = observed.iter().filter(publishing).collect();
-    if let Some(foreign) = containers.iter().find(|o| !o.is_ours(&desired.plan)) {
-        return Some(Holder::Container {
-            name: foreign.name.clone(),
-        });
-    }
-    if !containers.is_empty() {
-        // The engine's own proxy listens for a published port; that listener is the container's.
-        return None;
-    }
-    listeners
+/// The names of the containers made by hand that this change adopts.
+pub fn adoptions<'a>(desired: &'a Desired, observed: &[ObservedContainer]) -> BTreeSet<&'a str> {
+    desired
+        .containers
         .iter()
-        .find(|l| {
-            // The engine's proxy holds the port for a container; a foreign
-            // container would have been found above, so this one is ours in
-            // transition (e.g. starting when a previous turnout was killed).
-            l.process.as_deref() != Some(ENGINE_PROXY)
+        .chain(&desired.inactive)
+        .filter(|d| d.adopt)
+        .filter(|d| {
+            observed
+                .iter()
+                .any(|o| o.name == d.name() && !o.is_ours(&desired.plan))
+        })
+        .map(|d| d.name())
+        .collect()
+}
+
+/// Why the container made by hand `o` cannot be adopted as `d`, if it cannot.
+fn adoption_blocker(
+    d: &DesiredContainer,
+    o: &ObservedContainer,
+    observed: &[ObservedContainer],
+    images: &BTreeMap<String, String>,
+) -> Option<Blocker> {
+    let kept = kept_name(d.name());
+    let why = if observed.iter().any(|x| x.name == kept) {
+        Some(format!(
+            "{kept} exists already (an earlier adoption keeps it there); rename or remove it yourself first"
+        ))
+    } else {
+        refusal(&d.spec, o, images.get(&d.spec.image).map(String::as_str))
+    };
+    why.map(|why| Blocker::AdoptionRefused {
+        name: d.name().to_string(),
+        why,
+    })
+}
+
+/// What was seen on the host, to find who holds a port.
+struct Seen<'a> {
+    desired: &'a Desired,
+    observed: &'a [ObservedContainer],
+    listeners: &'a [Listener],
+    adopting: &'a BTreeSet<&'a str>,
+}
+
+impl Seen<'_> {
+    fn holder_of(&self, port: u16, proto: Protocol, bind: Option<BindAddress>) -> Option<Holder> {
+        let Seen {
+            desired,
+            observed,
+            listeners,
+            adopting,
+        } = *self;
+        let publishing = |o: &&ObservedContainer| {
+            o.state.is_up()
+                && o.ports.iter().any(|op| {
+                    op.host_port == port && op.protocol == proto && bind_overlaps(op.bind(), bind)
+                })
+        };
+        // A container publishing the port: fine when it is ours (it is either the
+        // one we want, or one we stop first) or one we adopt (stopped first); any
+        // other blocks.
+        let containers: Vec<&ObservedContainer> = observed.iter().filter(publishing).collect();
+        if let Some(foreign) = containers
+            .iter()
+            .find(|o| !o.is_ours(&desired.plan) && !adopting.contains(o.name.as_str()))
+        {
+            return Some(Holder::Container {
+                name: foreign.name.clone(),
+            });
+        }
+        if !containers.is_empty() {
+            // The engine's own proxy listens for a published port; that listener is the container's.
+            return None;
+        }
+        listeners
+            .iter()
+            .find(|l| {
+                // The engine's proxy holds the port for a container; a foreign
+                // container would have been found above, so this one is ours in
+                // transition (e.g. starting when a previous turnout was killed).
+                l.process.as_deref() != Some(ENGINE_PROXY)
                 && l.port == port
                 && l.protocol == proto
                 // A socket on [::] usually takes IPv4 too (dual stack).
                 && (l.address == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
                     || bind_overlaps(Some(BindAddress(l.address)), bind))
-        })
-        .map(|l| Holder::Process {
-            pid: l.pid,
-            name: l.process.clone(),
-        })
+            })
+            .map(|l| Holder::Process {
+                pid: l.pid,
+                name: l.process.clone(),
+            })
+    }
 }

@@ -24,6 +24,9 @@ pub struct Target {
     pub owner: Option<Owner>,
     /// Where the plan's secret values come from for this reconcile.
     pub secrets: SecretValues,
+    /// Containers made by hand under planned names may be adopted, whatever
+    /// the plan says (`turnout apply --adopt`).
+    pub adopt: bool,
 }
 
 /// A VersionSelection object: the owner of the DataSyncs its switches create.
@@ -141,6 +144,7 @@ mod tests {
             generation,
             owner: None,
             secrets: SecretValues::Local,
+            adopt: false,
         }
     }
 

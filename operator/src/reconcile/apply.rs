@@ -4,7 +4,7 @@
 //! cancellation token is checked between phases and between actions, never
 //! inside one, so an action under way always finishes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use futures::future::join_all;
@@ -42,30 +42,51 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         observed: &[ObservedContainer],
         pull: bool,
     ) -> Vec<Blocker> {
+        let adopting = crate::core::preflight::adoptions(desired, observed);
         let images: BTreeSet<&str> = desired
             .containers
             .iter()
+            .chain(
+                desired
+                    .inactive
+                    .iter()
+                    .filter(|d| adopting.contains(d.name())),
+            )
             .map(|c| c.spec.image.as_str())
             .collect();
-        let mut present = BTreeSet::new();
+        let mut present = BTreeMap::new();
         for image in images {
             // An engine error here shows up as the image missing, with the reason logged.
-            match self.runtime.image_present(image).await {
-                Ok(true) => {
-                    present.insert(image.to_string());
+            match self.runtime.image_id(image).await {
+                Ok(Some(id)) => {
+                    present.insert(image.to_string(), id);
                 }
-                Ok(false) if !pull => {}
-                Ok(false) => match self.runtime.pull(image).await {
-                    Ok(()) => {
-                        info!(image, "pulled");
-                        present.insert(image.to_string());
+                Ok(None) if !pull => {}
+                Ok(None) => {
+                    if let Some(id) = self.pull(image).await {
+                        present.insert(image.to_string(), id);
                     }
-                    Err(e) => tracing::warn!(image, error = %e, "image missing and not pullable"),
-                },
+                }
                 Err(e) => tracing::warn!(image, error = %e, "cannot inspect image"),
             }
         }
         preflight(desired, observed, &self.host.listeners(), &present)
+    }
+
+    /// Pulls `image`; its id once present, None (logged) when it cannot be had.
+    async fn pull(&self, image: &str) -> Option<String> {
+        if let Err(e) = self.runtime.pull(image).await {
+            tracing::warn!(image, error = %e, "image missing and not pullable");
+            return None;
+        }
+        info!(image, "pulled");
+        match self.runtime.image_id(image).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(image, error = %e, "cannot inspect the pulled image");
+                None
+            }
+        }
     }
 
     /// Runs the actions phase by phase, copying a switch's data between
@@ -257,7 +278,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 return (results, Some(ApplyError::Cancelled));
             }
             run.progress.started(a);
-            let r = self.act(target, desired, a).await;
+            let r = self.act(target, desired, a, run).await;
             let msg = r.as_ref().err().map(ToString::to_string);
             run.progress.finished(a, msg.as_deref());
             results.push(((*a).clone(), msg));
@@ -307,7 +328,13 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         (results, ready, first_error, wait_ms)
     }
 
-    async fn act(&self, target: &Target, desired: &Desired, a: &Action) -> Result<(), ApplyError> {
+    async fn act(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        a: &Action,
+        run: &Run<'_>,
+    ) -> Result<(), ApplyError> {
         let rt = self.runtime.as_ref();
         match a.kind {
             ActionKind::Stop => Ok(rt
@@ -324,6 +351,13 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             }
             ActionKind::Start => Ok(rt.start(&a.container).await?),
             ActionKind::WaitReady => Ok(()),
+            ActionKind::Adopt => match desired.get(&a.container) {
+                Some(d) => self.adopt(target, d, true, run).await,
+                None => match desired.inactive.iter().find(|d| d.name() == a.container) {
+                    Some(d) => self.adopt(target, d, false, run).await,
+                    None => Ok(()),
+                },
+            },
         }
     }
 }

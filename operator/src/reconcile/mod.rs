@@ -9,8 +9,10 @@
 //!
 //! - `apply.rs`: the actions, phase by phase, and the preflight that pulls images;
 //! - `switch.rs`: the data a switch copies (`syncOnSwitch`) and its intent on disk;
-//! - `readiness.rs`: which containers passed their probe.
+//! - `readiness.rs`: which containers passed their probe;
+//! - `adopt.rs`: taking over a container made by hand, or putting it back.
 
+mod adopt;
 mod apply;
 mod readiness;
 mod switch;
@@ -51,6 +53,9 @@ pub enum ApplyError {
         to: String,
         message: String,
     },
+    #[error("container {container} was not adopted: {message}")]
+    #[strum(serialize = "AdoptionFailed")]
+    Adoption { container: String, message: String },
     #[error("interrupted: turnout is shutting down; the next reconcile finishes the change")]
     #[strum(serialize = "Interrupted")]
     Cancelled,
@@ -212,6 +217,7 @@ pub struct Reconciler<R, H> {
     /// Container id -> ready, so a converged host is not re-probed.
     ready_cache: Mutex<HashMap<String, bool>>,
     sync: Option<switch::SyncSetup>,
+    adoptions: adopt::Adoptions,
 }
 
 impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
@@ -222,7 +228,14 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             secrets,
             ready_cache: Mutex::new(HashMap::new()),
             sync: None,
+            adoptions: adopt::Adoptions::new(None),
         }
+    }
+
+    /// Records each adopted container's original configuration in `dir`.
+    pub fn with_adoption_records(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.adoptions = adopt::Adoptions::new(Some(dir.into()));
+        self
     }
 
     /// Copies data on switches with `copier`, keeping switch intents in `dir`.
@@ -263,6 +276,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         }
         let mut blockers = self.preflight(&desired, &observed, true).await;
         blockers.extend(self.failed_sync(target, &observed));
+        blockers.extend(self.failed_adoptions(target, &desired, &observed));
         if !blockers.is_empty() {
             return Outcome::Blocked {
                 observed,

@@ -10,18 +10,20 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{ContainerConfig, ContainerRuntime, ExecOutput, RuntimeError, RuntimeEvent};
-use crate::core::model::{ObservedContainer, ObservedPort, RunState};
+use crate::core::model::{Mount, ObservedContainer, ObservedPort, RunState};
 
 /// One call made to the runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     List,
-    ImagePresent(String),
+    ImageId(String),
     Pull(String),
     Create(String),
     Start(String),
     Stop(String, u32),
     Remove(String),
+    Rename(String, String),
+    Inspect(String),
     Exec(String, Vec<String>),
 }
 
@@ -29,7 +31,7 @@ impl Call {
     pub fn is_mutating(&self) -> bool {
         matches!(
             self,
-            Call::Create(_) | Call::Start(_) | Call::Stop(..) | Call::Remove(_)
+            Call::Create(_) | Call::Start(_) | Call::Stop(..) | Call::Remove(_) | Call::Rename(..)
         )
     }
 }
@@ -187,15 +189,33 @@ impl MemoryRuntime {
     }
 }
 
+/// The id the memory engine gives an image.
+fn image_id(image: &str) -> String {
+    format!("mem:{image}")
+}
+
+/// The data mounts of a container created from `c`.
+fn mounts_of(c: &ContainerConfig) -> Vec<Mount> {
+    let volumes = c.volumes.iter().map(|v| Mount::Volume {
+        name: v.name.clone(),
+        path: v.path.clone(),
+    });
+    let binds = c.binds.iter().map(|b| Mount::Bind {
+        host: b.host.clone(),
+        path: b.path.clone(),
+    });
+    volumes.chain(binds).collect()
+}
+
 impl ContainerRuntime for MemoryRuntime {
     async fn list(&self) -> Result<Vec<ObservedContainer>, RuntimeError> {
         self.call(Call::List)?;
         Ok(self.containers())
     }
 
-    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
-        self.call(Call::ImagePresent(image.to_string()))?;
-        Ok(self.with(|s| s.images.contains(image)))
+    async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
+        self.call(Call::ImageId(image.to_string()))?;
+        Ok(self.with(|s| s.images.contains(image).then(|| image_id(image))))
     }
 
     async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
@@ -238,6 +258,8 @@ impl ContainerRuntime for MemoryRuntime {
                     labels: c.labels.clone(),
                     state: RunState::Stopped,
                     ports: Vec::new(),
+                    image_id: Some(image_id(&c.image)),
+                    mounts: mounts_of(c),
                 },
             );
             s.configs.insert(c.name.clone(), c.clone());
@@ -301,6 +323,50 @@ impl ContainerRuntime for MemoryRuntime {
         });
         self.emit(name, "destroy");
         Ok(())
+    }
+
+    async fn rename(&self, name: &str, to: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Rename(name.to_string(), to.to_string()))?;
+        self.with(|s| {
+            if s.containers.contains_key(to) {
+                return Err(RuntimeError::container(
+                    name,
+                    format!("the name {to} is already in use (HTTP 409)"),
+                ));
+            }
+            let mut c = s
+                .containers
+                .remove(name)
+                .ok_or_else(|| RuntimeError::container(name, "No such container (HTTP 404)"))?;
+            c.name = to.to_string();
+            s.containers.insert(to.to_string(), c);
+            if let Some(mut config) = s.configs.remove(name) {
+                config.name = to.to_string();
+                s.configs.insert(to.to_string(), config);
+            }
+            Ok(())
+        })?;
+        self.emit(to, "rename");
+        Ok(())
+    }
+
+    async fn inspect(&self, name: &str) -> Result<serde_json::Value, RuntimeError> {
+        self.call(Call::Inspect(name.to_string()))?;
+        self.with(|s| match s.containers.get(name) {
+            Some(c) => Ok(serde_json::json!({
+                "Id": c.id,
+                "Name": format!("/{}", c.name),
+                "Config": {"Image": c.image, "Labels": c.labels,
+                    "Env": s.configs.get(name).map(|k| {
+                        k.env.iter().map(|(a, b)| format!("{a}={b}")).collect::<Vec<_>>()
+                    })},
+                "State": {"Running": c.state == RunState::Running},
+            })),
+            None => Err(RuntimeError::container(
+                name,
+                "No such container (HTTP 404)",
+            )),
+        })
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use futures::stream::BoxStream;
-use turnout_crds::plan::{PublishedPort, VolumeMount};
+use turnout_crds::plan::{BindMount, PublishedPort, VolumeMount};
 
 use crate::core::DesiredContainer;
 use crate::core::model::ObservedContainer;
@@ -100,6 +100,8 @@ pub struct ContainerConfig {
     pub labels: BTreeMap<String, String>,
     pub ports: Vec<PublishedPort>,
     pub volumes: Vec<VolumeMount>,
+    /// Host paths the plan mounts (checked against the dangerous ones by validation).
+    pub binds: Vec<BindMount>,
     /// Host files bind-mounted read-only: (host path, path in the container).
     pub secret_files: Vec<(PathBuf, String)>,
     pub stop_timeout_seconds: u32,
@@ -121,6 +123,7 @@ impl ContainerConfig {
             labels: desired.labels(),
             ports: spec.ports.clone(),
             volumes: spec.volumes.clone(),
+            binds: spec.binds.clone(),
             secret_files,
             stop_timeout_seconds: spec.stop_timeout_seconds(),
         }
@@ -160,9 +163,11 @@ pub const LIFECYCLE_ACTIONS: [&str; 11] = [
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Every container on the host, running or not, ours or not. One call.
     fn list(&self) -> impl Future<Output = Result<Vec<ObservedContainer>, RuntimeError>> + Send;
-    /// Whether the image is present locally.
-    fn image_present(&self, image: &str)
-    -> impl Future<Output = Result<bool, RuntimeError>> + Send;
+    /// The id of the image when it is present locally, None when it is not.
+    fn image_id(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<String>, RuntimeError>> + Send;
     /// Pulls the image from its registry; an error says why it could not.
     fn pull(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     fn create(
@@ -178,6 +183,15 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Remove a stopped container; its volumes are kept.
     fn remove(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Give a container another name (it keeps everything else).
+    fn rename(&self, name: &str, to: &str)
+    -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Everything the engine knows of a container's configuration and
+    /// state, as the engine reports it (kept when a container is adopted).
+    fn inspect(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<serde_json::Value, RuntimeError>> + Send;
     /// Run argv inside a running container and wait for it.
     fn exec(
         &self,

@@ -100,6 +100,7 @@ pub fn target_of(plan: Value, active: &str) -> Target {
         generation: None,
         owner: None,
         secrets: Default::default(),
+        adopt: false,
     }
 }
 
@@ -177,8 +178,10 @@ pub fn call_container(c: &Call) -> Option<&str> {
         | Call::Start(n)
         | Call::Stop(n, _)
         | Call::Remove(n)
+        | Call::Rename(n, _)
+        | Call::Inspect(n)
         | Call::Exec(n, _) => Some(n),
-        Call::List | Call::ImagePresent(_) | Call::Pull(_) => None,
+        Call::List | Call::ImageId(_) | Call::Pull(_) => None,
     }
 }
 
@@ -198,6 +201,8 @@ pub fn sorted_calls(v: &[Call]) -> Vec<Call> {
 /// A container nobody told turnout about.
 pub fn foreign(name: &str, image: &str, state: RunState, host_ports: &[u16]) -> ObservedContainer {
     ObservedContainer {
+        image_id: None,
+        mounts: Vec::new(),
         id: format!("foreign-{name}"),
         name: name.to_string(),
         image: image.to_string(),

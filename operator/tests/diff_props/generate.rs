@@ -195,6 +195,8 @@ impl Scenario {
                 labels.insert(LABEL_SPEC_HASH.to_string(), "0000stale0000".to_string());
             }
             host.push(ObservedContainer {
+                image_id: None,
+                mounts: Vec::new(),
                 id: format!("id-{name}"),
                 name: name.clone(),
                 image: "whatever".to_string(),
@@ -206,6 +208,8 @@ impl Scenario {
         for (i, (v, state)) in self.orphans.iter().enumerate() {
             let version = &self.plan.versions[v.index(self.plan.versions.len())].name;
             host.push(ObservedContainer {
+                image_id: None,
+                mounts: Vec::new(),
                 id: format!("id-orphan-{i}"),
                 name: format!("{version}-retired-{i}"),
                 image: "old:1".to_string(),
@@ -257,6 +261,8 @@ impl Scenario {
                 ]),
             };
             host.push(ObservedContainer {
+                image_id: None,
+                mounts: Vec::new(),
                 id: format!("id-foreign-{i}"),
                 name,
                 image: format!("someone/else:{i}"),

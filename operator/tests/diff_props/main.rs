@@ -13,6 +13,7 @@
 //! refuses what it should, so the properties mean something) in
 //! [`simulate`].
 
+mod adoption;
 mod generate;
 mod simulate;
 

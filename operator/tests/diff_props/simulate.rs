@@ -1,7 +1,7 @@
 //! A small simulator of the engine: it applies actions in order and
 //! refuses anything Docker would refuse or that would be a wasted call.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde_json::json;
 use turnout::core::{
@@ -23,6 +23,7 @@ pub fn simulate(
         let at = host.iter().position(|o| o.name == a.container);
         if let Some(i) = at
             && !host[i].is_ours(PLAN)
+            && a.kind != ActionKind::Adopt
         {
             return Err(format!("{a:?} addresses a foreign container {:?}", host[i]));
         }
@@ -47,6 +48,8 @@ pub fn simulate(
                     .get(&a.container)
                     .ok_or_else(|| format!("{a:?}: creates a container that is not desired"))?;
                 host.push(ObservedContainer {
+                    image_id: None,
+                    mounts: Vec::new(),
                     id: format!("new-{}", a.container),
                     name: a.container.clone(),
                     image: d.spec.image.clone(),
@@ -67,10 +70,57 @@ pub fn simulate(
                     return Err(format!("{a:?}: waits on a {:?} container", host[i].state));
                 }
             }
+            (ActionKind::Adopt, Some(i)) => adopt(desired, &mut host, i, a)?,
             (_, None) => return Err(format!("{a:?}: no such container")),
         }
     }
     Ok(host)
+}
+
+/// An adoption: the original, made by hand, is kept stopped under another
+/// name; turnout's container takes its place, running when it is desired.
+fn adopt(
+    desired: &Desired,
+    host: &mut Vec<ObservedContainer>,
+    i: usize,
+    a: &Action,
+) -> Result<(), String> {
+    if host[i].is_turnouts() {
+        return Err(format!("{a:?}: adopts a container turnout made"));
+    }
+    let kept = turnout::core::adopt::kept_name(&a.container);
+    if host.iter().any(|o| o.name == kept) {
+        return Err(format!("{a:?}: {kept} is in use"));
+    }
+    let (d, run) = match desired.get(&a.container) {
+        Some(d) => (d, true),
+        None => desired
+            .inactive
+            .iter()
+            .find(|d| d.name() == a.container)
+            .map(|d| (d, false))
+            .ok_or_else(|| format!("{a:?}: adopts a container the plan does not have"))?,
+    };
+    if !d.adopt {
+        return Err(format!("{a:?}: the plan does not allow adopting it"));
+    }
+    host[i].name = kept;
+    host[i].state = RunState::Stopped;
+    host.push(ObservedContainer {
+        image_id: None,
+        mounts: Vec::new(),
+        id: format!("adopted-{}", a.container),
+        name: a.container.clone(),
+        image: d.spec.image.clone(),
+        labels: d.labels(),
+        state: if run {
+            RunState::Running
+        } else {
+            RunState::Stopped
+        },
+        ports: Vec::new(),
+    });
+    Ok(())
 }
 
 pub fn foreign_of(host: &[ObservedContainer]) -> Vec<ObservedContainer> {
@@ -79,8 +129,12 @@ pub fn foreign_of(host: &[ObservedContainer]) -> Vec<ObservedContainer> {
     f
 }
 
-pub fn all_images() -> BTreeSet<String> {
-    IMAGES.iter().map(|s| s.to_string()).collect()
+/// Every image of the plans, present (image -> id).
+pub fn all_images() -> BTreeMap<String, String> {
+    IMAGES
+        .iter()
+        .map(|s| (s.to_string(), format!("sha256:{s}")))
+        .collect()
 }
 
 fn action(kind: ActionKind, container: &str) -> Action {
@@ -101,6 +155,8 @@ fn the_simulator_refuses_bad_steps() {
     .expect("plan");
     let desired = build_desired(PLAN, &plan, "v0").expect("desired");
     let ours = ObservedContainer {
+        image_id: None,
+        mounts: Vec::new(),
         id: "1".into(),
         name: "web".into(),
         image: "busybox:1".into(),

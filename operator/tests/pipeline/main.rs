@@ -11,11 +11,13 @@
 //!   ports and names, missing images, invalid plans, a paused selection);
 //! - [`changes`]: a changed spec recreates only its container;
 //! - [`readiness`]: probes that pass, fail, and hold back a version;
-//! - [`secrets`]: secret values reach containers only as files.
+//! - [`secrets`]: secret values reach containers only as files;
+//! - [`adoption`]: containers made by hand taken over, refused, or put back.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod adoption;
 mod changes;
 mod drift;
 mod preflight;

@@ -128,9 +128,9 @@ impl<R: ContainerRuntime> ContainerRuntime for Counting<R> {
         self.inner.list().await
     }
 
-    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
-        self.count("image_present");
-        self.inner.image_present(image).await
+    async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
+        self.count("image_id");
+        self.inner.image_id(image).await
     }
 
     async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
@@ -156,6 +156,16 @@ impl<R: ContainerRuntime> ContainerRuntime for Counting<R> {
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         self.count("remove");
         self.inner.remove(name).await
+    }
+
+    async fn rename(&self, name: &str, to: &str) -> Result<(), RuntimeError> {
+        self.count("rename");
+        self.inner.rename(name, to).await
+    }
+
+    async fn inspect(&self, name: &str) -> Result<serde_json::Value, RuntimeError> {
+        self.count("inspect");
+        self.inner.inspect(name).await
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {

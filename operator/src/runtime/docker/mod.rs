@@ -7,12 +7,13 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, Mount, MountType, PortBinding,
-    PortSummaryTypeEnum,
+    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, Mount, MountPoint, MountType,
+    PortBinding, PortSummaryTypeEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -21,7 +22,7 @@ use turnout_crds::port::Protocol;
 use super::{
     ContainerConfig, ContainerRuntime, EXEC_OUTPUT_LIMIT, ExecOutput, RuntimeError, RuntimeEvent,
 };
-use crate::core::model::{ObservedContainer, ObservedPort, RunState};
+use crate::core::model::{Mount as AdoptMount, ObservedContainer, ObservedPort, RunState};
 
 pub mod address;
 
@@ -122,6 +123,23 @@ fn is_transport(e: &BollardError) -> bool {
     )
 }
 
+/// A mount as the engine lists it: volumes by name (anonymous ones by the
+/// name Docker gave them), host paths, and anything else by its path.
+fn mount_of(m: MountPoint) -> AdoptMount {
+    let path = m.destination.unwrap_or_default();
+    match m.typ.as_deref() {
+        Some("volume") => AdoptMount::Volume {
+            name: m.name.unwrap_or_default(),
+            path,
+        },
+        Some("bind") => AdoptMount::Bind {
+            host: m.source.unwrap_or_default(),
+            path,
+        },
+        _ => AdoptMount::Other { path },
+    }
+}
+
 fn state_of(s: Option<ContainerSummaryStateEnum>) -> RunState {
     match s {
         Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
@@ -161,6 +179,19 @@ impl DockerRuntime {
             })
             .collect()
     }
+
+    /// Volumes and host paths as engine mounts.
+    fn data_mounts(c: &ContainerConfig) -> Vec<Mount> {
+        let volumes = Self::volume_mounts(&c.volumes);
+        let binds = c.binds.iter().map(|b| Mount {
+            target: Some(b.path.clone()),
+            source: Some(b.host.clone()),
+            typ: Some(MountType::BIND),
+            read_only: Some(b.read_only),
+            ..Default::default()
+        });
+        volumes.into_iter().chain(binds).collect()
+    }
 }
 
 impl ContainerRuntime for DockerRuntime {
@@ -182,6 +213,13 @@ impl ContainerRuntime for DockerRuntime {
                     .map(|n| n.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
                 image: s.image.unwrap_or_default(),
+                image_id: s.image_id.filter(|i| !i.is_empty()),
+                mounts: s
+                    .mounts
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(mount_of)
+                    .collect(),
                 labels: s.labels.unwrap_or_default().into_iter().collect(),
                 state: state_of(s.state),
                 ports: s
@@ -204,12 +242,12 @@ impl ContainerRuntime for DockerRuntime {
             .collect())
     }
 
-    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+    async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
+            Ok(i) => Ok(Some(i.id.unwrap_or_default())),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(e) => Err(about(image, e)),
         }
     }
@@ -243,7 +281,7 @@ impl ContainerRuntime for DockerRuntime {
                     host_port: Some(p.host.to_string()),
                 });
         }
-        let mut mounts = DockerRuntime::volume_mounts(&c.volumes);
+        let mut mounts = DockerRuntime::data_mounts(c);
         mounts.extend(c.secret_files.iter().map(|(host, path)| Mount {
             target: Some(path.clone()),
             source: Some(host.display().to_string()),
@@ -297,6 +335,23 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         self.remove_container(name, false).await
+    }
+
+    async fn rename(&self, name: &str, to: &str) -> Result<(), RuntimeError> {
+        let opts = RenameContainerOptionsBuilder::default().name(to).build();
+        self.docker
+            .rename_container(name, opts)
+            .await
+            .map_err(|e| about(name, e))
+    }
+
+    async fn inspect(&self, name: &str) -> Result<serde_json::Value, RuntimeError> {
+        let found = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|e| about(name, e))?;
+        serde_json::to_value(found).map_err(|e| RuntimeError::container(name, e))
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {
