@@ -17,6 +17,11 @@ pub fn engine_reconciler(
     sync: SyncOptions,
 ) -> Reconciler<DockerRuntime, ProcHost> {
     let intents = sync.state_dir.clone();
+    let protected = [
+        state_dir.to_path_buf(),
+        sync.state_dir.clone(),
+        sync.backup_dir.clone(),
+    ];
     let copier = EngineSwitchSync {
         runtime: runtime.clone(),
         options: sync,
@@ -28,4 +33,5 @@ pub fn engine_reconciler(
     )
     .with_sync(Arc::new(copier), intents)
     .with_adoption_records(state_dir.join("adopted"))
+    .with_protected_dirs(protected)
 }

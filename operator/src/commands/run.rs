@@ -208,7 +208,12 @@ impl RunArgs {
             SecretFiles::new(state.dir.join("secrets")),
         )
         .with_sync(Arc::new(copier), sync.state_dir.clone())
-        .with_adoption_records(state.dir.join("adopted"));
+        .with_adoption_records(state.dir.join("adopted"))
+        .with_protected_dirs([
+            state.dir.clone(),
+            sync.state_dir.clone(),
+            sync.backup_dir.clone(),
+        ]);
         let ctx = Arc::new(
             Context::new(client, reconciler, sync.clone())
                 .with_selector(selector.clone())

@@ -74,6 +74,12 @@ pub enum Blocker {
     },
     /// An image is not on the host and could not be pulled.
     ImageMissing { image: String, wanted_by: String },
+    /// A planned bind reaches a directory turnout keeps its own state in.
+    BindRefused {
+        container: String,
+        host: String,
+        why: String,
+    },
     /// A container made by hand may be adopted, but is not what the plan says.
     AdoptionRefused { name: String, why: String },
     /// Adopting a container failed and the original was put back; the
@@ -89,6 +95,7 @@ impl Blocker {
             Blocker::ImageMissing { .. } => "ImageMissing",
             Blocker::SyncFailed { .. } => "SyncFailed",
             Blocker::AdoptionRefused { .. } => "AdoptionRefused",
+            Blocker::BindRefused { .. } => "InvalidMount",
             Blocker::AdoptionFailed { .. } => "AdoptionFailed",
         }
     }
@@ -109,6 +116,14 @@ impl fmt::Display for Blocker {
             Blocker::NameTaken { name, image } => write!(
                 f,
                 "the name {name} is taken by a container turnout does not manage (image {image}); rename or remove it yourself, or, if it is the container the plan describes, let turnout adopt it (`turnout apply --adopt`, or `adopt: true` in the plan). Until then turnout never touches it"
+            ),
+            Blocker::BindRefused {
+                container,
+                host,
+                why,
+            } => write!(
+                f,
+                "container {container} may not bind host path {host}: {why}"
             ),
             Blocker::AdoptionRefused { name, why } => write!(
                 f,

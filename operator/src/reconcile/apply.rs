@@ -70,7 +70,9 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 Err(e) => tracing::warn!(image, error = %e, "cannot inspect image"),
             }
         }
-        preflight(desired, observed, &self.host.listeners(), &present)
+        let mut blockers = preflight(desired, observed, &self.host.listeners(), &present);
+        blockers.extend(super::binds::refused(desired, &adopting, &self.protected));
+        blockers
     }
 
     /// Pulls `image`; its id once present, None (logged) when it cannot be had.

@@ -14,6 +14,7 @@
 
 mod adopt;
 mod apply;
+mod binds;
 mod readiness;
 mod switch;
 
@@ -218,6 +219,8 @@ pub struct Reconciler<R, H> {
     ready_cache: Mutex<HashMap<String, bool>>,
     sync: Option<switch::SyncSetup>,
     adoptions: adopt::Adoptions,
+    /// turnout's own directories on this host, which no bind may reach.
+    protected: Vec<PathBuf>,
 }
 
 impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
@@ -229,7 +232,15 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             ready_cache: Mutex::new(HashMap::new()),
             sync: None,
             adoptions: adopt::Adoptions::new(None),
+            protected: Vec::new(),
         }
+    }
+
+    /// Refuses plans that bind any of `dirs` (turnout's state, data and
+    /// backups on this host), or a directory holding one.
+    pub fn with_protected_dirs(mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.protected.extend(dirs);
+        self
     }
 
     /// Records each adopted container's original configuration in `dir`.

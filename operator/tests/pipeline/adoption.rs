@@ -226,3 +226,43 @@ async fn without_adoption_a_name_taken_says_how_to_adopt() {
     }
     assert!(mutating(&rt.take_calls()).is_empty());
 }
+
+#[tokio::test]
+async fn a_bind_reaching_turnouts_own_directories_is_refused_even_through_a_link() {
+    let rt = runtime_with_images();
+    let dir = temp_dir("bind-protected");
+    let state = dir.join("state");
+    std::fs::create_dir_all(state.join("secrets")).expect("state dir");
+    let link = dir.join("innocent");
+    std::os::unix::fs::symlink(state.join("secrets"), &link).expect("symlink");
+    let r = reconciler(&rt, &dir).with_protected_dirs([state.clone()]);
+    for host in [state.join("secrets"), dir.to_path_buf(), link] {
+        let host = host.display().to_string();
+        let plan = shop().edit("a-web", |c| {
+            c.set("binds", serde_json::json!([{"host": host, "path": "/www"}]))
+        });
+        match r.reconcile(&target_for(&plan, "a"), &Run::default()).await {
+            Outcome::Blocked { blockers, .. } => assert!(
+                blockers
+                    .iter()
+                    .any(|b| matches!(b, Blocker::BindRefused { container, .. }
+                    if container == "a-web")
+                        && b.to_string().contains(&host)),
+                "{host}: {blockers:?}"
+            ),
+            other => panic!("{host}: expected the bind to be refused, got {other:#?}"),
+        }
+    }
+    assert!(mutating(&rt.take_calls()).is_empty());
+
+    // A directory of the application's own is fine.
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).expect("www");
+    let host = www.display().to_string();
+    let plan = shop().edit("a-web", |c| {
+        c.set("binds", serde_json::json!([{"host": host, "path": "/www"}]))
+    });
+    let a = applied(r.reconcile(&target_for(&plan, "a"), &Run::default()).await);
+    assert!(a.converged(), "{a:#?}");
+    assert_eq!(rt.config("a-web").expect("a-web").binds[0].host, host);
+}
