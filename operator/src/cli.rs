@@ -130,6 +130,27 @@ pub struct StateDir {
     pub dir: PathBuf,
 }
 
+/// When turnout stops restarting a container that keeps going down.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct CrashArgs {
+    /// Restarts of one container within --crash-window after which turnout
+    /// stops restarting it and reports CrashLoop (with its exit code and log tail).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub crash_restarts: u32,
+    /// The window --crash-restarts counts in, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub crash_window: u64,
+}
+
+impl CrashArgs {
+    pub fn limit(&self) -> crate::reconcile::CrashLimit {
+        crate::reconcile::CrashLimit {
+            restarts: self.crash_restarts,
+            window: std::time::Duration::from_secs(self.crash_window.max(1)),
+        }
+    }
+}
+
 /// Logging options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -89,3 +89,37 @@ mod tests {
         assert_eq!(text, "NAME        PORT\ntest-mysql  3306\na           1\n");
     }
 }
+
+/// `text` (a container's log, say) on one line for a status message or an
+/// Event: lines joined with ` | `, other control characters dropped, and at
+/// most `limit` bytes kept from the end (the newest lines matter most).
+pub fn one_line(text: &str, limit: usize) -> String {
+    let joined = text
+        .lines()
+        .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if joined.len() <= limit {
+        return joined;
+    }
+    let mut start = joined.len() - limit;
+    while !joined.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &joined[start..])
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn logs_become_one_bounded_line_without_control_characters() {
+        assert_eq!(one_line("a\r\n\x1b[31mb\n\n", 100), "a | [31mb");
+        let long = "é".repeat(100);
+        let cut = one_line(&long, 11);
+        assert!(cut.starts_with("...") && cut.len() <= 14, "{cut}");
+    }
+}

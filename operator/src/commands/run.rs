@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tracing::{error, info};
 
-use crate::cli::StateDir;
+use crate::cli::{CrashArgs, StateDir};
 use crate::commands::data::DataArgs;
 use crate::controller::datasync::KubeSwitchSync;
 use crate::controller::lease::{self, LeaseConfig};
@@ -48,6 +48,8 @@ pub struct RunArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub lease: LeaseArgs,
+    #[command(flatten)]
+    pub crash: CrashArgs,
     #[command(flatten)]
     pub state: StateDir,
     #[command(flatten)]
@@ -183,6 +185,7 @@ impl RunArgs {
             selector,
             state,
             data,
+            crash,
             ..
         } = self;
         let sync = data.switch_options();
@@ -209,6 +212,7 @@ impl RunArgs {
         )
         .with_sync(Arc::new(copier), sync.state_dir.clone())
         .with_adoption_records(state.dir.join("adopted"))
+        .with_crash_limit(crash.limit())
         .with_protected_dirs([
             state.dir.clone(),
             sync.state_dir.clone(),

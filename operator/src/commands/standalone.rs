@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::StateDir;
+use crate::cli::{CrashArgs, StateDir};
 use crate::commands::data::DataArgs;
 use crate::gitsource::GitSource;
 
@@ -66,6 +66,8 @@ pub struct StandaloneArgs {
     #[command(flatten)]
     pub http: HttpArgs,
     #[command(flatten)]
+    pub crash: CrashArgs,
+    #[command(flatten)]
     pub state: StateDir,
     #[command(flatten)]
     pub data: DataArgs,
@@ -93,6 +95,7 @@ impl StandaloneArgs {
             git: git.transpose()?,
             webhook_secret_file: self.webhook_secret_file,
             http: self.http.limits(),
+            crash: self.crash.limit(),
             engine,
         })
         .await

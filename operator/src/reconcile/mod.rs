@@ -15,6 +15,7 @@
 mod adopt;
 mod apply;
 mod binds;
+mod crash;
 mod readiness;
 mod switch;
 
@@ -36,6 +37,7 @@ use crate::secrets::{SecretError, SecretFiles};
 
 pub use crate::core::target::Target;
 pub use crate::core::{running_version, switch_from};
+pub use crash::{CrashLimit, Held};
 pub use switch::{SwitchSync, SyncFailure};
 
 /// Why applying an action failed; the reason is the variant's `strum` name.
@@ -53,6 +55,17 @@ pub enum ApplyError {
         from: String,
         to: String,
         message: String,
+    },
+    #[error(
+        "container {container} went down {restarts} time(s) within {window_s}s and turnout stopped restarting it (last exit code {exit_code}); its last log lines: {log_tail}. Fix the cause, then change the plan or selection, restart turnout, or start it yourself"
+    )]
+    #[strum(serialize = "CrashLoop")]
+    CrashLoop {
+        container: String,
+        restarts: u32,
+        window_s: u64,
+        exit_code: String,
+        log_tail: String,
     },
     #[error("container {container} was not adopted: {message}")]
     #[strum(serialize = "AdoptionFailed")]
@@ -221,6 +234,7 @@ pub struct Reconciler<R, H> {
     adoptions: adopt::Adoptions,
     /// turnout's own directories on this host, which no bind may reach.
     protected: Vec<PathBuf>,
+    crash: crash::CrashGuard,
 }
 
 impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
@@ -233,7 +247,14 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             sync: None,
             adoptions: adopt::Adoptions::new(None),
             protected: Vec::new(),
+            crash: crash::CrashGuard::new(CrashLimit::default()),
         }
+    }
+
+    /// Stops restarting a container after `limit` (default: 5 restarts in 5 minutes).
+    pub fn with_crash_limit(mut self, limit: CrashLimit) -> Self {
+        self.crash = crash::CrashGuard::new(limit);
+        self
     }
 
     /// Refuses plans that bind any of `dirs` (turnout's state, data and
@@ -281,21 +302,61 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 pending: actions,
             };
         }
-        if actions.is_empty() {
+        let (actions, held) = self.crash.filter(
+            &target.generation_key(),
+            &desired,
+            &observed,
+            actions,
+            std::time::Instant::now(),
+        );
+        let mut outcome = if actions.is_empty() {
             let ready = self.readiness(&desired, &observed).await;
-            return Outcome::Applied(Applied::converged_already(desired, observed, ready));
+            Outcome::Applied(Applied::converged_already(desired, observed, ready))
+        } else {
+            let mut blockers = self.preflight(&desired, &observed, true).await;
+            blockers.extend(self.failed_sync(target, &observed));
+            blockers.extend(self.failed_adoptions(target, &desired, &observed));
+            if !blockers.is_empty() {
+                return Outcome::Blocked {
+                    observed,
+                    pending: actions,
+                    blockers,
+                };
+            }
+            self.apply(target, desired, &observed, actions, run).await
+        };
+        if let Outcome::Applied(a) = &mut outcome {
+            self.crash.seen(&a.desired, &a.observed, &a.done);
+            if a.error.is_none()
+                && let Some(h) = held.first()
+            {
+                a.error = Some(self.crash_loop(h).await);
+            }
         }
-        let mut blockers = self.preflight(&desired, &observed, true).await;
-        blockers.extend(self.failed_sync(target, &observed));
-        blockers.extend(self.failed_adoptions(target, &desired, &observed));
-        if !blockers.is_empty() {
-            return Outcome::Blocked {
-                observed,
-                pending: actions,
-                blockers,
-            };
+        outcome
+    }
+
+    /// The error of a held container: how often it went down, how it last
+    /// exited and what it last wrote.
+    async fn crash_loop(&self, h: &Held) -> ApplyError {
+        let exit_code = match self.runtime.inspect(&h.container).await {
+            Ok(v) => v
+                .pointer("/State/ExitCode")
+                .and_then(serde_json::Value::as_i64)
+                .map_or_else(|| "unknown".to_string(), |c| c.to_string()),
+            Err(_) => "unknown".to_string(),
+        };
+        let log_tail = match self.runtime.log_tail(&h.container, 10).await {
+            Ok(t) => crate::output::one_line(&t, 1024),
+            Err(e) => format!("(cannot read them: {e})"),
+        };
+        ApplyError::CrashLoop {
+            container: h.container.clone(),
+            restarts: h.restarts,
+            window_s: self.crash.limit().window.as_secs(),
+            exit_code,
+            log_tail,
         }
-        self.apply(target, desired, &observed, actions, run).await
     }
 }
 

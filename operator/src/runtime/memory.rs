@@ -24,6 +24,7 @@ pub enum Call {
     Remove(String),
     Rename(String, String),
     Inspect(String),
+    Logs(String),
     Exec(String, Vec<String>),
 }
 
@@ -47,6 +48,9 @@ struct State {
     next_id: u64,
     /// Exit code of exec probes per container (default 0).
     exec_exit: BTreeMap<String, i64>,
+    /// What each container "wrote", and how it last exited.
+    logs: BTreeMap<String, String>,
+    exit_codes: BTreeMap<String, i64>,
     down: bool,
 }
 
@@ -126,6 +130,16 @@ impl MemoryRuntime {
     pub fn delete(&self, name: &str) {
         self.with(|s| s.containers.remove(name));
         self.emit(name, "destroy");
+    }
+
+    /// The container `name` stops as if its process exited with `code`,
+    /// having written `log`.
+    pub fn crash(&self, name: &str, code: i64, log: &str) {
+        self.with(|s| {
+            s.exit_codes.insert(name.to_string(), code);
+            s.logs.insert(name.to_string(), log.to_string());
+        });
+        self.set_state(name, RunState::Stopped);
     }
 
     pub fn set_exec_exit(&self, name: &str, code: i64) {
@@ -360,13 +374,19 @@ impl ContainerRuntime for MemoryRuntime {
                     "Env": s.configs.get(name).map(|k| {
                         k.env.iter().map(|(a, b)| format!("{a}={b}")).collect::<Vec<_>>()
                     })},
-                "State": {"Running": c.state == RunState::Running},
+                "State": {"Running": c.state == RunState::Running,
+                    "ExitCode": s.exit_codes.get(name).copied().unwrap_or(0)},
             })),
             None => Err(RuntimeError::container(
                 name,
                 "No such container (HTTP 404)",
             )),
         })
+    }
+
+    async fn log_tail(&self, name: &str, _lines: usize) -> Result<String, RuntimeError> {
+        self.call(Call::Logs(name.to_string()))?;
+        Ok(self.with(|s| s.logs.get(name).cloned().unwrap_or_default()))
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {

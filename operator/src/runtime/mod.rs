@@ -138,6 +138,9 @@ pub struct ExecOutput {
     pub output: Vec<u8>,
 }
 
+/// How much of a container's log tail is read.
+pub const LOG_TAIL_LIMIT: usize = 4 * 1024;
+
 /// How much of an exec's output is kept (probes only need a hint).
 pub const EXEC_OUTPUT_LIMIT: usize = 16 * 1024;
 
@@ -192,6 +195,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<serde_json::Value, RuntimeError>> + Send;
+    /// The last `lines` lines the container wrote (stdout and stderr), at
+    /// most [`LOG_TAIL_LIMIT`] bytes of them.
+    fn log_tail(
+        &self,
+        name: &str,
+        lines: usize,
+    ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
     /// Run argv inside a running container and wait for it.
     fn exec(
         &self,

@@ -47,6 +47,8 @@ pub struct Options {
     pub webhook_secret_file: Option<PathBuf>,
     /// Bounds of the HTTP server.
     pub http: crate::http::Limits,
+    /// When to stop restarting a container that keeps going down.
+    pub crash: crate::reconcile::CrashLimit,
     /// The engine to drive, as `--engine` gave it (`None`: `DOCKER_HOST`,
     /// else the local socket; see `runtime::docker::address::resolve`).
     pub engine: Option<String>,
@@ -183,7 +185,8 @@ impl Host {
     ) -> Host {
         let engine = runtime.describe();
         let reconciler =
-            crate::engine::engine_reconciler(runtime, &opts.state_dir, opts.sync.clone());
+            crate::engine::engine_reconciler(runtime, &opts.state_dir, opts.sync.clone())
+                .with_crash_limit(opts.crash);
         Host {
             opts,
             file,

@@ -180,6 +180,7 @@ pub fn call_container(c: &Call) -> Option<&str> {
         | Call::Remove(n)
         | Call::Rename(n, _)
         | Call::Inspect(n)
+        | Call::Logs(n)
         | Call::Exec(n, _) => Some(n),
         Call::List | Call::ImageId(_) | Call::Pull(_) => None,
     }

@@ -12,6 +12,7 @@
 //! - [`changes`]: a changed spec recreates only its container;
 //! - [`readiness`]: probes that pass, fail, and hold back a version;
 //! - [`secrets`]: secret values reach containers only as files;
+//! - [`crash`]: a container that keeps going down is held, not restarted forever;
 //! - [`adoption`]: containers made by hand taken over, refused, or put back.
 
 #[path = "../common/mod.rs"]
@@ -19,6 +20,7 @@ mod common;
 
 mod adoption;
 mod changes;
+mod crash;
 mod drift;
 mod preflight;
 mod readiness;

@@ -168,6 +168,11 @@ impl<R: ContainerRuntime> ContainerRuntime for Counting<R> {
         self.inner.inspect(name).await
     }
 
+    async fn log_tail(&self, name: &str, lines: usize) -> Result<String, RuntimeError> {
+        self.count("log_tail");
+        self.inner.log_tail(name, lines).await
+    }
+
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {
         self.count("exec");
         self.inner.exec(name, argv).await

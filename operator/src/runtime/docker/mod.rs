@@ -12,8 +12,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -352,6 +352,24 @@ impl ContainerRuntime for DockerRuntime {
             .await
             .map_err(|e| about(name, e))?;
         serde_json::to_value(found).map_err(|e| RuntimeError::container(name, e))
+    }
+
+    async fn log_tail(&self, name: &str, lines: usize) -> Result<String, RuntimeError> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(name, Some(opts));
+        let mut out: Vec<u8> = Vec::new();
+        while let Some(chunk) = stream.try_next().await.map_err(|e| about(name, e))? {
+            out.extend_from_slice(&chunk.into_bytes());
+            if out.len() > super::LOG_TAIL_LIMIT {
+                // The newest lines count: keep the end.
+                out.drain(..out.len() - super::LOG_TAIL_LIMIT);
+            }
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     async fn exec(&self, name: &str, argv: &[String]) -> Result<ExecOutput, RuntimeError> {
