@@ -22,7 +22,7 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,7 @@ use turnout_crds::{PortPlan, VersionSelection};
 use crate::host::HostPorts;
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
+use crate::runtime::settle::settled_events;
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::sync::run::SyncOptions;
 
@@ -204,10 +205,12 @@ pub async fn run<R: ContainerRuntime, H: HostPorts>(
     );
     let controller = Controller::new(api, config);
     let selections = controller.store();
+    let engine = engine_triggers(ctx.reconciler.runtime.clone(), controller.store());
     controller
         .watches(plans, watcher::Config::default(), move |plan: PortPlan| {
             selections_of(&selections.state(), &plan)
         })
+        .reconcile_on(engine)
         .run(selection::reconcile_with_finalizer, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -215,6 +218,60 @@ pub async fn run<R: ContainerRuntime, H: HostPorts>(
             }
         })
         .await;
+}
+
+/// Engine events as reconcile requests: an event about a container turnout
+/// runs for plan P wakes the selections of P this turnout serves (a
+/// container started, stopped or crashed by hand is put back at once, not
+/// at the next periodic requeue). When the engine's event stream ends
+/// (the engine restarted), every selection is reconciled: events may have
+/// been lost. `die` events are settled first ([`settled_events`]).
+fn engine_triggers<R: ContainerRuntime>(
+    runtime: Arc<R>,
+    store: Store<VersionSelection>,
+) -> impl futures::Stream<Item = ObjectRef<VersionSelection>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    tokio::spawn(async move {
+        // While the engine is away the stream ends at once: back off, so a
+        // down engine is not a reconcile storm.
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let since = tokio::time::Instant::now();
+            let mut events = settled_events(runtime.clone());
+            while let Some(Ok(e)) = events.next().await {
+                let Some(plan) = e.plan else { continue };
+                for r in selections_of_plan(&store.state(), &plan) {
+                    if tx.send(r).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            warn!("lost the engine's event stream; reconciling every selection");
+            for s in store.state() {
+                if tx.send(ObjectRef::from_obj(s.as_ref())).await.is_err() {
+                    return;
+                }
+            }
+            if since.elapsed() > Duration::from_secs(30) {
+                delay = Duration::from_millis(500);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// The selections (among `known`) whose plan is named `plan`.
+pub fn selections_of_plan(
+    known: &[Arc<VersionSelection>],
+    plan: &str,
+) -> Vec<ObjectRef<VersionSelection>> {
+    known
+        .iter()
+        .filter(|s| s.spec.plan_ref == plan)
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
 }
 
 /// The selections (among `known`) that reference `plan`.

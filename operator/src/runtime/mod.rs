@@ -5,6 +5,7 @@
 pub mod docker;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod settle;
 pub mod stream;
 
 use std::collections::BTreeMap;

@@ -119,7 +119,7 @@ pub async fn connect_until_up(
 pub fn spawn_events<R: ContainerRuntime>(runtime: Arc<R>, tx: mpsc::Sender<Trigger>) {
     tokio::spawn(async move {
         loop {
-            let mut events = runtime.events();
+            let mut events = crate::runtime::settle::settled_events(runtime.clone());
             while let Some(e) = events.next().await {
                 let Ok(e) = e else { break };
                 if tx.send(Trigger::Event(e)).await.is_err() {

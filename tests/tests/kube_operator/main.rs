@@ -9,7 +9,8 @@
 //! - demo: the Kubernetes demo on real databases (DataSyncs, a kill
 //!   mid-switch, Lease hand-over, onDelete); example: that demo is the
 //!   standalone one with its passwords in a Secret (no cluster needed);
-//! - image: the operator image run the way the Deployment runs it.
+//! - image: the operator image run the way the Deployment runs it;
+//! - events: engine events drive the operator (drift, crashes, crash loops).
 //!
 //! Host ports 28500-28999; the API server's own ports are fixed (cluster.rs),
 //! so these tests run one at a time (.config/nextest.toml).
@@ -17,6 +18,7 @@
 mod cluster;
 mod converge;
 mod demo;
+mod events;
 mod example;
 mod image;
 mod rbac;
