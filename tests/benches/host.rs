@@ -17,11 +17,17 @@
 //! BENCH_SWITCH_RUNS (5), BENCH_DRIFT_SAMPLES (30), BENCH_RECONCILES (50),
 //! BENCH_IDLE_SECONDS (60; committed figures come from 60).
 //!
-//! Containers live under the plans bench-switch, bench-standalone and
-//! bench-converged on host ports 22000-22299, and are removed at the end.
+//! `operator-drift` (not in the default set: it starts a kube-apiserver
+//! with scripts/kube-up.sh) measures drift correction under `turnout run`.
+//!
+//! Containers live under the plans bench-switch, bench-standalone,
+//! bench-converged and bench-operator on host ports 22000-22399, and are
+//! removed at the end.
 
 #[path = "host/converged.rs"]
 mod converged;
+#[path = "host/operator.rs"]
+mod operator;
 #[path = "host/standalone.rs"]
 mod standalone;
 #[path = "host/support.rs"]
@@ -100,6 +106,9 @@ fn main() {
             on("idle"),
             on("drift"),
         );
+    }
+    if only.split(',').any(|s| s.trim() == "operator-drift") {
+        operator::run(&rt, &bin, env_num("BENCH_DRIFT_SAMPLES", 30) as usize);
     }
     println!(
         "\n  load average at end: {}",

@@ -68,7 +68,7 @@ fn metrics() -> String {
 
 /// Bare `docker stop` of `name` shortly after a hand start, `n` times:
 /// (CLI wall time, engine kill -> die), in ms.
-fn bare_stop(name: &str, events: &Events, n: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn bare_stop(name: &str, events: &Events, n: usize) -> (Vec<f64>, Vec<f64>) {
     let (mut wall, mut engine) = (Vec::new(), Vec::new());
     for _ in 0..n {
         docker(&["start", name]);
@@ -178,73 +178,18 @@ pub fn run(rt: &Runtime, bin: &Path, idle_secs: u64, samples: usize, idle: bool,
     }
 
     if drift {
-        let m0 = metrics();
-        let (mut total, mut reaction, mut own) = (Vec::new(), Vec::new(), Vec::new());
-        let mut missed = 0;
-        for _ in 0..samples {
-            events.drain();
-            docker(&["start", &victim]);
-            let start = events.wait_for("start", Duration::from_secs(5));
-            let kill = events.wait_for("kill", Duration::from_secs(15));
-            let die = events.wait_for("die", Duration::from_secs(15));
-            match (start, kill, die) {
-                (Some(s), Some(k), Some(d)) => {
-                    total.push(ns_to_ms(d - s));
-                    reaction.push(ns_to_ms(k - s));
-                    own.push(ns_to_ms(d - k));
-                }
-                _ => missed += 1,
-            }
-            // Let turnout finish the reconciles the stop's own events trigger.
-            events.wait_for("stop", Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(700));
-        }
-        let m1 = metrics();
-        let corrections = metric(&m1, "turnout_drift_corrections_total")
-            - metric(&m0, "turnout_drift_corrections_total");
-        let reconciles =
-            metric(&m1, "turnout_reconciles_total") - metric(&m0, "turnout_reconciles_total");
-        let rsum = metric(&m1, "turnout_reconcile_duration_seconds_sum")
-            - metric(&m0, "turnout_reconcile_duration_seconds_sum");
+        drift_samples(
+            "drift",
+            &victim,
+            &events,
+            samples,
+            (&bare_wall, &bare_engine),
+            &metrics,
+        );
         assert_eq!(
             running(PLAN),
             expected_running(PLAN, "future"),
             "drift was put back"
-        );
-        let bare = median(&bare_engine);
-        println!(
-            "  bare docker stop of {victim} (10x, before turnout ran): CLI wall median {:.0} ms, engine kill->die median {bare:.0} ms (p99 {:.0} ms)",
-            median(&bare_wall),
-            percentile(&bare_engine, 0.99)
-        );
-        println!(
-            "  {} samples ({missed} without events): start->die p50 {:.0} ms p99 {:.0} ms max {:.0} ms",
-            total.len(),
-            median(&total),
-            percentile(&total, 0.99),
-            percentile(&total, 1.0)
-        );
-        println!(
-            "  reaction start->kill p50 {:.0} ms p99 {:.0} ms; container's own kill->die p50 {:.0} ms p99 {:.0} ms",
-            median(&reaction),
-            percentile(&reaction, 0.99),
-            median(&own),
-            percentile(&own, 0.99)
-        );
-        println!(
-            "  turnout counted {corrections:.0} drift correction(s) in {reconciles:.0} reconcile(s), {:.1} ms per reconcile on average",
-            if reconciles > 0.0 {
-                rsum * 1000.0 / reconciles
-            } else {
-                0.0
-            }
-        );
-        println!("  start->die samples (ms): {}", list(&total));
-        let (p50, p99) = (median(&total) - bare, percentile(&total, 0.99) - bare);
-        println!(
-            "RESULT drift: start->die minus bare stop ({bare:.0} ms): p50 {p50:.0} ms, p99 {p99:.0} ms (reaction p99 {:.0} ms) vs target p99 <= 1000 ms: {}",
-            percentile(&reaction, 0.99),
-            verdict(p99 <= 1000.0 && missed == 0)
         );
         if let Some(hwm) = status_kb(pid, "VmHWM") {
             println!(
@@ -256,4 +201,83 @@ pub fn run(rt: &Runtime, bin: &Path, idle_secs: u64, samples: usize, idle: bool,
     }
     drop(standalone);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `samples` hand starts of the inactive container `victim`, each put back
+/// by the turnout under test; prints the figures under `label` (`drift`,
+/// `operator-drift`). `bare` is (CLI wall, engine kill -> die) of a bare
+/// `docker stop`, measured before turnout ran; `metrics` reads turnout's
+/// /metrics.
+pub fn drift_samples(
+    label: &str,
+    victim: &str,
+    events: &Events,
+    samples: usize,
+    bare: (&[f64], &[f64]),
+    metrics: &dyn Fn() -> String,
+) {
+    let m0 = metrics();
+    let (mut total, mut reaction, mut own) = (Vec::new(), Vec::new(), Vec::new());
+    let mut missed = 0;
+    for _ in 0..samples {
+        events.drain();
+        docker(&["start", victim]);
+        let start = events.wait_for("start", Duration::from_secs(5));
+        let kill = events.wait_for("kill", Duration::from_secs(15));
+        let die = events.wait_for("die", Duration::from_secs(15));
+        match (start, kill, die) {
+            (Some(s), Some(k), Some(d)) => {
+                total.push(ns_to_ms(d - s));
+                reaction.push(ns_to_ms(k - s));
+                own.push(ns_to_ms(d - k));
+            }
+            _ => missed += 1,
+        }
+        // Let turnout finish the reconciles the stop's own events trigger.
+        events.wait_for("stop", Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let m1 = metrics();
+    let corrections = metric(&m1, "turnout_drift_corrections_total")
+        - metric(&m0, "turnout_drift_corrections_total");
+    let reconciles =
+        metric(&m1, "turnout_reconciles_total") - metric(&m0, "turnout_reconciles_total");
+    let rsum = metric(&m1, "turnout_reconcile_duration_seconds_sum")
+        - metric(&m0, "turnout_reconcile_duration_seconds_sum");
+    let (bare_wall, bare_engine) = bare;
+    let bare = median(bare_engine);
+    println!(
+        "  bare docker stop of {victim} (10x, before turnout ran): CLI wall median {:.0} ms, engine kill->die median {bare:.0} ms (p99 {:.0} ms)",
+        median(bare_wall),
+        percentile(bare_engine, 0.99)
+    );
+    println!(
+        "  {} samples ({missed} without events): start->die p50 {:.0} ms p99 {:.0} ms max {:.0} ms",
+        total.len(),
+        median(&total),
+        percentile(&total, 0.99),
+        percentile(&total, 1.0)
+    );
+    println!(
+        "  reaction start->kill p50 {:.0} ms p99 {:.0} ms; container's own kill->die p50 {:.0} ms p99 {:.0} ms",
+        median(&reaction),
+        percentile(&reaction, 0.99),
+        median(&own),
+        percentile(&own, 0.99)
+    );
+    println!(
+        "  turnout counted {corrections:.0} drift correction(s) in {reconciles:.0} reconcile(s), {:.1} ms per reconcile on average",
+        if reconciles > 0.0 {
+            rsum * 1000.0 / reconciles
+        } else {
+            0.0
+        }
+    );
+    println!("  start->die samples (ms): {}", list(&total));
+    let (p50, p99) = (median(&total) - bare, percentile(&total, 0.99) - bare);
+    println!(
+        "RESULT {label}: start->die minus bare stop ({bare:.0} ms): p50 {p50:.0} ms, p99 {p99:.0} ms (reaction p99 {:.0} ms) vs target p99 <= 1000 ms: {}",
+        percentile(&reaction, 0.99),
+        verdict(p99 <= 1000.0 && missed == 0)
+    );
 }
