@@ -200,24 +200,7 @@ impl RunArgs {
         };
         metrics.leader.set(1);
 
-        let copier = KubeSwitchSync {
-            client: client.clone(),
-            runtime: runtime.clone(),
-            options: sync.clone(),
-        };
-        let reconciler = Reconciler::new(
-            runtime,
-            ProcHost,
-            SecretFiles::new(state.dir.join("secrets")),
-        )
-        .with_sync(Arc::new(copier), sync.state_dir.clone())
-        .with_adoption_records(state.dir.join("adopted"))
-        .with_crash_limit(crash.limit())
-        .with_protected_dirs([
-            state.dir.clone(),
-            sync.state_dir.clone(),
-            sync.backup_dir.clone(),
-        ]);
+        let reconciler = kube_reconciler(&client, runtime, &state, &sync, crash.limit());
         let ctx = Arc::new(
             Context::new(client, reconciler, sync.clone())
                 .with_selector(selector.clone())
@@ -257,6 +240,35 @@ impl RunArgs {
         info!("released the Lease; stopped");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The reconciler of this host under Kubernetes: a switch's copy is a
+/// DataSync, and everything else as in standalone mode.
+fn kube_reconciler(
+    client: &kube::Client,
+    runtime: Arc<DockerRuntime>,
+    state: &StateDir,
+    sync: &crate::sync::run::SyncOptions,
+    crash: crate::reconcile::CrashLimit,
+) -> Reconciler<DockerRuntime, ProcHost> {
+    let copier = KubeSwitchSync {
+        client: client.clone(),
+        runtime: runtime.clone(),
+        options: sync.clone(),
+    };
+    Reconciler::new(
+        runtime,
+        ProcHost,
+        SecretFiles::new(state.dir.join("secrets")),
+    )
+    .with_sync(Arc::new(copier), sync.state_dir.clone())
+    .with_adoption_records(state.dir.join("adopted"))
+    .with_crash_limit(crash)
+    .with_protected_dirs([
+        state.dir.clone(),
+        sync.state_dir.clone(),
+        sync.backup_dir.clone(),
+    ])
 }
 
 #[cfg(test)]

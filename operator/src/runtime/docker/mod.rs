@@ -1,15 +1,11 @@
 //! The Docker engine through bollard.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, Mount, MountPoint, MountType,
-    PortBinding, PortSummaryTypeEnum,
-};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -17,14 +13,14 @@ use bollard::query_parameters::{
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use turnout_crds::port::Protocol;
 
 use super::{
     ContainerConfig, ContainerRuntime, EXEC_OUTPUT_LIMIT, ExecOutput, RuntimeError, RuntimeEvent,
 };
-use crate::core::model::{Mount as AdoptMount, ObservedContainer, ObservedPort, RunState};
+use crate::core::model::ObservedContainer;
 
 pub mod address;
+mod observe;
 
 use address::EngineAddress;
 
@@ -123,32 +119,6 @@ fn is_transport(e: &BollardError) -> bool {
     )
 }
 
-/// A mount as the engine lists it: volumes by name (anonymous ones by the
-/// name Docker gave them), host paths, and anything else by its path.
-fn mount_of(m: MountPoint) -> AdoptMount {
-    let path = m.destination.unwrap_or_default();
-    match m.typ.as_deref() {
-        Some("volume") => AdoptMount::Volume {
-            name: m.name.unwrap_or_default(),
-            path,
-        },
-        Some("bind") => AdoptMount::Bind {
-            host: m.source.unwrap_or_default(),
-            path,
-        },
-        _ => AdoptMount::Other { path },
-    }
-}
-
-fn state_of(s: Option<ContainerSummaryStateEnum>) -> RunState {
-    match s {
-        Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
-        Some(ContainerSummaryStateEnum::PAUSED) => RunState::Paused,
-        Some(ContainerSummaryStateEnum::RESTARTING) => RunState::Restarting,
-        _ => RunState::Stopped,
-    }
-}
-
 impl DockerRuntime {
     /// Removes a container (gone already is fine). `v(false)`: anonymous
     /// volumes stay too; turnout never deletes a volume.
@@ -202,44 +172,7 @@ impl ContainerRuntime for DockerRuntime {
             .list_containers(Some(opts))
             .await
             .map_err(unavailable)?;
-        Ok(summaries
-            .into_iter()
-            .map(|s| ObservedContainer {
-                id: s.id.unwrap_or_default(),
-                name: s
-                    .names
-                    .unwrap_or_default()
-                    .first()
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_default(),
-                image: s.image.unwrap_or_default(),
-                image_id: s.image_id.filter(|i| !i.is_empty()),
-                mounts: s
-                    .mounts
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(mount_of)
-                    .collect(),
-                labels: s.labels.unwrap_or_default().into_iter().collect(),
-                state: state_of(s.state),
-                ports: s
-                    .ports
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| {
-                        Some(ObservedPort {
-                            host_ip: p.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()),
-                            host_port: p.public_port?,
-                            container_port: p.private_port,
-                            protocol: match p.typ {
-                                Some(PortSummaryTypeEnum::UDP) => Protocol::Udp,
-                                _ => Protocol::Tcp,
-                            },
-                        })
-                    })
-                    .collect(),
-            })
-            .collect())
+        Ok(summaries.into_iter().map(observe::observed).collect())
     }
 
     async fn image_id(&self, image: &str) -> Result<Option<String>, RuntimeError> {
