@@ -24,6 +24,7 @@ use super::{
 use crate::core::model::{ObservedContainer, ObservedPort, RunState};
 
 pub mod address;
+pub mod inspect;
 
 use address::EngineAddress;
 
