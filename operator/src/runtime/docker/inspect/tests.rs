@@ -125,7 +125,7 @@ fn a_plain_docker_run_is_carried_over_whole_with_nothing_to_warn_about() {
 }
 
 #[test]
-fn command_env_ports_mounts_and_health_are_the_containers_own() {
+fn command_env_and_health_are_the_containers_own() {
     let mut c = container("future-service-2");
     let cfg = config(&mut c);
     cfg.cmd = Some(strings(&["httpd", "-f", "-p", "8080"]));
@@ -136,29 +136,6 @@ fn command_env_ports_mounts_and_health_are_the_containers_own() {
         test: Some(strings(&["CMD-SHELL", "wget -q localhost:8080 || exit 1"])),
         ..Default::default()
     });
-    host(&mut c).port_bindings = Some(HashMap::from([
-        (
-            "8080/tcp".to_string(),
-            Some(vec![binding("", "26001"), binding("::", "26001")]),
-        ),
-        (
-            "53/udp".to_string(),
-            Some(vec![binding("127.0.0.1", "26053")]),
-        ),
-    ]));
-    host(&mut c).tmpfs = Some(HashMap::from([("/tmp".to_string(), String::new())]));
-    let anonymous = "c7c3117007a24b101a8e246e92b02419049b64e85678e65e90bf583821e21f78";
-    c.mounts = Some(vec![
-        mount(
-            "volume",
-            Some(anonymous),
-            "/var/lib/docker/x",
-            "/var/lib/mysql",
-            true,
-        ),
-        mount("volume", Some("pgdata"), "/var/lib/docker/y", "/data", true),
-        mount("bind", None, "/srv/www", "/www", false),
-    ]);
     let found = found_of(&c, Some(&image()));
     assert_eq!(found.command, strings(&["httpd", "-f", "-p", "8080"]));
     assert_eq!(
@@ -169,6 +146,28 @@ fn command_env_ports_mounts_and_health_are_the_containers_own() {
         ],
         "the secret's value is withheld, the image's PATH left out"
     );
+    let health = strings(&["/bin/sh", "-c", "wget -q localhost:8080 || exit 1"]);
+    assert_eq!(found.health, Some(health));
+    assert_eq!(found.stop_timeout, Some(7));
+    assert!(found.unsupported.is_empty(), "{:?}", found.unsupported);
+}
+
+#[test]
+fn ports_are_the_configured_bindings_once_each() {
+    let mut c = container("future-service-2");
+    c.state = None;
+    host(&mut c).port_bindings = Some(HashMap::from([
+        (
+            "8080/tcp".to_string(),
+            Some(vec![binding("", "26001"), binding("::", "26001")]),
+        ),
+        (
+            "53/udp".to_string(),
+            Some(vec![binding("127.0.0.1", "26053")]),
+        ),
+    ]));
+    let found = found_of(&c, Some(&image()));
+    assert!(!found.running, "a stopped container's ports count too");
     let ports: Vec<_> = found
         .ports
         .iter()
@@ -181,6 +180,19 @@ fn command_env_ports_mounts_and_health_are_the_containers_own() {
             (26053, 53, true, Some("127.0.0.1".to_string()))
         ]
     );
+}
+
+#[test]
+fn every_mount_is_found_by_kind() {
+    let mut c = container("test-mysql");
+    host(&mut c).tmpfs = Some(HashMap::from([("/tmp".to_string(), String::new())]));
+    let anonymous = "c7c3117007a24b101a8e246e92b02419049b64e85678e65e90bf583821e21f78";
+    c.mounts = Some(vec![
+        mount("volume", Some(anonymous), "/x", "/var/lib/mysql", true),
+        mount("volume", Some("pgdata"), "/var/lib/docker/y", "/data", true),
+        mount("bind", None, "/srv/www", "/www", false),
+    ]);
+    let found = found_of(&c, Some(&image()));
     assert_eq!(
         found.mounts,
         vec![
@@ -207,10 +219,6 @@ fn command_env_ports_mounts_and_health_are_the_containers_own() {
             },
         ]
     );
-    let health = strings(&["/bin/sh", "-c", "wget -q localhost:8080 || exit 1"]);
-    assert_eq!(found.health, Some(health));
-    assert_eq!(found.stop_timeout, Some(7));
-    assert!(found.unsupported.is_empty(), "{:?}", found.unsupported);
 }
 
 #[test]
