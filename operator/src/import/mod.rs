@@ -174,6 +174,48 @@ pub fn withhold_secrets(env: Vec<(String, String)>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a command-line option names a secret: `--password`,
+/// `--requirepass`, `--masterauth`, `--api-token`, ...
+fn secret_option(option: &str) -> bool {
+    let name = option.trim_start_matches('-').replace('-', "_");
+    let upper = name.to_ascii_uppercase();
+    option.starts_with('-')
+        && (looks_secret(&name) || upper.ends_with("PASS") || upper.ends_with("AUTH"))
+}
+
+/// `argv` with every secret in it withheld: the value of a secret-looking
+/// option (`--password=x`, `--requirepass x`) and any URL with a password.
+/// Also the options (or positions) whose values were withheld.
+pub fn withhold_secret_args(argv: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut withheld = Vec::new();
+    let mut value_next = false;
+    for (i, arg) in argv.iter().enumerate() {
+        if value_next && !arg.starts_with('-') {
+            out.push(WITHHELD.to_string());
+            value_next = false;
+            continue;
+        }
+        value_next = false;
+        if let Some((option, _)) = arg.split_once('=')
+            && secret_option(option)
+        {
+            withheld.push(clean(option));
+            out.push(format!("{option}={WITHHELD}"));
+        } else if secret_option(arg) {
+            withheld.push(clean(arg));
+            value_next = true;
+            out.push(arg.clone());
+        } else if has_credentials(arg) {
+            withheld.push(format!("argument {i} (a URL with a password)"));
+            out.push(WITHHELD.to_string());
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    (out, withheld)
+}
+
 /// Text from the host made safe for one line of a YAML comment, a warning
 /// or a log: control characters and line separators escaped (a newline
 /// would end the comment and start YAML of the host's choosing), and cut
@@ -277,6 +319,30 @@ mod tests {
         ]);
         assert_eq!(env[0].1, WITHHELD);
         assert_eq!(env[1].1, "prod");
+    }
+
+    #[test]
+    fn secrets_on_a_command_line_are_withheld() {
+        let argv: Vec<String> = [
+            "redis-server",
+            "--requirepass",
+            "hunter2",
+            "--appendonly",
+            "yes",
+            "--db-password=pw",
+            "postgres://app:pw2@db/app",
+            "--token",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (out, withheld) = withhold_secret_args(&argv);
+        let text = out.join(" ");
+        for secret in ["hunter2", "pw2", "=pw"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("--appendonly yes"), "{text}");
+        assert_eq!(withheld.len(), 4, "{withheld:?}");
+        assert_eq!(out.len(), argv.len());
     }
 
     #[test]

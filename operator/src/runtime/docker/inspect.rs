@@ -24,7 +24,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use super::{DockerRuntime, about, unavailable};
 use crate::core::model::{LABEL_MANAGED_BY, MANAGED_BY};
-use crate::import::{Found, FoundMount, FoundPort, clean, withhold_secrets};
+use crate::import::{Found, FoundMount, FoundPort, clean, withhold_secret_args, withhold_secrets};
 use crate::runtime::RuntimeError;
 
 /// The container as `Found`; `image` is its image's inspect, None when the
@@ -44,6 +44,7 @@ pub fn found_of(c: &ContainerInspectResponse, image: Option<&ImageInspect>) -> F
         ));
     }
     let command = command_of(config, image_config.as_ref(), &mut unsupported);
+    let command = without_secrets(&command, "command", &mut unsupported);
     let env = env_of(config, image_config.as_ref());
     let ports = ports_of(host.port_bindings.as_ref(), &mut unsupported);
     let mounts = mounts_of(
@@ -51,7 +52,8 @@ pub fn found_of(c: &ContainerInspectResponse, image: Option<&ImageInspect>) -> F
         host,
         &mut unsupported,
     );
-    let health = health_of(config, image_config.as_ref());
+    let health = health_of(config, image_config.as_ref())
+        .map(|h| without_secrets(&h, "health check", &mut unsupported));
     settings::of_host(host, &mut unsupported);
     settings::of_config(c, config, image_config.as_ref(), &mut unsupported);
     let managed = config
@@ -77,6 +79,18 @@ pub fn found_of(c: &ContainerInspectResponse, image: Option<&ImageInspect>) -> F
         unsupported,
         managed,
     }
+}
+
+/// `argv` with its secrets withheld, and a sentence saying so.
+fn without_secrets(argv: &[String], what: &str, out: &mut Vec<String>) -> Vec<String> {
+    let (argv, withheld) = withhold_secret_args(argv);
+    if !withheld.is_empty() {
+        out.push(format!(
+            "the secret values in its {what} ({}), withheld here: hand them to the program through a file (a `secrets` entry) and edit the {what}",
+            withheld.join(", ")
+        ));
+    }
+    argv
 }
 
 /// An argv for a sentence: JSON-quoted words, as Docker shows them.

@@ -153,6 +153,19 @@ fn command_env_and_health_are_the_containers_own() {
 }
 
 #[test]
+fn secrets_in_the_command_are_withheld_and_said() {
+    let mut c = container("test-redis");
+    config(&mut c).cmd = Some(strings(&["redis-server", "--requirepass", "hunter2"]));
+    let found = found_of(&c, Some(&image()));
+    assert_eq!(
+        found.command,
+        strings(&["redis-server", "--requirepass", WITHHELD])
+    );
+    assert!(sentence(&found, "secret values in its command (--requirepass)").contains("secrets"));
+    assert!(!format!("{found:?}").contains("hunter2"));
+}
+
+#[test]
 fn ports_are_the_configured_bindings_once_each() {
     let mut c = container("future-service-2");
     c.state = None;
