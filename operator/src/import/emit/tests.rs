@@ -4,6 +4,14 @@
 use super::super::{FoundPort, Layout};
 use super::*;
 
+fn names() -> Names<'static> {
+    Names {
+        plan: "host",
+        selection: "host",
+        secrets_dir: Path::new("/etc/turnout/secrets"),
+    }
+}
+
 #[test]
 fn the_plan_parses_keeps_every_mount_and_writes_no_secret() {
     let db = Found {
@@ -58,12 +66,7 @@ fn the_plan_parses_keeps_every_mount_and_writes_no_secret() {
         infrastructure: vec!["test-".into()],
         versions: Vec::new(),
     };
-    let names = Names {
-        plan: "host",
-        selection: "host",
-        secrets_dir: Path::new("/etc/turnout/secrets"),
-    };
-    let (yaml, warnings) = to_yaml(&layout.sort(vec![db, svc]), &names);
+    let (yaml, warnings) = to_yaml(&layout.sort(vec![db, svc]), &names());
     assert!(!yaml.contains("hunter2"), "{yaml}");
     let docs = turnout_crds::load::Documents::parse(Path::new("x"), &yaml)
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -103,12 +106,7 @@ fn text_from_the_host_stays_inside_its_comment_and_its_directory() {
         infrastructure: Vec::new(),
         versions: Vec::new(),
     };
-    let names = Names {
-        plan: "host",
-        selection: "host",
-        secrets_dir: Path::new("/etc/turnout/secrets"),
-    };
-    let (yaml, warnings) = to_yaml(&layout.sort(vec![svc]), &names);
+    let (yaml, warnings) = to_yaml(&layout.sort(vec![svc]), &names());
     let docs = turnout_crds::load::Documents::parse(Path::new("x"), &yaml)
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let plan = &docs.plans[0].value.spec;
