@@ -151,6 +151,18 @@ impl HandMade {
         panic!("the hand-made host has no container {name:?}")
     }
 
+    /// The flags that sort this host's containers for `turnout import`:
+    /// `--infra-prefix {prefix}test-` and `--version V={prefix}V-` for each
+    /// version.
+    pub fn import_args(&self) -> Vec<String> {
+        let mut args = vec!["--infra-prefix".to_string(), self.name("test-")];
+        for v in VERSIONS {
+            args.push("--version".to_string());
+            args.push(format!("{v}={}", self.name(&format!("{v}-"))));
+        }
+        args
+    }
+
     /// The Docker-made name of MariaDB's anonymous data volume.
     pub fn anonymous_volume(&self) -> &str {
         &self.anonymous_volume

@@ -22,12 +22,12 @@ fn require_images() {
 
 /// `turnout import` of `host`'s containers, each version by its prefix.
 fn import(host: &HandMade, extra: &[&str]) -> Output {
-    let mut cmd = Command::new(turnout_bin());
-    cmd.args(["import", "--infra-prefix", &host.name("test-")]);
-    for v in ["future", "dao", "blockchain"] {
-        cmd.args(["--version", &format!("{v}={}", host.name(&format!("{v}-")))]);
-    }
-    cmd.args(extra).output().expect("turnout runs")
+    Command::new(turnout_bin())
+        .arg("import")
+        .args(host.import_args())
+        .args(extra)
+        .output()
+        .expect("turnout runs")
 }
 
 fn container<'a>(plan: &'a PortPlanSpec, name: &str) -> &'a ContainerSpec {
