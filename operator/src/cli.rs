@@ -9,8 +9,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    apply, backups, completions, crds, man, plan, ports, restore, run, standalone, status, sync,
-    validate,
+    apply, backups, completions, crds, import, man, plan, ports, restore, run, standalone, status,
+    sync, validate,
 };
 
 /// turnout keeps a Docker host on one selected version of a multi-version
@@ -35,8 +35,8 @@ pub struct GlobalArgs {
     pub log_format: LogFormat,
     /// The Docker engine to act on, as the Docker CLI's --host names it (default: unix:///var/run/docker.sock); ssh://, tcp:// and Docker contexts are refused.
     // One paragraph: a second would give every command's --help the long
-    // layout. The commands that talk to the engine are apply, plan, sync,
-    // restore, standalone and run; an address turnout cannot use is never
+    // layout. The commands that talk to the engine are apply, plan, import,
+    // sync, restore, standalone and run; an address turnout cannot use is never
     // replaced by the local socket.
     #[arg(
         long,
@@ -77,6 +77,7 @@ pub enum Command {
     Run(run::RunArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Import(import::ImportArgs),
     Status(status::StatusArgs),
     Sync(sync::SyncArgs),
     Backups(backups::BackupsArgs),
@@ -97,6 +98,7 @@ impl Command {
             Command::Run(args) => block_on(args.run(engine)),
             Command::Plan(args) => block_on(args.run(engine)),
             Command::Apply(args) => block_on(args.run(engine)),
+            Command::Import(args) => block_on(args.run(engine)),
             Command::Status(args) => block_on(args.run()),
             Command::Sync(args) => block_on(args.run(engine)),
             Command::Backups(args) => args.run(),

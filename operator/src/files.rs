@@ -50,6 +50,33 @@ pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     written
 }
 
+/// Writes `bytes` (mode `mode`) to `path`, which must not exist yet,
+/// whole or not at all: the content goes to a sibling, is flushed, and is
+/// linked in under `path` (which fails, changing nothing, when `path` has
+/// appeared meanwhile); the sibling is removed in every case.
+pub fn create_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(path.file_name().unwrap_or_default());
+    tmp_name.push(format!(".{}.new", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)
+    })();
+    let removed = std::fs::remove_file(&tmp);
+    written?;
+    removed?;
+    fsync_dir(dir)
+}
+
 /// Flushes a directory, so a rename inside it survives a crash.
 pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -78,6 +105,20 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_file_never_replaces_one_that_exists() {
+        let dir = std::env::temp_dir().join(format!("turnout-create-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plan.yaml");
+        create_file(&file, b"first", 0o644).unwrap();
+        let again = create_file(&file, b"second", 0o644).unwrap_err();
+        assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "first");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no sibling is left behind: {left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

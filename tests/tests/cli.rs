@@ -101,6 +101,7 @@ fn commands() -> Vec<String> {
         "run",
         "plan",
         "apply",
+        "import",
         "status",
         "sync",
         "backups",

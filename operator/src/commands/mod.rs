@@ -6,6 +6,7 @@ pub mod backups;
 pub mod completions;
 pub mod crds;
 pub mod data;
+pub mod import;
 pub mod man;
 pub mod plan;
 pub mod ports;

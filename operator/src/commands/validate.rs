@@ -88,7 +88,17 @@ fn print_human(out: &mut dyn Write, o: &Outcome) -> std::io::Result<()> {
     for e in &o.errors {
         writeln!(out, "error: {}", e.message)?;
     }
-    for d in &o.documents {
+    print_documents(out, &o.documents)?;
+    if o.valid {
+        writeln!(out, "all {} documents are valid", o.documents.len())?;
+    }
+    Ok(())
+}
+
+/// Each document's verdict and every rule it breaks: the YAML path, the
+/// rule's reason, and its message, which says what to do.
+pub fn print_documents(out: &mut dyn Write, documents: &[DocumentReport]) -> std::io::Result<()> {
+    for d in documents {
         if d.violations.is_empty() {
             writeln!(out, "ok: {}: {} {} is valid", d.file, d.kind, d.name)?;
             continue;
@@ -105,9 +115,6 @@ fn print_human(out: &mut dyn Write, o: &Outcome) -> std::io::Result<()> {
         for v in &d.violations {
             writeln!(out, "  - {} [{}]\n    {}", v.path, v.kind, v.message)?;
         }
-    }
-    if o.valid {
-        writeln!(out, "all {} documents are valid", o.documents.len())?;
     }
     Ok(())
 }

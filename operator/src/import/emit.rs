@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{Found, FoundMount, Sorted, engine_of};
+use turnout_crds::names::shown;
+
+use super::{Found, FoundMount, Sorted, clean, engine_of, is_secret};
 
 /// A scalar, quoted.
 fn q(s: &str) -> String {
@@ -40,9 +42,10 @@ pub fn to_yaml(sorted: &Sorted, names: &Names<'_>) -> (String, Vec<String>) {
     let mut warnings: Vec<String> = sorted
         .left_out
         .iter()
-        .map(|(n, why)| format!("container {n} was left out: {why}"))
+        .map(|(n, why)| format!("container {} was left out: {}", shown(n), clean(why)))
         .collect();
-    let _ = writeln!(
+    // No newline: `[]` or the entries follow.
+    let _ = write!(
         y,
         "# Imported by `turnout import`. Review every line before applying:\n# `turnout validate` this file, then `turnout apply --adopt` it.\napiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata:\n  name: {}\nspec:\n  # Containers of this plan that exist without turnout's labels are taken\n  # over (adopted) when their image and mounts match; the originals are kept.\n  adopt: true\n  infrastructure:",
         q(names.plan)
@@ -55,7 +58,11 @@ pub fn to_yaml(sorted: &Sorted, names: &Names<'_>) -> (String, Vec<String>) {
     for c in &sorted.infrastructure {
         container(&mut y, c, None, names, &mut warnings);
     }
-    y.push_str("  versions:\n");
+    y.push_str(if sorted.versions.is_empty() {
+        "  versions: []\n"
+    } else {
+        "  versions:\n"
+    });
     for (v, cs) in &sorted.versions {
         let _ = writeln!(y, "    - name: {}", q(v));
         let ranges: BTreeSet<(u16, u16)> = cs
@@ -136,8 +143,31 @@ fn container(
         let _ = writeln!(y, "{pad}  stopTimeoutSeconds: {t}");
     }
     for u in &c.unsupported {
+        let u = clean(u);
         warnings.push(format!("{}: {u}", c.name));
         let _ = writeln!(y, "{pad}  # not carried over: {u}");
+    }
+}
+
+/// The secret's name for variable `var`, which is also a file name (under
+/// the secrets directory, and under /run/secrets in the container): a
+/// variable named `A/../../etc/x_TOKEN` must not name a file elsewhere.
+fn secret_name(var: &str) -> String {
+    let mut name = String::new();
+    for c in var.chars().map(|c| c.to_ascii_lowercase()) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            name.push(c);
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    let name: String = name.chars().take(63).collect();
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        "secret".to_string()
+    } else {
+        name.to_string()
     }
 }
 
@@ -151,11 +181,7 @@ fn env_and_secrets(
     warnings: &mut Vec<String>,
 ) {
     type Vars<'a> = Vec<&'a (String, String)>;
-    let (secret, plain): (Vars<'_>, Vars<'_>) = c
-        .env
-        .iter()
-        .partition(|(k, v)| turnout_crds::names::looks_secret(k) && !v.is_empty());
-    let secret_name = |k: &str| k.to_ascii_lowercase().replace('_', "-");
+    let (secret, plain): (Vars<'_>, Vars<'_>) = c.env.iter().partition(|(k, v)| is_secret(k, v));
     if !plain.is_empty() || !secret.is_empty() {
         let _ = writeln!(y, "{pad}  env:");
     }
@@ -175,22 +201,22 @@ fn env_and_secrets(
     }
     let _ = writeln!(y, "{pad}  secrets:");
     for (k, _) in &secret {
-        let file = names.secrets_dir.join(&c.name).join(secret_name(k));
+        let secret = secret_name(k);
+        let file = names.secrets_dir.join(&c.name).join(&secret);
+        let (k, shown_file) = (clean(k), clean(&file.display().to_string()));
         warnings.push(format!(
-            "{}: {k} looked like a secret and its value was not written out; put it in {} (root-only), and check that the image reads {k}_FILE",
+            "{}: {k} looked like a secret and its value was not written out; put it in {shown_file} (root-only), and check that the image reads {k}_FILE",
             c.name,
-            file.display()
         ));
         let _ = writeln!(
             y,
-            "{pad}    # {k} was set in the environment; its value is not copied here.\n{pad}    # Put it in {} (mode 0400) and check that the image reads {k}_FILE.",
-            file.display()
+            "{pad}    # {k} was set in the environment; its value is not copied here.\n{pad}    # Put it in {shown_file} (mode 0400) and check that the image reads {k}_FILE.",
         );
         let _ = writeln!(
             y,
             "{pad}    - {{name: {}, path: {}, from: {{file: {}}}}}",
-            q(&secret_name(k)),
-            q(&format!("/run/secrets/{}", secret_name(k))),
+            q(&secret),
+            q(&format!("/run/secrets/{secret}")),
             q(&file.display().to_string())
         );
     }
@@ -248,7 +274,7 @@ fn mounts(y: &mut String, c: &Found, pad: &str, warnings: &mut Vec<String>) {
     }
     for m in &c.mounts {
         if let FoundMount::Other { kind, path } = m {
-            let u = format!("a {kind} mount at {path}");
+            let u = clean(&format!("a {kind} mount at {path}"));
             warnings.push(format!("{}: {u} is not carried over", c.name));
             let _ = writeln!(y, "{pad}  # not carried over: {u}");
         }
@@ -270,89 +296,4 @@ fn probe(y: &mut String, c: &Found, pad: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{FoundPort, Layout};
-    use super::*;
-
-    #[test]
-    fn the_plan_parses_keeps_every_mount_and_writes_no_secret() {
-        let db = Found {
-            name: "test-mysql".into(),
-            image: "mariadb:10.11".into(),
-            env: vec![
-                ("MYSQL_ROOT_PASSWORD".into(), "hunter2".into()),
-                ("MYSQL_DATABASE".into(), "future_users".into()),
-            ],
-            ports: vec![FoundPort {
-                host: 3306,
-                container: 3306,
-                udp: false,
-                ip: None,
-            }],
-            mounts: vec![FoundMount::Volume {
-                name: "a".repeat(64),
-                path: "/var/lib/mysql".into(),
-                read_only: false,
-                anonymous: true,
-            }],
-            running: true,
-            ..Default::default()
-        };
-        let svc = Found {
-            name: "future-service-1".into(),
-            image: "web:1".into(),
-            command: vec!["httpd".into(), "-f".into()],
-            ports: vec![FoundPort {
-                host: 8001,
-                container: 8080,
-                udp: false,
-                ip: Some("127.0.0.1".into()),
-            }],
-            mounts: vec![
-                FoundMount::Bind {
-                    host: "/srv/www".into(),
-                    path: "/www".into(),
-                    read_only: true,
-                },
-                FoundMount::Other {
-                    kind: "tmpfs".into(),
-                    path: "/tmp".into(),
-                },
-            ],
-            health: Some(vec!["wget".into(), "-q".into(), "localhost:8080".into()]),
-            running: true,
-            unsupported: vec!["restart policy always".into()],
-            ..Default::default()
-        };
-        let layout = Layout {
-            infrastructure: vec!["test-".into()],
-            versions: Vec::new(),
-        };
-        let names = Names {
-            plan: "host",
-            selection: "host",
-            secrets_dir: Path::new("/etc/turnout/secrets"),
-        };
-        let (yaml, warnings) = to_yaml(&layout.sort(vec![db, svc]), &names);
-        assert!(!yaml.contains("hunter2"), "{yaml}");
-        let docs = turnout_crds::load::Documents::parse(Path::new("x"), &yaml)
-            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-        let plan = &docs.plans[0].value.spec;
-        let db = &plan.infrastructure[0];
-        assert_eq!(db.volumes[0].name, "a".repeat(64));
-        assert_eq!(db.secrets[0].path, "/run/secrets/mysql-root-password");
-        assert!(db.env.iter().any(|e| e.name == "MYSQL_ROOT_PASSWORD_FILE"));
-        let svc = &plan.versions[0].containers[0];
-        assert_eq!(svc.binds[0].host, "/srv/www");
-        assert_eq!(svc.ports[0].range.as_deref(), Some("ports-8000"));
-        assert_eq!(plan.versions[0].ranges[0].from.get(), 8000);
-        assert_eq!(docs.selections[0].value.spec.active_version, "future");
-        for w in [
-            "MYSQL_ROOT_PASSWORD looked like a secret",
-            "tmpfs",
-            "restart policy",
-        ] {
-            assert!(warnings.iter().any(|x| x.contains(w)), "{w}: {warnings:?}");
-        }
-    }
-}
+mod tests;

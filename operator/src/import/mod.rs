@@ -13,7 +13,8 @@ mod emit;
 
 use std::collections::BTreeMap;
 
-pub use emit::to_yaml;
+pub use emit::{Names, to_yaml};
+use turnout_crds::names::{container_name_problem, looks_secret};
 
 /// A container as found on the engine.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -91,7 +92,11 @@ impl Layout {
         found.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out = Sorted::default();
         for f in found {
-            if f.managed {
+            if let Some(problem) = container_name_problem(&f.name) {
+                // Its name goes into the plan and onto the host: never raw.
+                let why = format!("its name is not one a plan may use: {problem}");
+                out.left_out.push((f.name, why));
+            } else if f.managed {
                 let why = "it is turnout's already (it carries turnout's labels)";
                 out.left_out.push((f.name, why.into()));
             } else if self.infrastructure.iter().any(|p| f.name.starts_with(p)) {
@@ -129,6 +134,107 @@ impl Sorted {
             .or_else(|| self.versions.iter().next())
             .map(|(v, _)| v.clone())
     }
+}
+
+/// Stands in for a secret's value: import keeps none in memory longer
+/// than it takes to see that it is one.
+pub const WITHHELD: &str = "<withheld: a secret>";
+
+/// Whether an environment variable carries a secret: its name says so
+/// (`*PASSWORD*`, `*TOKEN*`, ...) and it has a value, or its value is a URL
+/// with a password in it (`postgres://app:pw@db/app`).
+pub fn is_secret(name: &str, value: &str) -> bool {
+    value == WITHHELD || (looks_secret(name) && !value.is_empty()) || has_credentials(value)
+}
+
+/// A URL whose user information holds a password.
+fn has_credentials(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| {
+        userinfo
+            .split_once(':')
+            .is_some_and(|(_, password)| !password.is_empty())
+    })
+}
+
+/// `env` with every secret's value replaced by [`WITHHELD`].
+pub fn withhold_secrets(env: Vec<(String, String)>) -> Vec<(String, String)> {
+    env.into_iter()
+        .map(|(k, v)| {
+            let v = if is_secret(&k, &v) {
+                WITHHELD.to_string()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// Whether a command-line option names a secret: `--password`,
+/// `--requirepass`, `--masterauth`, `--api-token`, ...
+fn secret_option(option: &str) -> bool {
+    let name = option.trim_start_matches('-').replace('-', "_");
+    let upper = name.to_ascii_uppercase();
+    option.starts_with('-')
+        && (looks_secret(&name) || upper.ends_with("PASS") || upper.ends_with("AUTH"))
+}
+
+/// `argv` with every secret in it withheld: the value of a secret-looking
+/// option (`--password=x`, `--requirepass x`) and any URL with a password.
+/// Also the options (or positions) whose values were withheld.
+pub fn withhold_secret_args(argv: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut withheld = Vec::new();
+    let mut value_next = false;
+    for (i, arg) in argv.iter().enumerate() {
+        if value_next && !arg.starts_with('-') {
+            out.push(WITHHELD.to_string());
+            value_next = false;
+            continue;
+        }
+        value_next = false;
+        if let Some((option, _)) = arg.split_once('=')
+            && secret_option(option)
+        {
+            withheld.push(clean(option));
+            out.push(format!("{option}={WITHHELD}"));
+        } else if secret_option(arg) {
+            withheld.push(clean(arg));
+            value_next = true;
+            out.push(arg.clone());
+        } else if has_credentials(arg) {
+            withheld.push(format!("argument {i} (a URL with a password)"));
+            out.push(WITHHELD.to_string());
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    (out, withheld)
+}
+
+/// Text from the host made safe for one line of a YAML comment, a warning
+/// or a log: control characters and line separators escaped (a newline
+/// would end the comment and start YAML of the host's choosing), and cut
+/// at 300 characters.
+pub fn clean(text: &str) -> String {
+    const KEEP: usize = 300;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == KEEP {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The database engine an image is for, guessed from its name.
@@ -180,6 +286,7 @@ mod tests {
             found("dao-service-1", true),
             found("dao-shared-service", true),
             found("lonely", true),
+            found("future-bad\nname: x", true),
             managed,
         ]);
         assert_eq!(sorted.infrastructure.len(), 1);
@@ -189,7 +296,59 @@ mod tests {
         );
         assert_eq!(sorted.active_version().as_deref(), Some("dao"));
         let left: Vec<&str> = sorted.left_out.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(left, ["dao-old", "lonely"]);
+        assert_eq!(left, ["dao-old", "future-bad\nname: x", "lonely"]);
+        assert!(
+            sorted.left_out[1].1.contains(r"\n"),
+            "{:?}",
+            sorted.left_out
+        );
+    }
+
+    #[test]
+    fn secrets_are_told_by_name_or_by_a_password_in_a_url() {
+        assert!(is_secret("API_TOKEN", "abc"));
+        assert!(!is_secret("API_TOKEN", ""));
+        assert!(is_secret("DATABASE_URL", "postgres://app:pw@db:5432/app"));
+        assert!(is_secret("CACHE", "redis://:pw@cache/0"));
+        assert!(!is_secret("UPSTREAM", "http://user@example.com/a:b@c"));
+        assert!(!is_secret("UPSTREAM", "https://example.com/"));
+        assert!(!is_secret("MYSQL_ROOT_PASSWORD_FILE", "/run/secrets/x"));
+        let env = withhold_secrets(vec![
+            ("API_TOKEN".into(), "abc".into()),
+            ("MODE".into(), "prod".into()),
+        ]);
+        assert_eq!(env[0].1, WITHHELD);
+        assert_eq!(env[1].1, "prod");
+    }
+
+    #[test]
+    fn secrets_on_a_command_line_are_withheld() {
+        let argv: Vec<String> = [
+            "redis-server",
+            "--requirepass",
+            "hunter2",
+            "--appendonly",
+            "yes",
+            "--db-password=pw",
+            "postgres://app:pw2@db/app",
+            "--token",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (out, withheld) = withhold_secret_args(&argv);
+        let text = out.join(" ");
+        for secret in ["hunter2", "pw2", "=pw"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("--appendonly yes"), "{text}");
+        assert_eq!(withheld.len(), 4, "{withheld:?}");
+        assert_eq!(out.len(), argv.len());
+    }
+
+    #[test]
+    fn host_text_cannot_break_out_of_a_line() {
+        assert_eq!(clean("a\nb: c\u{2028}\t"), r"a\nb: c\u{2028}\t");
+        assert_eq!(clean(&"x".repeat(400)).len(), 303);
     }
 
     #[test]

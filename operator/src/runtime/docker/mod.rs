@@ -20,6 +20,7 @@ use super::{
 use crate::core::model::ObservedContainer;
 
 pub mod address;
+pub mod inspect;
 mod observe;
 
 use address::EngineAddress;
