@@ -251,6 +251,9 @@ impl Drop for Small {
     }
 }
 
+/// A change to the small host's container in its plan.
+type Edit = Box<dyn FnOnce(turnout_e2e::Container) -> turnout_e2e::Container>;
+
 /// The small host's plan, as `edit` changes it.
 fn small_plan(
     dir: &Path,
@@ -278,10 +281,7 @@ fn adoption_is_refused_or_undone_and_the_host_left_as_it_was() {
     let before = Small::snapshot();
 
     // Another image, then a mount the container does not have: refused.
-    let cases: [(
-        &str,
-        Box<dyn FnOnce(turnout_e2e::Container) -> turnout_e2e::Container>,
-    ); 2] = [
+    let cases: [(&str, Edit); 2] = [
         (
             "runs image turnout/busybox:demo, the plan says turnout/redis:demo",
             Box::new(|c| c.image(REDIS.image)),
