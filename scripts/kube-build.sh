@@ -10,7 +10,7 @@
 #
 # Idempotent: a binary already in the cache is never rebuilt; if all the
 # requested ones are there it only makes sure the run-time packages
-# (etcd-server, openssl) are installed and exits. Whatever is missing of the
+# (etcd-server, openssl, curl) are installed and exits. Whatever is missing of the
 # requested set is built in one `make`, so a cold machine compiles the shared
 # Kubernetes packages once for all four binaries.
 #   cache:   ${TURNOUT_KUBE_CACHE:-/var/cache/turnout/kube}   (outside the checkout)
@@ -103,8 +103,8 @@ if ! flock -n 9; then
     flock 9
 fi
 
-# Run-time needs of scripts/kube-up.sh.
-ensure_pkgs etcd-server openssl ca-certificates
+# Run-time needs of scripts/kube-up.sh and kube-node-up.sh.
+ensure_pkgs etcd-server openssl ca-certificates curl
 
 case "${1:-all}" in
     server) need=(kube-apiserver kube-controller-manager) ;;

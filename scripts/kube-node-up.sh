@@ -95,7 +95,7 @@ command -v curl >/dev/null || die "curl not found (Debian package curl)"
 mkdir -p "$(dirname "$LOCK")"
 exec 8>"$LOCK"
 flock -n 8 || die "another node of scripts/kube-node-up.sh runs on this machine (its kubelet holds $LOCK); stop it with scripts/kube-node-down.sh ITS_RUN_DIR"
-theirs=$(docker ps -a --filter label=io.kubernetes.docker.type --format '{{.Names}}' | head -n 5)
+theirs=$(docker ps -a --filter label=io.kubernetes.docker.type --format '{{.Names}}' | sed -n 1,5p)
 [ -z "$theirs" ] || die "the engine holds containers of another kubelet (${theirs//$'\n'/, } ...); a kubelet stops pod containers it does not know, so none starts next to them. Stop that kubelet (scripts/kube-node-down.sh RUN_DIR removes what its kubelet left) or remove them yourself once you know whose they are"
 
 # --- pause image ----------------------------------------------------------------------
@@ -129,10 +129,13 @@ fi
 
 # --- paths the kubelet hard-codes ---------------------------------------------------
 # 1.20 creates these whatever --root-dir says; remember which are new so
-# kube-node-down.sh removes exactly those.
-: >"$RUN/node-created"
+# kube-node-down.sh removes exactly those (and keep what an earlier run
+# that was never torn down recorded).
+touch "$RUN/node-created"
 for p in /var/lib/kubelet /var/log/pods /var/log/containers; do
-    [ -e "$p" ] || echo "$p" >>"$RUN/node-created"
+    if [ ! -e "$p" ] && ! grep -qxF "$p" "$RUN/node-created"; then
+        echo "$p" >>"$RUN/node-created"
+    fi
 done
 
 # --- ports ------------------------------------------------------------------------------
