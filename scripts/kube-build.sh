@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver and kube-controller-manager (Kubernetes 1.20.2)
-# from Debian's `kubernetes` source package, for the operator's integration
-# tests. See docs/kube-test-server.md.
+# Build a real Kubernetes 1.20.2 from Debian's `kubernetes` source package,
+# for the operator's integration tests. See docs/kube-test-server.md.
 #
-# Idempotent: if the binaries are already in the cache it only makes sure the
-# run-time packages (etcd-server, openssl) are installed and exits.
+# Usage: scripts/kube-build.sh [server|node|all]     (default: all)
+#   server  kube-apiserver, kube-controller-manager (scripts/kube-up.sh)
+#   node    kubelet, kube-scheduler (scripts/kube-node-up.sh), and server
+#   all     the same as node: everything `make test` runs
+# kubectl is built too if none is on PATH.
+#
+# Idempotent: a binary already in the cache is never rebuilt; if all the
+# requested ones are there it only makes sure the run-time packages
+# (etcd-server, openssl, curl) are installed and exits. Whatever is missing of the
+# requested set is built in one `make`, so a cold machine compiles the shared
+# Kubernetes packages once for all four binaries.
 #   cache:   ${TURNOUT_KUBE_CACHE:-/var/cache/turnout/kube}   (outside the checkout)
-#   binaries: $CACHE/bin/kube-apiserver, $CACHE/bin/kube-controller-manager
+#   binaries: $CACHE/bin/{kube-apiserver,kube-controller-manager,kubelet,kube-scheduler}
 #             (+ $CACHE/bin/kubectl, only if no kubectl is on PATH)
 #   sources:  $CACHE/src (deleted after a successful build unless
 #             TURNOUT_KUBE_KEEP_SRC=1)
 #
-# What a build does (5.5-6.5 minutes measured on 2 cores):
+# What a build does (about 6 minutes for the server pair alone, 9-10 for all
+# four, measured on 2 cores; see docs/kube-test-server.md):
 #   1. adds a deb-src entry for the already-configured Debian mirror (derived
 #      from apt's own configuration, no host is hard-coded) if none exists;
 #   2. apt-get installs golang-go, build tools, rsync, dpkg-dev and Debian's
@@ -19,8 +28,27 @@
 #   3. `apt-get source kubernetes` (1.20.2);
 #   4. replaces vendor/github.com/modern-go/reflect2 (1.0.1, which breaks on
 #      current Go) with Debian's 1.0.2;
-#   5. make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" with the
-#      KUBE_GIT_* version variables set (there is no .git in the source).
+#   5. edits the kubelet so that it runs on a shared machine without changing
+#      it (each edit is checked; a source that no longer matches fails the
+#      build):
+#      a. dockershim's sandbox oom_score_adj -998 -> 0 and Guaranteed pods'
+#         -997 -> 0 (pkg/kubelet/dockershim/docker_sandbox.go,
+#         pkg/kubelet/qos/policy.go; Burstable pods keep their floor of 3).
+#         A negative oom_score_adj needs CAP_SYS_RESOURCE, which these
+#         machines' bounding set lacks, so runc fails every pod with "can't
+#         get final child's PID from pipe: EOF";
+#      b. kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, ... are
+#         only warned about, never rewritten, when the kubelet starts
+#         (KernelTunableModify -> KernelTunableWarn in
+#         pkg/kubelet/cm/container_manager_linux.go);
+#      c. dockershim never touches the Docker daemon's and containerd's
+#         processes (their oom_score_adj set to -999 every 5 minutes, in
+#         pkg/kubelet/dockershim/cm/container_manager_linux.go);
+#      d. the "no network plugin" plugin does not modprobe br-netfilter or
+#         set net.bridge.bridge-nf-call-ip{,6}tables (the test pods use the
+#         host's network; pkg/kubelet/dockershim/network/plugins.go);
+#   6. make WHAT="cmd/..." for the missing binaries, with the KUBE_GIT_*
+#      version variables set (there is no .git in the source).
 # Must run as root (apt-get). Serialised with flock on $CACHE/build.lock.
 set -euo pipefail
 
@@ -75,10 +103,15 @@ if ! flock -n 9; then
     flock 9
 fi
 
-# Run-time needs of scripts/kube-up.sh.
-ensure_pkgs etcd-server openssl ca-certificates
+# Run-time needs of scripts/kube-up.sh and kube-node-up.sh.
+ensure_pkgs etcd-server openssl ca-certificates curl
 
-need=(kube-apiserver kube-controller-manager)
+case "${1:-all}" in
+    server) need=(kube-apiserver kube-controller-manager) ;;
+    node | all) need=(kube-apiserver kube-controller-manager kubelet kube-scheduler) ;;
+    *) die "usage: $0 [server|node|all]" ;;
+esac
+[ $# -le 1 ] || die "usage: $0 [server|node|all]"
 if ! command -v kubectl >/dev/null 2>&1; then
     need+=(kubectl)
 fi
@@ -89,12 +122,16 @@ for b in "${need[@]}"; do
     fi
 done
 if [ "${#todo[@]}" -eq 0 ]; then
-    log "cached: $("$BIN/kube-apiserver" --version) in $BIN"
+    log "cached: $("$BIN/kube-apiserver" --version) in $BIN (${need[*]})"
     exit 0
 fi
 
 started=$(date +%s)
-log "building ${todo[*]} (Kubernetes $KUBE_VERSION) into $BIN; about 6 minutes on 2 cores (longer on a busy machine)"
+case "${#todo[@]}" in
+    1 | 2) minutes=6 ;;
+    *) minutes=10 ;;
+esac
+log "building ${todo[*]} (Kubernetes $KUBE_VERSION) into $BIN; about $minutes minutes on 2 cores (longer on a busy machine)"
 
 # --- 1. deb-src for the configured mirror ------------------------------------
 # shellcheck disable=SC1091
@@ -158,7 +195,36 @@ rsync -aL --exclude='*_test.go' --exclude='/test*/' "$reflect2/" "$tree/vendor/g
 # vendor/modules.txt keeps saying v1.0.1: it must match go.mod, and the
 # version string is not checked against the files.
 
-# --- 5. build ---------------------------------------------------------------------
+# --- 5. edits for a shared machine -------------------------------------------------
+# edit FILE PERL_SUBSTITUTION CHECK: applies the substitution, then requires
+# CHECK (a fixed string) in FILE, so a changed source fails here, loudly.
+edit() {
+    local file=$tree/$1
+    [ -f "$file" ] || die "$1 is missing; the source package changed, review the edits in $0"
+    perl -0pi -e "$2" "$file"
+    grep -qF -- "$3" "$file" || die "edit of $1 did not apply ($3); the source package changed, review the edits in $0"
+}
+log "editing the kubelet for a shared machine (oom_score_adj, sysctls, the Docker daemon)"
+edit pkg/kubelet/dockershim/docker_sandbox.go \
+    's/defaultSandboxOOMAdj int = -998/defaultSandboxOOMAdj int = 0/' \
+    'defaultSandboxOOMAdj int = 0'
+edit pkg/kubelet/qos/policy.go \
+    's/guaranteedOOMScoreAdj int = -997/guaranteedOOMScoreAdj int = 0/; s/\(1000 \+ guaranteedOOMScoreAdj\)/(3)/g' \
+    'guaranteedOOMScoreAdj int = 0'
+if grep -qF '1000 + guaranteedOOMScoreAdj' "$tree/pkg/kubelet/qos/policy.go"; then
+    die "pkg/kubelet/qos/policy.go still uses 1000 + guaranteedOOMScoreAdj; review the edits in $0"
+fi
+edit pkg/kubelet/cm/container_manager_linux.go \
+    's/b := KernelTunableModify\n/b := KernelTunableWarn \/\/ turnout: never rewrite the machine\x27s sysctls\n/' \
+    'b := KernelTunableWarn'
+edit pkg/kubelet/dockershim/cm/container_manager_linux.go \
+    's/(func \(m \*containerManager\) doWork\(\) \{\n)/$1\treturn \/\/ turnout: leave the shared Docker daemon\x27s processes alone\n/' \
+    'return // turnout: leave the shared Docker daemon'
+edit pkg/kubelet/dockershim/network/plugins.go \
+    's/(func \(plugin \*NoopNetworkPlugin\) Init\([^\n]*\{\n)/$1\treturn nil \/\/ turnout: no modprobe, no bridge sysctls\n/' \
+    'return nil // turnout: no modprobe, no bridge sysctls'
+
+# --- 6. build ---------------------------------------------------------------------
 export KUBE_GIT_VERSION=v$KUBE_VERSION KUBE_GIT_MAJOR=1 KUBE_GIT_MINOR=20 \
     KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=0000000000000000000000000000000000000000
 what=""
@@ -180,11 +246,15 @@ for b in "${todo[@]}"; do
     mv -f "$BIN/.$b.tmp" "$BIN/$b"
     log "installed $BIN/$b"
 done
+for b in "${todo[@]}"; do
+    [ "$b" = kubectl ] && continue
+    v=$("$BIN/$b" --version 2>&1)
+    case "$v" in
+        *"v$KUBE_VERSION"*) ;;
+        *) die "unexpected $b version: $v" ;;
+    esac
+done
 v=$("$BIN/kube-apiserver" --version)
-case "$v" in
-    *"v$KUBE_VERSION"*) ;;
-    *) die "unexpected kube-apiserver version: $v" ;;
-esac
 
 if [ "${TURNOUT_KUBE_KEEP_SRC:-0}" != 1 ]; then
     log "removing build tree $SRC (set TURNOUT_KUBE_KEEP_SRC=1 to keep it)"

@@ -12,8 +12,13 @@
 #   kubeconfig                 admin (user "admin", group system:masters)
 #   operator.kubeconfig        user "turnout-operator", no groups, no RBAC
 #                              bindings: Forbidden until a test binds it
+#   node.kubeconfig, scheduler.kubeconfig
+#                              users "system:node:localhost" (group
+#                              system:nodes) and "system:kube-scheduler",
+#                              for scripts/kube-node-up.sh
 #   env                        KEY=VALUE lines: ports, URL, paths (sourceable)
-#   pki/                       CA, serving cert, service-account key pair
+#   pki/                       CA, serving cert, service-account key pair,
+#                              the client cert it shows kubelets
 #   tokens.csv                 static token file of kube-apiserver
 #   etcd/                      etcd data
 #   {etcd,kube-apiserver,kube-controller-manager}.{log,pid}
@@ -53,7 +58,9 @@ for name in etcd kube-apiserver kube-controller-manager; do
 done
 
 t0=$(date +%s)
-"$here/kube-build.sh"
+# Everything the tests use, in one build on a cold machine (the node
+# binaries too: scripts/kube-node-up.sh).
+"$here/kube-build.sh" all
 t_built=$(date +%s)
 
 KUBECTL=$(command -v kubectl || true)
@@ -126,6 +133,19 @@ EOF
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 fi
+# The client certificate kube-apiserver shows a kubelet (logs, exec): the
+# kubelet of scripts/kube-node-up.sh trusts only this CA and asks the API
+# server whether the user may (group system:masters: yes).
+if [ ! -s "$PKI/apiserver-kubelet-client.crt" ]; then
+    openssl req -newkey rsa:2048 -nodes -sha256 \
+        -keyout "$PKI/apiserver-kubelet-client.key" -out "$PKI/apiserver-kubelet-client.csr" \
+        -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' \
+        >"$PKI/apiserver-kubelet-client.ext"
+    openssl x509 -req -in "$PKI/apiserver-kubelet-client.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+        -CAcreateserial -days 3650 -sha256 -extfile "$PKI/apiserver-kubelet-client.ext" \
+        -out "$PKI/apiserver-kubelet-client.crt" 2>/dev/null
+fi
 if [ ! -s "$RUN/tokens.csv" ]; then
     # token,user,uid,"groups"
     umask 077
@@ -137,6 +157,20 @@ if [ ! -s "$RUN/tokens.csv" ]; then
     umask 022
 fi
 token_of() { awk -F, -v u="$1" '$2 == u { print $1 }' "$RUN/tokens.csv"; }
+# The node's and the scheduler's (scripts/kube-node-up.sh), added to a
+# RUN_DIR made before they existed: kube-apiserver reads the file at start.
+add_token() { # USER [GROUP]
+    [ -n "$(token_of "$1")" ] && return 0
+    umask 077
+    if [ $# -gt 1 ]; then
+        echo "$(openssl rand -hex 24),$1,$1,\"$2\"" >>"$RUN/tokens.csv"
+    else
+        echo "$(openssl rand -hex 24),$1,$1" >>"$RUN/tokens.csv"
+    fi
+    umask 022
+}
+add_token system:node:localhost system:nodes
+add_token system:kube-scheduler
 
 write_kubeconfig() { # FILE USER
     local tok
@@ -168,6 +202,8 @@ EOF
 write_kubeconfig "$RUN/kubeconfig" admin
 write_kubeconfig "$RUN/operator.kubeconfig" turnout-operator
 write_kubeconfig "$RUN/controller-manager.kubeconfig" system:kube-controller-manager
+write_kubeconfig "$RUN/node.kubeconfig" system:node:localhost
+write_kubeconfig "$RUN/scheduler.kubeconfig" system:kube-scheduler
 
 cat >"$RUN/env" <<EOF
 TURNOUT_KUBE_API_PORT=$API_PORT
@@ -244,6 +280,8 @@ start kube-apiserver "$BIN/kube-apiserver" \
     --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --client-ca-file="$PKI/ca.crt" \
     --token-auth-file="$RUN/tokens.csv" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --authorization-mode=Node,RBAC \
     --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \

@@ -19,6 +19,13 @@ fn default_true() -> bool {
     shortname = "vsel",
     status = "VersionSelectionStatus",
     doc = "The version of a PortPlan the Docker host should run.",
+    // The host a selection belongs to under one turnout per host (the
+    // DaemonSet of manifests/components/daemonset serves its node's).
+    printcolumn(
+        name = "Host",
+        type_ = "string",
+        json_path = ".metadata.labels.turnout\\.dev/host"
+    ),
     printcolumn(name = "Plan", type_ = "string", json_path = ".spec.planRef"),
     printcolumn(name = "Active", type_ = "string", json_path = ".status.activeVersion"),
     printcolumn(
