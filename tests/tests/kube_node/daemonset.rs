@@ -90,17 +90,12 @@ spec: {{planRef: {PLAN}, activeVersion: future}}
 
 /// A busybox plan whose selection belongs to another host.
 pub fn elsewhere_yaml() -> String {
-    demo_plan(ELSEWHERE, BASE + 100, "future")
-        .replace(
-            "metadata: {name: host}",
-            &format!(
-                "metadata: {{name: {ELSEWHERE}, namespace: default, labels: {{turnout.dev/host: elsewhere}}}}"
-            ),
+    demo(ELSEWHERE, BASE + 100)
+        .namespace("default")
+        .selection(
+            Selection::new(ELSEWHERE, ELSEWHERE, "future").label("turnout.dev/host", "elsewhere"),
         )
-        .replace(
-            &format!("metadata: {{name: {ELSEWHERE}}}"),
-            &format!("metadata: {{name: {ELSEWHERE}, namespace: default}}"),
-        )
+        .yaml()
 }
 
 /// A kustomization that adds the DaemonSet component to manifests/, as the
