@@ -83,6 +83,14 @@ pub struct SyncStep {
     pub binding: String,
     /// Source, e.g. `test-mysql/future_users`.
     pub source: String,
+    /// The source's environment, when its plan names one (lineage: where
+    /// the data came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_environment: Option<String>,
+    /// The source's Docker engine, when it is not the one this turnout acts
+    /// on (another environment's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_engine: Option<String>,
     /// Target, e.g. `test-mysql/dao_users`.
     pub target: String,
     /// Bytes streamed.

@@ -9,8 +9,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    apply, backups, completions, crds, import, man, plan, ports, restore, run, standalone, status,
-    sync, validate,
+    apply, backups, completions, crds, import, lineage, man, plan, ports, restore, run, standalone,
+    status, sync, validate,
 };
 
 /// turnout keeps a Docker host on one selected version of a multi-version
@@ -81,6 +81,7 @@ pub enum Command {
     Status(status::StatusArgs),
     Sync(sync::SyncArgs),
     Backups(backups::BackupsArgs),
+    Lineage(lineage::LineageArgs),
     Restore(restore::RestoreArgs),
     Crds(crds::CrdsArgs),
     Completions(completions::CompletionsArgs),
@@ -102,6 +103,7 @@ impl Command {
             Command::Status(args) => block_on(args.run()),
             Command::Sync(args) => block_on(args.run(engine)),
             Command::Backups(args) => args.run(),
+            Command::Lineage(args) => args.run(),
             Command::Restore(args) => block_on(args.run(engine)),
             Command::Crds(args) => args.run(),
             Command::Completions(args) => args.run(),

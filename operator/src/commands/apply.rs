@@ -152,6 +152,7 @@ fn status_document(
         updated_at: jiff::Timestamp::now().to_string(),
         status: status.clone(),
         data_syncs: Vec::new(),
+        data: Default::default(),
         applied_revision: None,
         engine: Some(engine),
     }

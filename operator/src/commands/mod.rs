@@ -7,6 +7,7 @@ pub mod completions;
 pub mod crds;
 pub mod data;
 pub mod import;
+pub mod lineage;
 pub mod man;
 pub mod plan;
 pub mod ports;

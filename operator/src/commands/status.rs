@@ -150,5 +150,9 @@ fn print_human(out: &mut dyn Write, s: &StandaloneStatus) -> std::io::Result<()>
         }
         t.write(out, "  ")?;
     }
+    if !s.data.is_empty() {
+        writeln!(out, "\nData (where each database's contents came from):")?;
+        super::lineage::table(&s.data).write(out, "  ")?;
+    }
     writeln!(out, "Updated {}", s.updated_at)
 }

@@ -15,6 +15,7 @@ use crate::core::model::{Role, RunState};
 use crate::lock::HostLock;
 use crate::output::Table;
 use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::two::TwoEngines;
 use crate::runtime::docker::{DockerRuntime, address};
 use crate::secrets::LocalSecrets;
 use crate::sync::run::run_sync;
@@ -45,10 +46,16 @@ pub struct SyncArgs {
     /// Overwrite a target written to since turnout last synced it.
     #[arg(long)]
     pub allow_overwrite_newer: bool,
-    /// Take the source version from this plan: another environment whose
-    /// containers run on this engine (e.g. local -> test cloud).
+    /// Take the source version from this plan: another environment (e.g.
+    /// local -> test cloud), whose containers run on this engine unless
+    /// --source-engine names theirs.
     #[arg(long, value_name = "FILE")]
     pub source_plan: Option<PathBuf>,
+    /// The Docker engine the source plan's containers run on (another
+    /// host), e.g. unix:///run/dev.sock: the dump streams from there,
+    /// through turnout, into this engine.
+    #[arg(long, value_name = "ADDRESS", requires = "source_plan")]
+    pub source_engine: Option<String>,
     /// Allow copying into an earlier stage (prod -> test).
     #[arg(long)]
     pub force: bool,
@@ -69,28 +76,41 @@ impl SyncArgs {
             }
             return Ok(ExitCode::FAILURE);
         }
-        let steps = self.steps(&plan_name, &plan)?;
+        let mut steps = self.steps(&plan_name, &plan)?;
         let (from, to) = (&self.from, &self.to);
         if steps.is_empty() {
             println!("versions {from} and {to} share no data bindings (by name); nothing to copy");
             return Ok(ExitCode::SUCCESS);
         }
+        // The source engine first: a typo in its address changes nothing here.
+        let source_rt = match &self.source_engine {
+            None => None,
+            Some(raw) => {
+                let source =
+                    DockerRuntime::connect_to(address::parse(raw, "--source-engine")?).await?;
+                eprintln!("source engine: {}", source.describe());
+                Some(Arc::new(source))
+            }
+        };
         let _lock = HostLock::acquire(&self.state.dir.join("turnout.lock")).await?;
         let address = address::resolve(engine.as_deref())?;
         let rt = Arc::new(DockerRuntime::connect_to(address).await?);
         eprintln!("engine: {}", rt.describe());
         refuse_while_target_runs(rt.as_ref(), &plan_name, to).await?;
+        let opts = self
+            .data
+            .options(!self.no_backup, self.allow_overwrite_newer);
         let b = bar();
-        let (done, result) = run_sync(
-            rt.as_ref(),
-            &LocalSecrets,
-            &steps,
-            &self
-                .data
-                .options(!self.no_backup, self.allow_overwrite_newer),
-            &Bar(b.clone()),
-        )
-        .await;
+        let (done, result) = match source_rt {
+            None => run_sync(rt.as_ref(), &LocalSecrets, &steps, &opts, &Bar(b.clone())).await,
+            Some(source) => {
+                for step in &mut steps {
+                    step.from_engine(source.address().to_string());
+                }
+                let two = TwoEngines { target: rt, source };
+                run_sync(&two, &LocalSecrets, &steps, &opts, &Bar(b.clone())).await
+            }
+        };
         b.finish_and_clear();
         print_steps(&done)?;
         match result {
@@ -153,7 +173,7 @@ async fn refuse_while_target_runs(
 
 fn print_steps(done: &[SyncStep]) -> std::io::Result<()> {
     let mut t = Table::new([
-        "BINDING", "SOURCE", "TARGET", "BYTES", "ROWS", "CHECKSUM", "BACKUP", "TIME",
+        "BINDING", "SOURCE", "TARGET", "BYTES", "ROWS", "CHECKSUM", "BACKUP", "TIME", "STREAM",
     ]);
     for s in done {
         t.row([

@@ -423,6 +423,7 @@ impl crate::runtime::stream::DataExec for MemoryRuntime {
 
     async fn labels(
         &self,
+        _side: crate::runtime::stream::Side,
         name: &str,
     ) -> Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError> {
         Ok(self.with(|s| s.containers.get(name).map(|c| c.labels.clone())))

@@ -50,6 +50,19 @@ pub struct ExecSpec {
     /// moving a byte when streamed. None: no bound (callers in the data
     /// path always set one).
     pub timeout: Option<Duration>,
+    /// Which engine the container is on, when a copy spans two.
+    pub side: Side,
+}
+
+/// The engine of a command when a copy spans two engines (another
+/// environment's host as the source): the one turnout acts on (the
+/// target), or the source's. With one engine both are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    #[default]
+    Target,
+    Source,
 }
 
 /// A one-off container for a data command whose service is stopped: the
@@ -69,7 +82,14 @@ impl ExecSpec {
             env: Vec::new(),
             job: None,
             timeout: None,
+            side: Side::Target,
         }
+    }
+
+    /// The command on the engine of `side`.
+    pub fn on(mut self, side: Side) -> ExecSpec {
+        self.side = side;
+        self
     }
 
     /// Bounds the command (see [`ExecSpec::timeout`]).
@@ -152,9 +172,11 @@ pub trait DataExec: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Captured, RuntimeError>> + Send;
 
-    /// The labels of container `name`, or None when it does not exist.
+    /// The labels of container `name` on the engine of `side`, or None
+    /// when it does not exist.
     fn labels(
         &self,
+        side: Side,
         name: &str,
     ) -> impl Future<
         Output = Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError>,

@@ -272,7 +272,15 @@ impl Host {
     fn publish(&mut self, t: &Target, status: VersionSelectionStatus) {
         let mut data_syncs = crate::sync::run::store_of(&self.opts.sync).all();
         data_syncs.truncate(10);
+        let data = match crate::sync::record::Records::load(&self.opts.sync.state_dir) {
+            Ok(r) => r.entries,
+            Err(e) => {
+                warn!(error = %e, "cannot read the data records for the status");
+                Default::default()
+            }
+        };
         let doc = StandaloneStatus {
+            data,
             applied_revision: self.applied_revision.clone(),
             data_syncs,
             file: self.file.display().to_string(),

@@ -26,6 +26,10 @@ pub struct StandaloneStatus {
     /// With --git: the commit whose file is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_revision: Option<String>,
+    /// What turnout knows of each database on the host: where its contents
+    /// came from (`turnout lineage`), keyed by `container/database`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub data: std::collections::BTreeMap<String, crate::sync::record::Written>,
     /// The Docker engine this turnout drives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,

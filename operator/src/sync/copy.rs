@@ -12,7 +12,7 @@ use turnout_crds::datasync::SyncStep;
 use super::backup::backup_db;
 use super::db::{Db, Fingerprint, Timeouts};
 use super::engines as engine;
-use super::record::Records;
+use super::record::{Lineage, Records, key as record_key};
 use super::run::{SyncOptions, SyncProgress};
 use super::{Endpoint, StepPlan, SyncError};
 use crate::runtime::stream::{DataExec, SecretValue};
@@ -110,6 +110,11 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
     let key = step.target.label();
     progress.phase(b, "inspect");
     let look = look(rt, (&src, &dst), step, &records).await?;
+    // What the source held when read: writes into it after this are writes
+    // a later copy into it (switching back) must not overwrite unseen.
+    let source_key = record_key(step.origin.engine.as_deref(), &step.source.label());
+    records.seen(&source_key, &look.source)?;
+    let lineage = lineage(step, &look.source);
     status.source_checksum = Some(look.source.digest());
     status.rows = Some(look.source.rows());
     if let Ok(size) = engine::size(rt, &src, &step.source.database).await
@@ -125,12 +130,12 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
         .map(Fingerprint::digest)
         .unwrap_or_default();
     if let Some(target_fp) = &look.target {
-        records.check_unchanged(&key, &seen, opts.allow_overwrite_newer)?;
+        records.check_fingerprint(&key, target_fp, opts.allow_overwrite_newer)?;
         if look.source.same_as(target_fp) {
             // Already a copy of the source (e.g. a rerun after a kill past the swap).
             progress.phase(b, "already in sync");
             status.target_checksum = Some(seen.clone());
-            return Ok(records.written(&key, &seen, &step.source.label())?);
+            return Ok(records.written_from(&key, target_fp, lineage)?);
         }
         if opts.backup {
             progress.phase(b, "backup");
@@ -155,7 +160,20 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
         });
     }
     status.target_checksum = Some(staged.digest());
-    Ok(records.written(&key, &staged.digest(), &step.source.label())?)
+    Ok(records.written_from(&key, &staged, lineage)?)
+}
+
+/// Where a copy's data comes from, for the target's record.
+fn lineage(step: &StepPlan, source: &Fingerprint) -> Lineage {
+    Lineage {
+        environment: step.origin.environment.clone(),
+        engine: step.origin.engine.clone(),
+        plan: step.source.plan.clone(),
+        version: step.origin.version.clone(),
+        database: step.source.label(),
+        checksum: source.digest(),
+        at: jiff::Timestamp::now().to_string(),
+    }
 }
 
 /// Loads the source into a fresh staging copy and verifies it; the staging

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::Endpoint;
-use crate::runtime::stream::SecretValue;
+use crate::runtime::stream::{ExecSpec, SecretValue};
 
 /// Suffix of the database the previous tables are moved to by the swap.
 pub use turnout_crds::names::OLD_SUFFIX as OLD;
@@ -48,6 +48,13 @@ pub struct Db<'a> {
     pub at: &'a Endpoint,
     pub password: Option<SecretValue>,
     pub timeouts: Timeouts,
+}
+
+impl Db<'_> {
+    /// `argv` in the database's container, on its engine.
+    pub fn exec(&self, argv: impl IntoIterator<Item = impl Into<String>>) -> ExecSpec {
+        ExecSpec::new(&self.at.container, argv).on(self.at.side)
+    }
 }
 
 /// A name read from a database server, refused when it holds a control

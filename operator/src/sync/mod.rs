@@ -27,6 +27,7 @@ use serde::Serialize;
 use turnout_crds::plan::{Engine, SecretSource, Stage};
 
 use crate::runtime::RuntimeError;
+use crate::runtime::stream::Side;
 
 pub use plan::{check_ours, check_promotion, plan_steps, plan_steps_between};
 
@@ -57,12 +58,12 @@ pub enum SyncError {
         detail: String,
     },
     #[error(
-        "{target} was written to since turnout last synced it (checksum {now}, turnout wrote {recorded} from {from} at {at}); refusing to overwrite it. Set allowOverwriteNewer: true (or --allow-overwrite-newer) if that is intended"
+        "{target} was written to since turnout last {how} at {at} (from {from}): {changed}. Refusing to overwrite it: those writes would survive only in a backup. Copy them where they belong first, or set allowOverwriteNewer: true (--allow-overwrite-newer) to overwrite them (the target is backed up first)"
     )]
     TargetChanged {
         target: String,
-        now: String,
-        recorded: String,
+        changed: String,
+        how: String,
         from: String,
         at: String,
     },
@@ -142,6 +143,10 @@ pub struct Endpoint {
     /// Where the container's admin password comes from, if it has one.
     #[serde(skip)]
     pub admin: Option<SecretSource>,
+    /// The engine the container is on: the one turnout acts on, or (a copy
+    /// from another environment's host) the source's.
+    #[serde(skip)]
+    pub side: Side,
 }
 
 impl Endpoint {
@@ -167,6 +172,27 @@ pub struct StepPlan {
     pub binding: String,
     pub source: Endpoint,
     pub target: Endpoint,
+    /// Where the source's data lives: its environment, engine and version.
+    pub origin: Origin,
+}
+
+impl StepPlan {
+    /// The source is on another engine (another environment's host), at
+    /// `address`: its commands run there.
+    pub fn from_engine(&mut self, address: String) {
+        self.source.side = Side::Source;
+        self.origin.engine = Some(address);
+    }
+}
+
+/// The source side of a copy, for lineage and for the records' keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The source plan's environment, when it names one.
+    pub environment: Option<String>,
+    /// The source's engine, when it is not the one turnout acts on.
+    pub engine: Option<String>,
+    pub version: String,
 }
 
 #[cfg(test)]

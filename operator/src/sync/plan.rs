@@ -4,7 +4,8 @@
 
 use turnout_crds::plan::{DataBinding, Environment, PortPlanSpec};
 
-use super::{Endpoint, ServiceData, StepPlan, SyncError};
+use super::{Endpoint, Origin, ServiceData, StepPlan, SyncError};
+use crate::runtime::stream::Side;
 
 fn endpoint(plan_name: &str, plan: &PortPlanSpec, b: &DataBinding) -> Result<Endpoint, SyncError> {
     let unsupported = |message: String| SyncError::Unsupported {
@@ -30,6 +31,7 @@ fn endpoint(plan_name: &str, plan: &PortPlanSpec, b: &DataBinding) -> Result<End
                 import: import.clone(),
             }),
             admin: None,
+            side: Side::Target,
         });
     }
     let Some(database) = &b.database else {
@@ -66,6 +68,7 @@ fn endpoint(plan_name: &str, plan: &PortPlanSpec, b: &DataBinding) -> Result<End
             .as_ref()
             .and_then(|name| c.secrets.iter().find(|s| &s.name == name))
             .map(|s| s.from.clone()),
+        side: Side::Target,
     })
 }
 
@@ -81,7 +84,7 @@ pub async fn check_ours<R: crate::runtime::stream::DataExec>(
     if e.service.is_some() {
         return Ok(());
     }
-    let found = match rt.labels(&e.container).await? {
+    let found = match rt.labels(e.side, &e.container).await? {
         None => "does not exist".to_string(),
         Some(l) if l.get(LABEL_MANAGED_BY).map(String::as_str) != Some(MANAGED_BY) => {
             "is not managed by turnout".to_string()
@@ -154,6 +157,11 @@ pub fn plan_steps_between(
             binding: sb.name.clone(),
             source,
             target,
+            origin: Origin {
+                environment: source_plan.environment.as_ref().map(|e| e.name.clone()),
+                engine: None,
+                version: from.to_string(),
+            },
         });
     }
     Ok(steps)

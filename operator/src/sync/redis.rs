@@ -100,7 +100,7 @@ fn env(db: &Db) -> Vec<(String, SecretValue)> {
 fn cli(db: &Db, index: &str, args: &[&str]) -> ExecSpec {
     let mut argv = vec!["redis-cli", "--no-auth-warning", "-e", "--raw", "-n", index];
     argv.extend_from_slice(args);
-    ExecSpec::new(&db.at.container, argv)
+    db.exec(argv)
         .with_env(env(db))
         .with_timeout(db.timeouts.query)
 }

@@ -76,6 +76,8 @@ pub async fn run_sync<R: DataExec, S: SecretResolver>(
         let mut status = SyncStep {
             binding: step.binding.clone(),
             source: step.source.label(),
+            source_environment: step.origin.environment.clone(),
+            source_engine: step.origin.engine.clone(),
             target: step.target.label(),
             ..Default::default()
         };

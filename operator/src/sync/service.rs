@@ -80,6 +80,7 @@ fn service_spec(e: &Endpoint, export: bool, opts: &SyncOptions) -> Result<ExecSp
         (&s.import, "import")
     };
     Ok(ExecSpec::new(&e.container, argv.clone())
+        .on(e.side)
         .with_timeout(opts.timeouts.stream_idle)
         .as_job(
             &job_name(&e.container, what),

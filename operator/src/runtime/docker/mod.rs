@@ -22,6 +22,7 @@ use crate::core::model::ObservedContainer;
 pub mod address;
 pub mod inspect;
 mod observe;
+pub mod two;
 
 use address::EngineAddress;
 

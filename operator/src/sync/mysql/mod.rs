@@ -109,18 +109,16 @@ pub async fn query<R: DataExec>(
     what: &str,
     sql: &str,
 ) -> Result<Vec<Vec<String>>, SyncError> {
-    let spec = ExecSpec::new(
-        &db.at.container,
-        [
+    let spec = db
+        .exec([
             client(db.at.engine),
             "--user=root",
             "--batch",
             "--skip-column-names",
             "--default-character-set=utf8mb4",
-        ],
-    )
-    .with_env(env(db))
-    .with_timeout(db.timeouts.query);
+        ])
+        .with_env(env(db))
+        .with_timeout(db.timeouts.query);
     let spec = connect(db, spec);
     let script = format!(
         "SET SESSION lock_wait_timeout = {};\n{sql}\n",
@@ -300,18 +298,15 @@ pub async fn fingerprint<R: DataExec>(
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
     connect(
         db,
-        ExecSpec::new(
-            &db.at.container,
-            [
-                dumper(db.at.engine),
-                "--user=root",
-                "--single-transaction",
-                "--hex-blob",
-                "--skip-triggers",
-                "--default-character-set=utf8mb4",
-                name,
-            ],
-        )
+        db.exec([
+            dumper(db.at.engine),
+            "--user=root",
+            "--single-transaction",
+            "--hex-blob",
+            "--skip-triggers",
+            "--default-character-set=utf8mb4",
+            name,
+        ])
         .with_env(env(db))
         .with_timeout(db.timeouts.stream_idle),
     )
@@ -321,15 +316,12 @@ pub fn dump(db: &Db, name: &str) -> ExecSpec {
 pub fn load(db: &Db, name: &str) -> ExecSpec {
     connect(
         db,
-        ExecSpec::new(
-            &db.at.container,
-            [
-                client(db.at.engine),
-                "--user=root",
-                "--default-character-set=utf8mb4",
-                name,
-            ],
-        )
+        db.exec([
+            client(db.at.engine),
+            "--user=root",
+            "--default-character-set=utf8mb4",
+            name,
+        ])
         .with_env(env(db))
         .with_timeout(db.timeouts.stream_idle),
     )

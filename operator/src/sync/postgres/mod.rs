@@ -86,7 +86,7 @@ pub async fn query<R: DataExec>(
     ];
     let spec = connect(
         db,
-        ExecSpec::new(&db.at.container, argv)
+        db.exec(argv)
             .with_env(env(db))
             .with_timeout(db.timeouts.query),
     );
@@ -242,7 +242,7 @@ pub async fn fingerprint<R: DataExec>(
 pub fn dump(db: &Db, name: &str) -> ExecSpec {
     connect(
         db,
-        ExecSpec::new(&db.at.container, ["pg_dump", "-U", "postgres", name])
+        db.exec(["pg_dump", "-U", "postgres", name])
             .with_env(env(db))
             .with_timeout(db.timeouts.stream_idle),
     )
@@ -251,20 +251,17 @@ pub fn dump(db: &Db, name: &str) -> ExecSpec {
 pub fn load(db: &Db, name: &str) -> ExecSpec {
     connect(
         db,
-        ExecSpec::new(
-            &db.at.container,
-            [
-                "psql",
-                "-U",
-                "postgres",
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                name,
-            ],
-        )
+        db.exec([
+            "psql",
+            "-U",
+            "postgres",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            name,
+        ])
         .with_env(env(db))
         .with_timeout(db.timeouts.stream_idle),
     )

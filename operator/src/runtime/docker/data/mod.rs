@@ -13,7 +13,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{DockerRuntime, about};
 use crate::runtime::RuntimeError;
-use crate::runtime::stream::{Captured, DataExec, ExecSpec, Sink, Source, Streamed};
+use crate::runtime::stream::{Captured, DataExec, ExecSpec, Side, Sink, Source, Streamed};
 use exec::{Handle, SinkParts};
 use pump::{Pumped, drain};
 
@@ -60,8 +60,9 @@ impl DockerRuntime {
         }
     }
 
-    /// Pumps the source into `writer`, then ends the sink's input whatever
-    /// happened to the source: a sink left waiting for more would never end.
+    /// Pumps the source (a command on this engine, or a reader) into
+    /// `writer`, then ends the sink's input whatever happened to the
+    /// source: a sink left waiting for more would never end.
     async fn pump_and_close(
         &self,
         from: Source<'_>,
@@ -81,48 +82,50 @@ impl DockerRuntime {
         .await;
         r.and_then(|p| closed.map(|()| p))
     }
+}
 
-    /// Reads how both commands ended; on an error, gives up on them.
-    async fn finish(
-        &self,
-        pumped: Result<Pumped, RuntimeError>,
-        drained: Result<String, RuntimeError>,
-        sink_exec: Option<(String, Handle)>,
-    ) -> Result<Streamed, RuntimeError> {
-        let (bytes, source_exec, source_stderr, sink_stderr) = match (pumped, drained) {
-            (Ok((total, source, err)), Ok(sink_err)) => (total, source, err, sink_err),
-            (pumped, drained) => {
-                if let Ok((_, Some((_, h)), _)) = &pumped {
-                    self.abandon(h).await;
-                }
-                if let Some((_, h)) = &sink_exec {
-                    self.abandon(h).await;
-                }
-                return Err(pumped
-                    .err()
-                    .or(drained.err())
-                    .unwrap_or_else(|| RuntimeError::container("-", "the stream failed")));
+/// Reads how both commands ended (the source's on `source`, the sink's on
+/// `target`); on an error, gives up on them.
+async fn finish(
+    (source, target): (&DockerRuntime, &DockerRuntime),
+    pumped: Result<Pumped, RuntimeError>,
+    drained: Result<String, RuntimeError>,
+    sink_exec: Option<(String, Handle)>,
+) -> Result<Streamed, RuntimeError> {
+    let (bytes, source_exec, source_stderr, sink_stderr) = match (pumped, drained) {
+        (Ok((total, exec, err)), Ok(sink_err)) => (total, exec, err, sink_err),
+        (pumped, drained) => {
+            if let Ok((_, Some((_, h)), _)) = &pumped {
+                source.abandon(h).await;
             }
-        };
-        let mut report = Streamed {
-            bytes,
-            source_stderr,
-            sink_stderr,
-            ..Default::default()
-        };
-        if let Some((c, id)) = source_exec {
-            report.source_exit = Some(self.exit_code(&c, &id).await?);
+            if let Some((_, h)) = &sink_exec {
+                target.abandon(h).await;
+            }
+            return Err(pumped
+                .err()
+                .or(drained.err())
+                .unwrap_or_else(|| RuntimeError::container("-", "the stream failed")));
         }
-        if let Some((c, id)) = sink_exec {
-            report.sink_exit = Some(self.exit_code(&c, &id).await?);
-        }
-        Ok(report)
+    };
+    let mut report = Streamed {
+        bytes,
+        source_stderr,
+        sink_stderr,
+        ..Default::default()
+    };
+    if let Some((c, id)) = source_exec {
+        report.source_exit = Some(source.exit_code(&c, &id).await?);
     }
+    if let Some((c, id)) = sink_exec {
+        report.sink_exit = Some(target.exit_code(&c, &id).await?);
+    }
+    Ok(report)
 }
 
 impl DataExec for DockerRuntime {
     async fn labels(
         &self,
+        _side: Side,
         name: &str,
     ) -> Result<Option<std::collections::BTreeMap<String, String>>, RuntimeError> {
         match self.docker.inspect_container(name, None).await {
@@ -165,35 +168,46 @@ impl DataExec for DockerRuntime {
         to: Sink<'_>,
         on_bytes: &(dyn Fn(u64) + Sync),
     ) -> Result<Streamed, RuntimeError> {
-        let (sink_exec, mut writer, sink_output, sink_idle) = self.open_sink(to).await?;
-        let sink_container = sink_exec
-            .as_ref()
-            .map(|(c, _)| c.clone())
-            .unwrap_or_default();
-        // The sink's output is drained all along so it never blocks on a
-        // full pipe; once its input has ended it has a bounded time to finish.
-        let draining = drain(sink_container.clone(), sink_output);
-        tokio::pin!(draining);
-        let mut drained = None;
-        let pumped = {
-            let sink = (sink_container.as_str(), sink_idle);
-            let pumping = self.pump_and_close(from, &mut writer, sink, on_bytes);
-            tokio::pin!(pumping);
-            loop {
-                tokio::select! {
-                    r = &mut pumping => break r,
-                    d = &mut draining, if drained.is_none() => drained = Some(d),
-                }
-            }
-        };
-        let drained = match drained {
-            Some(d) => d,
-            None => {
-                let finish = sink_idle.unwrap_or(FINISH_WITHOUT_TIMEOUT);
-                let what = "the target did not finish";
-                within(Some(finish), &sink_container, what, &mut draining).await
-            }
-        };
-        self.finish(pumped, drained, sink_exec).await
+        stream_between((self, from), (self, to), on_bytes).await
     }
+}
+
+/// Streams `from`, a command on engine `source` (or a reader), into `to`,
+/// a command on engine `target` (or a writer): the bytes pass through
+/// turnout, so the two may be different hosts' engines.
+pub(crate) async fn stream_between(
+    (source, from): (&DockerRuntime, Source<'_>),
+    (target, to): (&DockerRuntime, Sink<'_>),
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Streamed, RuntimeError> {
+    let (sink_exec, mut writer, sink_output, sink_idle) = target.open_sink(to).await?;
+    let sink_container = sink_exec
+        .as_ref()
+        .map(|(c, _)| c.clone())
+        .unwrap_or_default();
+    // The sink's output is drained all along so it never blocks on a
+    // full pipe; once its input has ended it has a bounded time to finish.
+    let draining = drain(sink_container.clone(), sink_output);
+    tokio::pin!(draining);
+    let mut drained = None;
+    let pumped = {
+        let sink = (sink_container.as_str(), sink_idle);
+        let pumping = source.pump_and_close(from, &mut writer, sink, on_bytes);
+        tokio::pin!(pumping);
+        loop {
+            tokio::select! {
+                r = &mut pumping => break r,
+                d = &mut draining, if drained.is_none() => drained = Some(d),
+            }
+        }
+    };
+    let drained = match drained {
+        Some(d) => d,
+        None => {
+            let finish_in = sink_idle.unwrap_or(FINISH_WITHOUT_TIMEOUT);
+            let what = "the target did not finish";
+            within(Some(finish_in), &sink_container, what, &mut draining).await
+        }
+    };
+    finish((source, target), pumped, drained, sink_exec).await
 }
