@@ -390,7 +390,7 @@ fn data_moves_between_environments_on_two_engines_verified_guarded_and_traced() 
     );
     lap(t0, "local seeded");
 
-    promote_and_trace(&local, &test, (&maria, &pg));
+    let plain = promote_and_trace(&local, &test, (&maria, &pg));
     lap(t0, "promoted local -> test-cloud");
     refuse_a_target_written_since(&local, &test, &maria);
     lap(t0, "divergence refused, then overwritten");
@@ -398,12 +398,14 @@ fn data_moves_between_environments_on_two_engines_verified_guarded_and_traced() 
     lap(t0, "stage rule");
     killed_mid_stream(&local, &test);
     lap(t0, "killed mid-stream");
+    compressed_on_the_wire(&local, &test, plain);
+    lap(t0, "compressed");
     switching_back_keeps_writes_to_a_source(&test);
     lap(t0, "switching back refused over a source's writes");
 }
 
 /// local future -> test-cloud future: equal on both servers, lineage kept.
-fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) {
+fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> u64 {
     let out = test
         .promote(local, "future", "future", &[])
         .output()
@@ -419,12 +421,7 @@ fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) {
     assert_eq!(test.pg_contents("ledger_future"), pg, "PostgreSQL copy");
     let q = "SELECT HEX(avatar), HEX(bio), name FROM shop_future.users WHERE id IN (1, 10, 149999) ORDER BY id";
     assert_eq!(test.sql(q), local.sql(q), "binary, NUL and unicode survive");
-    let bytes: u64 = text
-        .lines()
-        .find(|l| l.starts_with("shop "))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(0);
+    let bytes = streamed(&text, "shop");
     assert!(
         bytes > 30_000_000,
         "tens of MB streamed, got {bytes}: {text}"
@@ -457,6 +454,44 @@ fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) {
     // The source was read, and is remembered under its engine.
     let source_key = format!("{LOCAL_ENGINE} {LOCAL}-mariadb/shop_future");
     assert_eq!(records[&source_key]["read"], true, "{records}");
+    bytes
+}
+
+/// The BYTES column of binding `binding` in `turnout sync`'s table.
+fn streamed(text: &str, binding: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{binding} ")))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `--compress`: gzip inside the source's container, gunzip inside the
+/// target's; the same data arrives, in fewer bytes.
+fn compressed_on_the_wire(local: &Env, test: &Env, plain: u64) {
+    local.sql("UPDATE shop_future.orders SET amount = amount + 1 WHERE id % 2 = 0");
+    let after = local.maria_contents("shop_future");
+    let pg = local.pg_contents("ledger_future");
+    local.psql(
+        "ledger_future",
+        "UPDATE accounts SET memo = memo || ' z' WHERE id % 2 = 0",
+    );
+    let pg_after = local.pg_contents("ledger_future");
+    assert_ne!(pg, pg_after);
+    let out = test
+        .promote(local, "future", "future", &["--compress"])
+        .output()
+        .expect("turnout runs");
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(test.maria_contents("shop_future"), after);
+    assert_eq!(test.pg_contents("ledger_future"), pg_after);
+    let zipped = streamed(&text, "shop");
+    assert!(
+        zipped > 0 && zipped * 2 < plain,
+        "compressed {zipped} bytes, plain {plain}: {text}"
+    );
+    eprintln!("shop: {plain} bytes plain, {zipped} compressed");
 }
 
 /// A row written by hand into test-cloud's copy: the next promotion is

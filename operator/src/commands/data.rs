@@ -51,6 +51,7 @@ impl DataArgs {
             backup_dir: self.data_dir.join("backups"),
             keep_backups: self.keep_backups,
             state_dir: self.data_dir.clone(),
+            compress: false,
             timeouts: Timeouts {
                 query: Duration::from_secs(self.query_timeout.max(1)),
                 stream_idle: Duration::from_secs(self.stream_idle_timeout.max(1)),

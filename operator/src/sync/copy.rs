@@ -144,7 +144,16 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
         }
     }
     progress.phase(b, &format!("copy ({} rows)", look.source.rows()));
-    let (staging, staged) = stage(rt, (&src, &dst), step, &look, progress, status).await?;
+    let (staging, staged) = stage(
+        rt,
+        (&src, &dst),
+        step,
+        &look,
+        opts.compress,
+        progress,
+        status,
+    )
+    .await?;
     progress.phase(b, "swap");
     records.mark_pending(&key, &seen, &step.source.label(), staged.digest())?;
     // The swap moves the verified staging data as a whole (renames, SWAPDB),
@@ -183,6 +192,7 @@ async fn stage<R: DataExec>(
     (src, dst): (&Db<'_>, &Db<'_>),
     step: &StepPlan,
     look: &Look,
+    compress: bool,
     progress: &dyn SyncProgress,
     status: &mut SyncStep,
 ) -> Result<(String, Fingerprint), SyncError> {
@@ -191,7 +201,16 @@ async fn stage<R: DataExec>(
     engine::recreate(rt, dst, &staging).await?;
     let streaming = Instant::now();
     let b = step.binding.as_str();
-    match load_and_verify(rt, (src, sdb), (dst, &staging), &look.source, progress, b).await {
+    let load = load_and_verify(
+        rt,
+        (src, sdb),
+        (dst, &staging),
+        &look.source,
+        compress,
+        progress,
+        b,
+    );
+    match load.await {
         Ok((bytes, staged)) => {
             status.bytes = bytes;
             status.stream_ms = Some(ms_since(streaming));
@@ -239,10 +258,14 @@ async fn load_and_verify<R: DataExec>(
     (src, sdb): (&Db<'_>, &str),
     (dst, staging): (&Db<'_>, &str),
     source_fp: &Fingerprint,
+    compress: bool,
     progress: &dyn SyncProgress,
     b: &str,
 ) -> Result<(u64, Fingerprint), LoadFailure> {
-    let bytes = engine::transfer(rt, src, sdb, dst, staging, &|n| progress.bytes(b, n)).await?;
+    let bytes = engine::transfer(rt, src, sdb, dst, staging, compress, &|n| {
+        progress.bytes(b, n)
+    })
+    .await?;
     progress.phase(b, "verify");
     let staged = engine::fingerprint(rt, dst, staging).await?;
     if !source_fp.same_as(&staged) {

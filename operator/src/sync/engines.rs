@@ -100,13 +100,21 @@ pub async fn transfer<R: DataExec>(
     from: &str,
     dst: &Db<'_>,
     to: &str,
+    compress: bool,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, SyncError> {
     if recipe(dst) == Recipe::Redis {
         redis::transfer(rt, src, from, dst, to).await?;
         return Ok(0);
     }
-    let (export, import) = (dump(src, from), load(dst, to));
+    let (mut export, mut import) = (dump(src, from), load(dst, to));
+    if compress {
+        for (db, spec) in [(src, &export), (dst, &import)] {
+            check_compressible(rt, db, spec).await?;
+        }
+        export = super::compress::gzip_output(export);
+        import = super::compress::gunzip_input(import);
+    }
     let streamed = rt
         .stream(Source::Exec(&export), Sink::Exec(&import), on_bytes)
         .await?;
@@ -216,4 +224,32 @@ pub async fn size<R: DataExec>(rt: &R, db: &Db<'_>, name: &str) -> Result<u64, S
 /// loader must not be given (redis-cli prints one after its answer).
 pub fn ends_with_cli_newline(db: &Db) -> bool {
     recipe(db) == Recipe::Redis
+}
+
+/// Compression needs bash and gzip where `spec` runs; refused with the
+/// container's name before anything is written.
+async fn check_compressible<R: DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    spec: &crate::runtime::stream::ExecSpec,
+) -> Result<(), SyncError> {
+    let probe = db
+        .exec(["sh", "-c", super::compress::NEEDS])
+        .with_timeout(db.timeouts.query);
+    let found = rt.capture(&probe, None, 4096).await?;
+    if found.exit_code != 0 {
+        return Err(SyncError::Unsupported {
+            binding: db.at.label(),
+            message: format!(
+                "--compress needs bash and gzip in container {} ({}); copy without compression",
+                spec.container,
+                if db.at.side == crate::runtime::stream::Side::Source {
+                    "on the source's engine"
+                } else {
+                    "on this engine"
+                }
+            ),
+        });
+    }
+    Ok(())
 }

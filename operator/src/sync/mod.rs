@@ -10,6 +10,7 @@
 //! [`crate::runtime::stream::DataExec`].
 
 pub mod backup;
+pub mod compress;
 pub mod copy;
 pub mod db;
 pub mod engines;

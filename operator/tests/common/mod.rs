@@ -238,5 +238,6 @@ pub fn sync_options(dir: &Path) -> turnout::sync::run::SyncOptions {
         keep_backups: 3,
         state_dir: dir.join("data"),
         timeouts: Default::default(),
+        compress: false,
     }
 }
