@@ -36,12 +36,15 @@ e2e: setup
 	$(CARGO) nextest run -p turnout-e2e
 
 # Benchmarks (docs/benchmarks.md): the pure core, then switch, drift, converged
-# reconcile and idle cost against the Docker engine with the release binary.
-# About 4 minutes; BENCH_IDLE_SECONDS etc. shorten a trial run (see tests/benches/host.rs).
+# reconcile and idle cost against the Docker engine with the release binary,
+# then data copies on one engine and between two (a second engine started by
+# scripts/second-engine.sh). About 10 minutes; BENCH_IDLE_SECONDS etc. shorten a trial run (see tests/benches/host.rs).
 bench: setup
 	$(CARGO) build --release -p turnout
 	$(CARGO) bench -p turnout --bench core
 	$(CARGO) bench -p turnout-e2e --bench host
+	$(CARGO) bench -p turnout-e2e --bench sync
+	$(CARGO) bench -p turnout-e2e --bench promote
 
 # Fuzzing (docs/benchmarks.md): 1,000,000 inputs through the YAML loader and
 # every validation entry point, in a release build with overflow checks and

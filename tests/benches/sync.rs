@@ -7,21 +7,19 @@
 //! `cargo bench -p turnout-e2e --bench sync`. Knobs: BENCH_SYNC_MB (target
 //! size, default 220), BENCH_SYNC_RUNS (default 3).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/measure.rs"]
+mod measure;
+
+use std::process::Command;
+use std::time::Instant;
+
+use measure::{env_num, median, run_measured};
 
 use turnout_e2e::{BUSYBOX, MARIADB, PlanBuilder, docker, require_docker, temp_dir};
 
 const PLAN: &str = "bench-sync";
 const DB: &str = "bench-sync-mariadb";
 const PASSWORD: &str = "bench-Pw-1";
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
 
 fn sql(statement: &str) -> String {
     docker(&[
@@ -34,41 +32,6 @@ fn sql(statement: &str) -> String {
         "-e",
         statement,
     ])
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Runs a command, sampling its peak resident memory (kB) from /proc.
-fn run_measured(cmd: &mut Command) -> (Duration, u64, std::process::Output) {
-    let t0 = Instant::now();
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0u64;
-        let path = format!("/proc/{pid}/status");
-        while let Ok(s) = std::fs::read_to_string(&path) {
-            if s.contains("State:\tZ") {
-                break;
-            }
-            for line in s.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    peak = peak.max(v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        peak
-    });
-    let out = child.wait_with_output().expect("wait");
-    let took = t0.elapsed();
-    (took, sampler.join().unwrap_or(0), out)
 }
 
 fn seed(db: &str, rows: u64) {

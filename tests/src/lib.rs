@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub mod handmade;
 pub mod plan;
+pub mod second;
 pub mod stacks;
 
 pub use plan::{Container, PlanBuilder, Probe, Selection, Version, container, to_yaml};

@@ -21,6 +21,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use turnout_e2e::second::SecondEngine;
 use turnout_e2e::*;
 
 const ENGINE_NAME: &str = "e2e-promote-engine";
@@ -46,63 +47,6 @@ fn docker_on(engine: Option<&str>, args: &[&str]) -> Output {
         c.args(["-H", e]);
     }
     c.args(args).output().expect("the docker CLI is installed")
-}
-
-fn second_engine(args: &[&str]) -> Output {
-    Command::new("bash")
-        .arg(repo().join("scripts/second-engine.sh"))
-        .args(args)
-        .env("TURNOUT_ENGINE2_NAME", ENGINE_NAME)
-        .env("TURNOUT_ENGINE2_BRIDGE", ENGINE_BRIDGE)
-        .env("TURNOUT_ENGINE2_SUBNET", ENGINE_SUBNET)
-        .output()
-        .expect("bash runs scripts/second-engine.sh")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The test-cloud engine, stopped when dropped (its data root, and so the
-/// volumes of its databases, are kept).
-struct TestCloud;
-
-impl TestCloud {
-    fn start() -> TestCloud {
-        let out = second_engine(&["start", BUSYBOX, MARIADB.image, POSTGRES.image]);
-        let guard = TestCloud;
-        assert!(
-            out.status.success(),
-            "scripts/second-engine.sh start (needs root and dockerd): {}",
-            output_text(&out)
-        );
-        guard
-    }
-}
-
-impl Drop for TestCloud {
-    fn drop(&mut self) {
-        // turnout's containers of this test first, so none is left in the
-        // engine's data root; nothing else on it is touched.
-        remove_on(Some(&test_engine()), TEST);
-        let out = second_engine(&["stop"]);
-        if !out.status.success() {
-            eprintln!("scripts/second-engine.sh stop: {}", output_text(&out));
-        }
-    }
-}
-
-/// Removes the containers turnout created for `plan` on `engine`.
-fn remove_on(engine: Option<&str>, plan: &str) {
-    let filter = format!("label=dev.turnout.plan={plan}");
-    let managed = "label=dev.turnout.managed-by=turnout";
-    let ids = docker_on(
-        engine,
-        &["ps", "-aq", "--filter", managed, "--filter", &filter],
-    );
-    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-        let _ = docker_on(engine, &["rm", "-f", id]);
-    }
 }
 
 /// One environment: its plan file, engine, and turnout's directories on
@@ -361,7 +305,14 @@ fn data_moves_between_environments_on_two_engines_verified_guarded_and_traced() 
     std::fs::write(&secret, "promote-Pw-4a1b").expect("write the password");
     let _local_cleanup = Cleanup(LOCAL.to_string());
     remove_plan_containers(LOCAL);
-    let _cloud = TestCloud::start();
+    let cloud = SecondEngine::start(
+        ENGINE_NAME,
+        ENGINE_BRIDGE,
+        ENGINE_SUBNET,
+        &[BUSYBOX, MARIADB.image, POSTGRES.image],
+    )
+    .cleaning(TEST);
+    assert_eq!(cloud.address(), test_engine());
     lap(t0, "test-cloud engine up");
     let local = Env::new(
         &dir,
@@ -440,6 +391,7 @@ fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> u64 
         .output()
         .expect("turnout runs");
     let human = output_text(&human);
+    eprintln!("turnout lineage on test-cloud:\n{human}");
     let row = human
         .lines()
         .find(|l| l.starts_with(&format!("{TEST}-postgres/ledger_future")))
