@@ -15,7 +15,8 @@ use crate::core::model::{Role, RunState};
 use crate::lock::HostLock;
 use crate::output::Table;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::secrets::LocalSecrets;
 use crate::sync::run::run_sync;
 use crate::sync::{StepPlan, check_promotion, plan_steps, plan_steps_between};
@@ -60,7 +61,7 @@ pub struct SyncArgs {
 
 impl SyncArgs {
     /// Copies on the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         let (plan_name, plan) = one_plan(&self.files)?;
         let violations = turnout_crds::validate::validate_plan(&plan);
         if !violations.is_empty() {
@@ -76,7 +77,7 @@ impl SyncArgs {
             return Ok(ExitCode::SUCCESS);
         }
         let _lock = HostLock::acquire(&self.state.dir.join("turnout.lock")).await?;
-        let address = address::resolve(engine.as_deref())?;
+        let address = address::resolve(&engine)?;
         let rt = Arc::new(DockerRuntime::connect_to(address).await?);
         eprintln!("engine: {}", rt.describe());
         refuse_while_target_runs(rt.as_ref(), &plan_name, to).await?;
