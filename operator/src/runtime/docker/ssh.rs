@@ -137,6 +137,10 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
             let stdin = child.stdin.take().ok_or_else(missing)?;
             let stdout = child.stdout.take().ok_or_else(missing)?;
             if let Some(stderr) = child.stderr.take() {
+                // Counted before the reader starts, so `said` waits for it.
+                if let Ok(mut c) = diagnostics.0.lock() {
+                    c.open += 1;
+                }
                 tokio::spawn(collect(stderr, diagnostics));
             }
             Ok(SshStream {
@@ -151,9 +155,6 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
 /// Reads one ssh's stderr into `diagnostics`, bounded, without control
 /// characters (a server's banner is someone else's text).
 async fn collect(mut stderr: tokio::process::ChildStderr, diagnostics: SshDiagnostics) {
-    if let Ok(mut c) = diagnostics.0.lock() {
-        c.open += 1;
-    }
     let mut kept = Vec::new();
     let mut buf = [0u8; 1024];
     while let Ok(n) = stderr.read(&mut buf).await {
