@@ -64,8 +64,20 @@ fn ca(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", &key, "-out", &cert, "-days", "2", "-subj",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-subj",
             &format!("/CN=e2e-remote {name}"),
         ],
     );
@@ -79,16 +91,39 @@ fn signed(dir: &Path, name: &str, ca: &str, ext: &str, serial: &str) {
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &key, "-out", &csr, "-subj", &format!("/CN=e2e-remote {name}"),
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN=e2e-remote {name}"),
         ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", &format!("{ca}.pem"), "-CAkey",
-            &format!("{ca}-key.pem"), "-set_serial", serial, "-days", "2", "-out",
-            &format!("{name}.pem"), "-extfile", &ext_file,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}-key.pem"),
+            "-set_serial",
+            serial,
+            "-days",
+            "2",
+            "-out",
+            &format!("{name}.pem"),
+            "-extfile",
+            &ext_file,
         ],
     );
 }
@@ -120,7 +155,13 @@ pub fn make(dir: &Path) -> TlsFiles {
         &format!("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n{usage}"),
         "1001",
     );
-    signed(dir, "client", "ca", &format!("extendedKeyUsage=clientAuth\n{usage}"), "1002");
+    signed(
+        dir,
+        "client",
+        "ca",
+        &format!("extendedKeyUsage=clientAuth\n{usage}"),
+        "1002",
+    );
     TlsFiles {
         server: dir.to_path_buf(),
         client: client_dir(dir, "client-dir", "ca", 0o600),

@@ -27,7 +27,13 @@ fn turnout_reads_an_engine_over_ssh_and_fails_fast_when_it_cannot() {
     let addr = format!("ssh://{USER}@127.0.0.1:{SSH_PORT}");
 
     let (out, took) = turnout(
-        &["import", "--engine", &addr, "--version", "web=e2e-remote-ssh-web-"],
+        &[
+            "import",
+            "--engine",
+            &addr,
+            "--version",
+            "web=e2e-remote-ssh-web-",
+        ],
         &env,
     );
     let text = output_text(&out);
@@ -51,7 +57,11 @@ fn turnout_reads_an_engine_over_ssh_and_fails_fast_when_it_cannot() {
 
     let (out, _) = turnout(&["apply", &plan, "--engine", &addr], &env);
     let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(2), "apply on a remote engine: {text}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "apply on a remote engine: {text}"
+    );
     assert!(text.contains("Run turnout on that host"), "{text}");
 
     failures(&ssh_dir, &home, &addr);
@@ -83,7 +93,10 @@ fn failures(ssh_dir: &std::path::Path, home: &str, addr: &str) {
             text.contains(&format!("\"{engine}\"")) && text.contains(why),
             "names the engine and ssh's reason ({why}): {text}"
         );
-        assert!(text.contains("works from this machine"), "says what to check: {text}");
+        assert!(
+            text.contains("works from this machine"),
+            "says what to check: {text}"
+        );
         assert!(
             took < Duration::from_secs(10),
             "{why}: took {took:?}, should fail fast"

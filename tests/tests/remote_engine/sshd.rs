@@ -9,7 +9,7 @@
 //! runs /usr/bin/ssh with that config, first on the PATH turnout gets.
 //! root's ~/.ssh is not read or written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -47,11 +47,22 @@ fn keygen(file: &Path) {
 /// Creates [`USER`] unless it exists: no password (`*` cannot be typed,
 /// and is not a locked account, which sshd would refuse without PAM).
 fn ensure_user() {
-    if Command::new("id").arg(USER).output().is_ok_and(|o| o.status.success()) {
+    if Command::new("id")
+        .arg(USER)
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         return;
     }
     run(Command::new("useradd").args([
-        "--create-home", "--shell", "/bin/sh", "--groups", "docker", "--password", "*", USER,
+        "--create-home",
+        "--shell",
+        "/bin/sh",
+        "--groups",
+        "docker",
+        "--password",
+        "*",
+        USER,
     ]));
 }
 
@@ -77,7 +88,10 @@ pub fn start(dir: &Path) -> Sshd {
     std::fs::write(dir.join("sshd_config"), config).expect("write sshd_config");
     // sshd's privilege separation directory (shared with any system sshd; kept).
     std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
-    run(Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(dir.join("sshd_config")));
+    run(Command::new("/usr/sbin/sshd")
+        .arg("-t")
+        .arg("-f")
+        .arg(dir.join("sshd_config")));
     let log = std::fs::File::create(dir.join("sshd.log")).expect("sshd log");
     let child = Command::new("/usr/sbin/sshd")
         .args(["-D", "-e", "-f"])
@@ -119,7 +133,10 @@ pub fn client(dir: &Path, name: &str, key: &str, known: bool) -> String {
     let wrapper = c.join("bin/ssh");
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n", c.join("ssh_config").display()),
+        format!(
+            "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+            c.join("ssh_config").display()
+        ),
     )
     .expect("bin/ssh");
     use std::os::unix::fs::PermissionsExt;
@@ -127,12 +144,27 @@ pub fn client(dir: &Path, name: &str, key: &str, known: bool) -> String {
     path_with(&c.join("bin"))
 }
 
-fn path_with(bin: &PathBuf) -> String {
+fn path_with(bin: &Path) -> String {
     format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
     )
+}
+
+/// Client `ssh` processes going to the test sshd whose parent is `parent`.
+pub fn ssh_children_of(parent: u32) -> Vec<u32> {
+    ssh_clients()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The parent pid is the second field after the command name.
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .is_some_and(|p| p == parent.to_string())
+            })
+        })
+        .collect()
 }
 
 /// Client `ssh` processes going to the test sshd (turnout's, and any a

@@ -20,10 +20,19 @@ fn turnout_reads_an_engine_over_tls_and_refuses_tls_it_cannot_trust() {
     let plan = write_plan(&dir.0, PLAN, 27600);
     let addr = format!("tcp://127.0.0.1:{TLS_PORT}");
     let client = tls.client.display().to_string();
-    let import = ["import", "--engine", &addr, "--version", "web=e2e-remote-tls-web-"];
+    let import = [
+        "import",
+        "--engine",
+        &addr,
+        "--version",
+        "web=e2e-remote-tls-web-",
+    ];
 
     // The Docker CLI's way: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
-    let cli_env = [("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", client.as_str())];
+    let cli_env = [
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", client.as_str()),
+    ];
     let (out, _) = turnout(&import, &cli_env);
     let text = output_text(&out);
     assert!(out.status.success(), "import over TLS: {text}");
@@ -44,16 +53,33 @@ fn turnout_reads_an_engine_over_tls_and_refuses_tls_it_cannot_trust() {
     let mut flagged = import.to_vec();
     flagged.extend(["--engine-certs", &client]);
     let (out, _) = turnout(&flagged, &[]);
-    assert!(out.status.success(), "import with --engine-certs: {}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "import with --engine-certs: {}",
+        output_text(&out)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(WEB));
 
     // plan reads it, and says which checks it could not make from here.
     let plan_file = plan.display().to_string();
-    let (out, _) = turnout(&["plan", &plan_file, "--engine", &addr, "--engine-certs", &client], &[]);
+    let (out, _) = turnout(
+        &[
+            "plan",
+            &plan_file,
+            "--engine",
+            &addr,
+            "--engine-certs",
+            &client,
+        ],
+        &[],
+    );
     let text = output_text(&out);
     assert!(out.status.success(), "plan over TLS: {text}");
     assert!(text.contains(&format!("Engine: {addr} (Docker ")), "{text}");
-    assert!(text.contains("processes outside Docker are not checked"), "{text}");
+    assert!(
+        text.contains("processes outside Docker are not checked"),
+        "{text}"
+    );
     assert!(text.contains(&format!("{PLAN}-future-service-1")), "{text}");
 
     refusals(&tls, &addr, &plan_file);
@@ -66,7 +92,11 @@ fn refusals(tls: &certs::TlsFiles, addr: &str, plan_file: &str) {
     let wrong = tls.wrong_ca.display().to_string();
     let (out, took) = turnout(&["import", "--engine", addr, "--engine-certs", &wrong], &[]);
     let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(2), "a CA that did not sign the engine: {text}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a CA that did not sign the engine: {text}"
+    );
     assert!(
         text.contains(&format!("\"{addr}\""))
             && text.contains("signed its certificate")
@@ -77,7 +107,10 @@ fn refusals(tls: &certs::TlsFiles, addr: &str, plan_file: &str) {
     seen.push(text);
 
     let exposed = tls.exposed.display().to_string();
-    let (out, _) = turnout(&["import", "--engine", addr, "--engine-certs", &exposed], &[]);
+    let (out, _) = turnout(
+        &["import", "--engine", addr, "--engine-certs", &exposed],
+        &[],
+    );
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "a key others can read: {text}");
     let key = tls.exposed.join("key.pem").display().to_string();
@@ -89,7 +122,10 @@ fn refusals(tls: &certs::TlsFiles, addr: &str, plan_file: &str) {
 
     // Plain TCP: DOCKER_TLS_VERIFY unset, no --engine-certs.
     let client = tls.client.display().to_string();
-    let (out, _) = turnout(&["import", "--engine", addr], &[("DOCKER_CERT_PATH", &client)]);
+    let (out, _) = turnout(
+        &["import", "--engine", addr],
+        &[("DOCKER_CERT_PATH", &client)],
+    );
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "plain TCP: {text}");
     assert!(
@@ -100,16 +136,32 @@ fn refusals(tls: &certs::TlsFiles, addr: &str, plan_file: &str) {
 
     // apply changes the host it runs on: never another host's engine.
     let (out, _) = turnout(
-        &["apply", plan_file, "--engine", addr, "--engine-certs", &client],
+        &[
+            "apply",
+            plan_file,
+            "--engine",
+            addr,
+            "--engine-certs",
+            &client,
+        ],
         &[],
     );
     let text = output_text(&out);
-    assert_eq!(out.status.code(), Some(2), "apply on a remote engine: {text}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "apply on a remote engine: {text}"
+    );
     assert!(text.contains("Run turnout on that host"), "{text}");
     assert!(
-        engine2(&["ps", "-aq", "--filter", "label=dev.turnout.managed-by=turnout"])
-            .stdout
-            .is_empty(),
+        engine2(&[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=dev.turnout.managed-by=turnout"
+        ])
+        .stdout
+        .is_empty(),
         "apply created nothing on the remote engine"
     );
     seen.push(text);
