@@ -12,6 +12,7 @@ use crate::commands::{
     apply, backups, completions, crds, import, lineage, man, plan, ports, restore, run, standalone,
     status, sync, validate,
 };
+use crate::runtime::docker::address::EngineFlags;
 
 /// turnout keeps a Docker host on one selected version of a multi-version
 /// application stack: shared databases on their standard ports, exactly one
@@ -33,11 +34,10 @@ pub struct GlobalArgs {
     /// Log format (levels with RUST_LOG, e.g. RUST_LOG=turnout=debug).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// The Docker engine to act on, as the Docker CLI's --host names it (default: unix:///var/run/docker.sock); ssh://, tcp:// and Docker contexts are refused.
+    /// The Docker engine to act on, as the Docker CLI's --host names it (default: unix:///var/run/docker.sock): ssh://USER@HOST, or tcp://HOST:2376 with TLS, for plan, import and sync; apply, standalone, run and restore act on this machine's engine only.
     // One paragraph: a second would give every command's --help the long
-    // layout. The commands that talk to the engine are apply, plan, import,
-    // sync, restore, standalone and run; an address turnout cannot use is never
-    // replaced by the local socket.
+    // layout. An address turnout cannot use is never replaced by the local
+    // socket; Docker contexts are refused (address.rs says why).
     #[arg(
         long,
         global = true,
@@ -46,6 +46,19 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub engine: Option<String>,
+    /// Directory of the TLS files for a tcp:// engine (ca.pem, cert.pem, key.pem; key mode 0600); naming it turns TLS verification on (default: DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub engine_certs: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// What the command line says about the engine.
+    pub fn engine_flags(&self) -> EngineFlags {
+        EngineFlags {
+            engine: self.engine.clone(),
+            certs: self.engine_certs.clone(),
+        }
+    }
 }
 
 impl Cli {
@@ -89,9 +102,9 @@ pub enum Command {
 }
 
 impl Command {
-    /// Runs the command; `engine` is the `--engine` flag, for the commands
-    /// that talk to the Docker engine.
-    pub fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    /// Runs the command; `engine` is what `--engine` and `--engine-certs`
+    /// said, for the commands that talk to the Docker engine.
+    pub fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         match self {
             Command::Validate(args) => args.run(),
             Command::Ports(args) => args.run(),
@@ -100,7 +113,7 @@ impl Command {
             Command::Plan(args) => block_on(args.run(engine)),
             Command::Apply(args) => block_on(args.run(engine)),
             Command::Import(args) => block_on(args.run(engine)),
-            Command::Status(args) => block_on(args.run()),
+            Command::Status(args) => block_on(args.run(engine)),
             Command::Sync(args) => block_on(args.run(engine)),
             Command::Backups(args) => args.run(),
             Command::Lineage(args) => args.run(),

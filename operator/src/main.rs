@@ -10,7 +10,7 @@ use turnout::cli::{Cli, LogFormat};
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
     init_logging(cli.global.log_format);
-    match cli.command.run(cli.global.engine) {
+    match cli.command.run(cli.global.engine_flags()) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

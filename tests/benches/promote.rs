@@ -49,7 +49,15 @@ fn sql(engine: Option<&str>, container: &str, statement: &str) -> String {
         c.args(["-H", e]);
     }
     let out = c
-        .args(["exec", container, "mariadb", "-uroot", "--batch", "--skip-column-names", "-e"])
+        .args([
+            "exec",
+            container,
+            "mariadb",
+            "-uroot",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+        ])
         .arg(statement)
         .output()
         .expect("docker runs");
@@ -117,7 +125,13 @@ fn main() {
              USE bench_a; INSERT INTO payload SELECT seq, MD5(seq), REPEAT(MD5(seq), 28), UNHEX(REPEAT(MD5(seq * 7), 4)) FROM seq_1_to_{rows};"
         ),
     );
-    let count = |db: &str| sql(Some(&remote), &dst_db, &format!("SELECT COUNT(*) FROM {db}.payload"));
+    let count = |db: &str| {
+        sql(
+            Some(&remote),
+            &dst_db,
+            &format!("SELECT COUNT(*) FROM {db}.payload"),
+        )
+    };
 
     let raw = |compress: bool| {
         sql(
@@ -153,7 +167,14 @@ fn main() {
             .arg("unix:///var/run/docker.sock")
             .arg("--source-plan")
             .arg(&src_file)
-            .args(["--from", "a", "--to", "a", "--no-backup", "--allow-overwrite-newer"])
+            .args([
+                "--from",
+                "a",
+                "--to",
+                "a",
+                "--no-backup",
+                "--allow-overwrite-newer",
+            ])
             .args(if compress { vec!["--compress"] } else { vec![] })
             .arg(&dst_file)
             .arg("--state-dir")
@@ -189,7 +210,14 @@ fn main() {
                 whole_s[i]
             );
         }
-        figures.push((compress, median(raw_s), median(stream_s), median(whole_s), bytes, peak));
+        figures.push((
+            compress,
+            median(raw_s),
+            median(stream_s),
+            median(whole_s),
+            bytes,
+            peak,
+        ));
     }
     sql(Some(&remote), &dst_db, "DROP DATABASE IF EXISTS bench_raw");
 

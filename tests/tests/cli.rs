@@ -180,10 +180,13 @@ fn the_bash_completion_script_completes_every_command_and_their_flags() {
         bash_completes(&script, &["sync", "--allow"]),
         vec!["--allow-overwrite-newer"]
     );
-    assert_eq!(bash_completes(&script, &["--eng"]), vec!["--engine"]);
     assert_eq!(
-        bash_completes(&script, &["apply", "x.yaml", "--eng"]),
-        vec!["--engine"],
+        bash_completes(&script, &["--eng"]),
+        vec!["--engine", "--engine-certs"]
+    );
+    assert_eq!(
+        bash_completes(&script, &["apply", "x.yaml", "--engine-c"]),
+        vec!["--engine-certs"],
         "a global flag after the command too"
     );
 }

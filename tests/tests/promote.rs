@@ -379,7 +379,9 @@ fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> u64 
     );
 
     let records = lineage(test);
-    let key = format!("{TEST}-mariadb/shop_future");
+    // Databases on an engine other than the local socket are recorded
+    // under its address.
+    let key = format!("{} {TEST}-mariadb/shop_future", test_engine());
     let l = &records[&key]["lineage"];
     assert_eq!(l["environment"], "local", "{records}");
     assert_eq!(l["version"], "future", "{records}");
@@ -394,7 +396,7 @@ fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> u64 
     eprintln!("turnout lineage on test-cloud:\n{human}");
     let row = human
         .lines()
-        .find(|l| l.starts_with(&format!("{TEST}-postgres/ledger_future")))
+        .find(|l| l.starts_with(&format!("{} {TEST}-postgres/ledger_future", test_engine())))
         .unwrap_or_else(|| panic!("no lineage row for the ledger: {human}"));
     assert!(
         row.contains("written")

@@ -14,7 +14,8 @@ use crate::commands::data::DataArgs;
 use crate::core::Action;
 use crate::lock::HostLock;
 use crate::reconcile::{Outcome, Progress, Run, Target};
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::status::{StandaloneStatus, write_atomically};
 use crate::status::{ready_condition, status_of};
 use crate::target::load_target;
@@ -73,7 +74,7 @@ impl Progress for Bar {
 
 impl ApplyArgs {
     /// One reconcile on the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         let ApplyArgs {
             files,
             status_file,
@@ -84,7 +85,7 @@ impl ApplyArgs {
         let mut target = load_target(&files)?;
         target.adopt |= adopt;
         let _lock = HostLock::acquire(&state.dir.join("turnout.lock")).await?;
-        let address = address::resolve(engine.as_deref())?;
+        let address = address::resolve_local(&engine, "apply")?;
         let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
         let engine = runtime.describe();
         eprintln!("engine: {engine}");

@@ -15,7 +15,8 @@ use turnout_crds::load::Documents;
 use crate::commands::validate::{print_documents, validate_documents};
 use crate::files::{create_file, replace_file};
 use crate::import::{Layout, Names, Sorted, to_yaml};
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 
 /// Describe a host built by hand (`docker run`) as a PortPlan and VersionSelection to review.
 ///
@@ -74,7 +75,7 @@ fn version_prefix(s: &str) -> Result<(String, String), String> {
 
 impl ImportArgs {
     /// Reads the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         if let Some(out) = &self.out
             && !self.force
             && out.symlink_metadata().is_ok()
@@ -84,7 +85,7 @@ impl ImportArgs {
                 out.display()
             );
         }
-        let address = address::resolve(engine.as_deref())?;
+        let address = address::resolve(&engine)?;
         let runtime = DockerRuntime::connect_to(address).await?;
         eprintln!("engine: {}", runtime.describe());
         let found = runtime.inspect_for_import().await?;

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::core::{Action, Blocker};
-use crate::host::ProcHost;
+use crate::host::{HostPorts, ProcHost, StaticHost};
 use crate::output::{Format, Table, write_data};
 use crate::reconcile::Reconciler;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::secrets::{LocalSecrets, SecretFiles};
 use crate::target::load_target;
 
@@ -36,7 +37,7 @@ pub struct PlanArgs {
 
 impl PlanArgs {
     /// Plans against the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         plan(self.files, self.output, self.adopt, engine).await
     }
 }
@@ -50,6 +51,9 @@ struct PlanView {
     active_version: String,
     actions: Vec<Action>,
     blockers: Vec<Blocker>,
+    /// Whether listeners outside Docker were looked for on the host's
+    /// ports (only when the engine is on this machine).
+    host_ports_checked: bool,
     /// What the switch's data sync would overwrite.
     overwrites: Vec<crate::sync::copy::Overwrite>,
 }
@@ -58,11 +62,11 @@ async fn plan(
     files: Vec<PathBuf>,
     format: Format,
     adopt: bool,
-    engine: Option<String>,
+    engine: EngineFlags,
 ) -> anyhow::Result<ExitCode> {
     let mut target = load_target(&files)?;
     target.adopt |= adopt;
-    let address = address::resolve(engine.as_deref())?;
+    let address = address::resolve(&engine)?;
     let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
     let observed = runtime.list().await?;
     let (desired, actions) = match crate::core::plan(&target, &observed) {
@@ -74,12 +78,14 @@ async fn plan(
             return Ok(ExitCode::FAILURE);
         }
     };
+    let remote = runtime.address().is_remote();
     let blockers = if actions.is_empty() {
         Vec::new()
+    } else if remote {
+        // This machine's /proc/net says nothing about another host's ports.
+        preflight(runtime.clone(), StaticHost::default(), &desired, &observed).await
     } else {
-        // The secrets directory is not written by a preflight.
-        let r = Reconciler::new(runtime.clone(), ProcHost, SecretFiles::new("/nonexistent"));
-        r.preflight(&desired, &observed, false).await
+        preflight(runtime.clone(), ProcHost, &desired, &observed).await
     };
     let mut overwrites = Vec::new();
     let from = crate::reconcile::switch_from(
@@ -113,6 +119,7 @@ async fn plan(
         active_version: target.selection.active_version.clone(),
         actions,
         blockers,
+        host_ports_checked: !remote,
         overwrites,
     };
     let mut out = std::io::stdout().lock();
@@ -123,8 +130,26 @@ async fn plan(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What would block the actions, `host` giving the listeners outside Docker.
+async fn preflight<H: HostPorts>(
+    runtime: Arc<DockerRuntime>,
+    host: H,
+    desired: &crate::core::Desired,
+    observed: &[crate::core::model::ObservedContainer],
+) -> Vec<Blocker> {
+    // The secrets directory is not written by a preflight.
+    let r = Reconciler::new(runtime, host, SecretFiles::new("/nonexistent"));
+    r.preflight(desired, observed, false).await
+}
+
 fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
     writeln!(out, "Engine: {}", v.engine)?;
+    if !v.host_ports_checked && !v.actions.is_empty() {
+        writeln!(
+            out,
+            "Note: the engine is on another host; ports held there by processes outside Docker are not checked (turnout apply on that host checks them)."
+        )?;
+    }
     if v.actions.is_empty() {
         writeln!(
             out,

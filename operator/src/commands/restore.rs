@@ -11,7 +11,8 @@ use crate::cli::StateDir;
 use crate::core::model::Role;
 use crate::lock::HostLock;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::secrets::LocalSecrets;
 use crate::sync::backup::backup_dir_of;
 use crate::sync::restore::restore;
@@ -39,7 +40,7 @@ pub struct RestoreArgs {
 
 impl RestoreArgs {
     /// Restores into the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         let RestoreArgs {
             files,
             backup,
@@ -64,7 +65,7 @@ impl RestoreArgs {
             bail!("{} does not exist", backup.display());
         }
         let _lock = HostLock::acquire(&state.dir.join("turnout.lock")).await?;
-        let rt = DockerRuntime::connect_to(address::resolve(engine.as_deref())?).await?;
+        let rt = DockerRuntime::connect_to(address::resolve_local(&engine, "restore")?).await?;
         eprintln!("engine: {}", rt.describe());
         refuse_while_its_version_runs(&rt, &plan_name, &plan, &target).await?;
         let b = bar();

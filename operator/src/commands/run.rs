@@ -25,7 +25,8 @@ use crate::http::Shared;
 use crate::lock::HostLock;
 use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
-use crate::runtime::docker::{DockerRuntime, address};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::secrets::SecretFiles;
 
 /// Run as a Kubernetes operator for this host: reconcile VersionSelections
@@ -146,7 +147,7 @@ fn host_name() -> anyhow::Result<String> {
 impl RunArgs {
     /// Runs the operator, driving the engine `engine` (`--engine`, else
     /// `DOCKER_HOST`) names, until a signal or the loss of the Lease.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         // kube's TLS needs one process-wide crypto provider; several crates bring rustls.
         let _ = rustls::crypto::ring::default_provider().install_default();
         // One reconciler per host, whoever drives it (operator, standalone, apply).
@@ -157,7 +158,7 @@ impl RunArgs {
             self.selector.as_deref(),
             client.default_namespace(),
         )?;
-        let address = address::resolve(engine.as_deref())?;
+        let address = address::resolve_local(&engine, "run")?;
         let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
         info!(engine = %runtime.describe(), "driving the Docker engine");
         let metrics = Arc::new(Metrics::new());

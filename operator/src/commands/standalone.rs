@@ -76,7 +76,10 @@ pub struct StandaloneArgs {
 impl StandaloneArgs {
     /// Runs until SIGINT/SIGTERM, driving the engine `engine` (`--engine`,
     /// else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(
+        self,
+        engine: crate::runtime::docker::address::EngineFlags,
+    ) -> anyhow::Result<ExitCode> {
         let git = self.git.map(|url| {
             GitSource::new(
                 &url,

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::output::{Format, Table, write_data};
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::status::StandaloneStatus;
 
 /// Show the status of the running standalone turnout.
@@ -28,7 +29,16 @@ pub struct StatusArgs {
 }
 
 impl StatusArgs {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    /// `engine`: an `--engine` typed on the command line is refused, not
+    /// ignored: this command reads a running turnout, not an engine, and a
+    /// person asking about another host must not be shown this one.
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
+        if let Some(raw) = engine.engine.as_deref() {
+            bail!(
+                "turnout status asks the running turnout (--addr, or --status-file), not a Docker engine, so --engine {} would not be used. To read an engine, here or on another host: turnout plan FILE --engine ADDR, or turnout import --engine ADDR",
+                address::shown(raw)
+            );
+        }
         run(self.addr, self.status_file, self.output).await
     }
 }

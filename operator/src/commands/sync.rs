@@ -15,8 +15,9 @@ use crate::core::model::{Role, RunState};
 use crate::lock::HostLock;
 use crate::output::Table;
 use crate::runtime::ContainerRuntime;
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::{self, EngineAddress, EngineFlags};
 use crate::runtime::docker::two::TwoEngines;
-use crate::runtime::docker::{DockerRuntime, address};
 use crate::secrets::LocalSecrets;
 use crate::sync::run::run_sync;
 use crate::sync::{StepPlan, check_promotion, plan_steps, plan_steps_between};
@@ -56,6 +57,10 @@ pub struct SyncArgs {
     /// through turnout, into this engine.
     #[arg(long, value_name = "ADDRESS", requires = "source_plan")]
     pub source_engine: Option<String>,
+    /// The TLS client certificates (ca.pem, cert.pem, key.pem) for a
+    /// tcp:// --source-engine (default: DOCKER_CERT_PATH, else ~/.docker).
+    #[arg(long, value_name = "DIR", requires = "source_engine")]
+    pub source_engine_certs: Option<PathBuf>,
     /// Allow copying into an earlier stage (prod -> test).
     #[arg(long)]
     pub force: bool,
@@ -71,7 +76,7 @@ pub struct SyncArgs {
 
 impl SyncArgs {
     /// Copies on the engine `engine` (`--engine`, else `DOCKER_HOST`) names.
-    pub async fn run(self, engine: Option<String>) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, engine: EngineFlags) -> anyhow::Result<ExitCode> {
         let (plan_name, plan) = one_plan(&self.files)?;
         let violations = turnout_crds::validate::validate_plan(&plan);
         if !violations.is_empty() {
@@ -90,14 +95,22 @@ impl SyncArgs {
         let source_rt = match &self.source_engine {
             None => None,
             Some(raw) => {
-                let source =
-                    DockerRuntime::connect_to(address::parse(raw, "--source-engine")?).await?;
+                let certs = self.source_engine_certs.as_deref();
+                let address = address::parse_flag(raw, "--source-engine", certs)?;
+                let source = DockerRuntime::connect_to(address).await?;
                 eprintln!("source engine: {}", source.describe());
                 Some(Arc::new(source))
             }
         };
         let _lock = HostLock::acquire(&self.state.dir.join("turnout.lock")).await?;
-        let address = address::resolve(engine.as_deref())?;
+        let address = address::resolve(&engine)?;
+        // Records of databases on an engine other than the local socket are
+        // kept under its address: the same names on two hosts stay apart.
+        let scope = (address != EngineAddress::Unix(address::DEFAULT_SOCKET.into()))
+            .then(|| address.to_string());
+        for step in &mut steps {
+            step.target_engine = scope.clone();
+        }
         let rt = Arc::new(DockerRuntime::connect_to(address).await?);
         eprintln!("engine: {}", rt.describe());
         refuse_while_target_runs(rt.as_ref(), &plan_name, to).await?;

@@ -25,6 +25,7 @@ use crate::lock::HostLock;
 use crate::metrics::ReasonLabel;
 use crate::reconcile::{Outcome, Progress, RETRY_AFTER, Reconciler, Run, Target};
 use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::EngineFlags;
 use crate::status::{StandaloneStatus, status_of, write_atomically};
 use file_syncs::FileSyncs;
 use triggers::Trigger;
@@ -49,9 +50,10 @@ pub struct Options {
     pub http: crate::http::Limits,
     /// When to stop restarting a container that keeps going down.
     pub crash: crate::reconcile::CrashLimit,
-    /// The engine to drive, as `--engine` gave it (`None`: `DOCKER_HOST`,
-    /// else the local socket; see `runtime::docker::address::resolve`).
-    pub engine: Option<String>,
+    /// The engine to drive, as `--engine` gave it (else `DOCKER_HOST`,
+    /// else the local socket; see `runtime::docker::address::resolve_local`):
+    /// this machine's, since the port checks read its `/proc/net`.
+    pub engine: EngineFlags,
 }
 
 /// Logs each action as it runs.
@@ -91,7 +93,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         return Ok(());
     };
     let _watcher = triggers::watch_file(&file, tx.clone())?;
-    let runtime = Arc::new(triggers::connect_until_up(opts.engine.as_deref(), &cancel).await?);
+    let runtime = Arc::new(triggers::connect_until_up(&opts.engine, &cancel).await?);
     info!(engine = %runtime.describe(), "driving the Docker engine");
     triggers::spawn_events(runtime.clone(), tx.clone());
     triggers::spawn_ticker(opts.resync, tx.clone());

@@ -14,6 +14,7 @@ use tracing::warn;
 
 use crate::core::target::Target;
 use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::EngineFlags;
 use crate::runtime::{ContainerRuntime, RuntimeEvent};
 
 /// Something that may call for a reconcile.
@@ -98,10 +99,10 @@ pub fn spawn_shutdown(cancel: CancellationToken, tx: mpsc::Sender<Trigger>) {
 /// waiting while it is away; an address that cannot be used is an error at
 /// once (waiting would not change it).
 pub async fn connect_until_up(
-    engine: Option<&str>,
+    engine: &EngineFlags,
     cancel: &CancellationToken,
 ) -> anyhow::Result<DockerRuntime> {
-    let address = crate::runtime::docker::address::resolve(engine)?;
+    let address = crate::runtime::docker::address::resolve_local(engine, "standalone")?;
     let mut delay = Duration::from_millis(250);
     loop {
         match DockerRuntime::connect_to(address.clone()).await {

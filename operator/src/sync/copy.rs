@@ -12,7 +12,7 @@ use turnout_crds::datasync::SyncStep;
 use super::backup::backup_db;
 use super::db::{Db, Fingerprint, Timeouts};
 use super::engines as engine;
-use super::record::{Lineage, Records, key as record_key};
+use super::record::{Lineage, Records};
 use super::run::{SyncOptions, SyncProgress};
 use super::{Endpoint, StepPlan, SyncError};
 use crate::runtime::stream::{DataExec, SecretValue};
@@ -71,7 +71,7 @@ async fn look<R: DataExec>(
     }
     let pending = records
         .entries
-        .get(&step.target.label())
+        .get(&step.target_key())
         .is_some_and(|r| r.pending.is_some());
     engine::recover(rt, dst, tdb, pending).await?;
     let target_exists = engine::exists(rt, dst, tdb).await?;
@@ -107,13 +107,12 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
     let src = db_of(secrets, &step.source, opts.timeouts)?;
     let dst = db_of(secrets, &step.target, opts.timeouts)?;
     let mut records = Records::load(&opts.state_dir)?;
-    let key = step.target.label();
+    let key = step.target_key();
     progress.phase(b, "inspect");
     let look = look(rt, (&src, &dst), step, &records).await?;
     // What the source held when read: writes into it after this are writes
     // a later copy into it (switching back) must not overwrite unseen.
-    let source_key = record_key(step.origin.engine.as_deref(), &step.source.label());
-    records.seen(&source_key, &look.source)?;
+    records.seen(&step.source_key(), &look.source)?;
     let lineage = lineage(step, &look.source);
     status.source_checksum = Some(look.source.digest());
     status.rows = Some(look.source.rows());

@@ -175,9 +175,24 @@ pub struct StepPlan {
     pub target: Endpoint,
     /// Where the source's data lives: its environment, engine and version.
     pub origin: Origin,
+    /// The target's engine, when it is not the local socket: the key of
+    /// the target's record carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_engine: Option<String>,
 }
 
 impl StepPlan {
+    /// The key of the target's record (see [`record::key`]).
+    pub fn target_key(&self) -> String {
+        record::key(self.target_engine.as_deref(), &self.target.label())
+    }
+
+    /// The key of the source's record: on its own engine, else the target's.
+    pub fn source_key(&self) -> String {
+        let engine = self.origin.engine.as_deref();
+        record::key(engine.or(self.target_engine.as_deref()), &self.source.label())
+    }
+
     /// The source is on another engine (another environment's host), at
     /// `address`: its commands run there.
     pub fn from_engine(&mut self, address: String) {

@@ -162,6 +162,7 @@ pub fn plan_steps_between(
                 engine: None,
                 version: from.to_string(),
             },
+            target_engine: None,
         });
     }
     Ok(steps)

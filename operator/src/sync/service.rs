@@ -201,7 +201,7 @@ pub async fn copy_service<R: DataExec>(
     status.source_checksum = Some(source_digest.clone());
     let now = export_digest(rt, &step.target, opts).await?;
     let mut records = Records::load(&opts.state_dir)?;
-    let key = step.target.label();
+    let key = step.target_key();
     records.check_unchanged(&key, &now, opts.allow_overwrite_newer)?;
     if now == source_digest {
         progress.phase(b, "already in sync");

@@ -20,9 +20,13 @@ use super::{
 use crate::core::model::ObservedContainer;
 
 pub mod address;
+mod connect;
 pub mod inspect;
 mod observe;
+mod ssh;
 pub mod two;
+
+pub use connect::CONNECT_TIMEOUT;
 
 use address::EngineAddress;
 
@@ -35,40 +39,6 @@ pub struct DockerRuntime {
 }
 
 impl DockerRuntime {
-    /// Connects to the engine `DOCKER_HOST` names (the local socket when
-    /// it names none) and agrees on an API version both sides speak. An
-    /// address turnout cannot use is an error, never the local engine.
-    pub async fn connect() -> Result<DockerRuntime, RuntimeError> {
-        Self::connect_to(address::resolve(None)?).await
-    }
-
-    /// Connects to the engine at `address`.
-    pub async fn connect_to(address: EngineAddress) -> Result<DockerRuntime, RuntimeError> {
-        let docker = match &address {
-            EngineAddress::Unix(path) => Docker::connect_with_unix(
-                &path.display().to_string(),
-                120,
-                bollard::API_DEFAULT_VERSION,
-            ),
-        }
-        .map_err(|e| unreachable(&address, e))?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| unreachable(&address, e))?;
-        let version = docker
-            .version()
-            .await
-            .map_err(|e| unreachable(&address, e))?
-            .version
-            .unwrap_or_default();
-        Ok(DockerRuntime {
-            docker,
-            address,
-            version,
-        })
-    }
-
     /// The engine this runtime acts on, for messages and status:
     /// `unix:///var/run/docker.sock (Docker 28.2.2)`.
     pub fn describe(&self) -> String {
@@ -82,22 +52,6 @@ impl DockerRuntime {
 
 fn unavailable(e: BollardError) -> RuntimeError {
     RuntimeError::unavailable(e)
-}
-
-/// The engine at `address` cannot be reached; the message names it.
-#[derive(Debug, thiserror::Error)]
-#[error("{address}: {source}")]
-struct Unreachable {
-    address: String,
-    #[source]
-    source: BollardError,
-}
-
-fn unreachable(address: &EngineAddress, source: BollardError) -> RuntimeError {
-    RuntimeError::unavailable(Unreachable {
-        address: address.to_string(),
-        source,
-    })
 }
 
 /// Errors about one container: a transport failure is the engine being away.
