@@ -190,7 +190,10 @@ impl StepPlan {
     /// The key of the source's record: on its own engine, else the target's.
     pub fn source_key(&self) -> String {
         let engine = self.origin.engine.as_deref();
-        record::key(engine.or(self.target_engine.as_deref()), &self.source.label())
+        record::key(
+            engine.or(self.target_engine.as_deref()),
+            &self.source.label(),
+        )
     }
 
     /// The source is on another engine (another environment's host), at

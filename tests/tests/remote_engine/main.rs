@@ -12,6 +12,9 @@
 //!   closed port fail fast, naming the engine; no ssh is left running.
 //! - stream.rs: the runtime streams 10 MB into and out of an exec over
 //!   each transport, byte for byte, and a killed ssh ends a call cleanly.
+//! - sync.rs: `turnout sync --source-engine ssh://...` copies a MariaDB
+//!   database from that engine into this one, verified; killing the ssh
+//!   mid-stream fails the copy cleanly with the target untouched.
 //!
 //! Host ports 27500-27799. The tests hold one lock, so they never share
 //! the second engine, whatever runs them.
@@ -21,4 +24,5 @@ mod ssh;
 mod sshd;
 mod stream;
 mod support;
+mod sync;
 mod tls;

@@ -80,6 +80,20 @@ impl SecondEngine {
     }
 }
 
+impl SecondEngine {
+    /// Loads `images` from the usual engine into the running second engine.
+    pub fn load(&self, images: &[&str]) {
+        let mut args = vec!["start"];
+        args.extend_from_slice(images);
+        let out = second_engine(&args, "");
+        assert!(
+            out.status.success(),
+            "scripts/second-engine.sh start {images:?} (loads the images): {}",
+            output_text(&out)
+        );
+    }
+}
+
 impl Drop for SecondEngine {
     fn drop(&mut self) {
         let out = second_engine(&["stop"], "");
