@@ -114,6 +114,9 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
     // a later copy into it (switching back) must not overwrite unseen.
     records.seen(&step.source_key(), &look.source)?;
     let lineage = lineage(step, &look.source);
+    if opts.compress {
+        engine::check_compressible(rt, &src, &dst).await?;
+    }
     status.source_checksum = Some(look.source.digest());
     status.rows = Some(look.source.rows());
     if let Ok(size) = engine::size(rt, &src, &step.source.database).await
@@ -198,7 +201,6 @@ async fn stage<R: DataExec>(
     let (sdb, tdb) = (step.source.database.as_str(), step.target.database.as_str());
     let staging = engine::staging_name(rt, dst, tdb, look.pending).await?;
     engine::recreate(rt, dst, &staging).await?;
-    let streaming = Instant::now();
     let b = step.binding.as_str();
     let load = load_and_verify(
         rt,
@@ -210,9 +212,9 @@ async fn stage<R: DataExec>(
         b,
     );
     match load.await {
-        Ok((bytes, staged)) => {
+        Ok((bytes, streamed_ms, staged)) => {
             status.bytes = bytes;
-            status.stream_ms = Some(ms_since(streaming));
+            status.stream_ms = Some(streamed_ms);
             Ok((staging, staged))
         }
         Err(e) => {
@@ -251,7 +253,8 @@ impl From<SyncError> for LoadFailure {
 }
 
 /// Streams the source into staging and checks the result against the
-/// source's fingerprint. Returns the bytes streamed and the staged fingerprint.
+/// source's fingerprint. Returns the bytes streamed, the milliseconds the
+/// stream took, and the staged fingerprint.
 async fn load_and_verify<R: DataExec>(
     rt: &R,
     (src, sdb): (&Db<'_>, &str),
@@ -260,17 +263,19 @@ async fn load_and_verify<R: DataExec>(
     compress: bool,
     progress: &dyn SyncProgress,
     b: &str,
-) -> Result<(u64, Fingerprint), LoadFailure> {
+) -> Result<(u64, u64, Fingerprint), LoadFailure> {
+    let streaming = Instant::now();
     let bytes = engine::transfer(rt, src, sdb, dst, staging, compress, &|n| {
         progress.bytes(b, n)
     })
     .await?;
+    let streamed_ms = ms_since(streaming);
     progress.phase(b, "verify");
     let staged = engine::fingerprint(rt, dst, staging).await?;
     if !source_fp.same_as(&staged) {
         return Err(LoadFailure::Differs(source_fp.difference(&staged)));
     }
-    Ok((bytes, staged))
+    Ok((bytes, streamed_ms, staged))
 }
 
 /// What a copy would overwrite, for `turnout plan`. Reads only.

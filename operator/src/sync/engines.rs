@@ -109,9 +109,7 @@ pub async fn transfer<R: DataExec>(
     }
     let (mut export, mut import) = (dump(src, from), load(dst, to));
     if compress {
-        for (db, spec) in [(src, &export), (dst, &import)] {
-            check_compressible(rt, db, spec).await?;
-        }
+        // Checked by `check_compressible` before the staging copy was made.
         export = super::compress::gzip_output(export);
         import = super::compress::gunzip_input(import);
     }
@@ -226,13 +224,24 @@ pub fn ends_with_cli_newline(db: &Db) -> bool {
     recipe(db) == Recipe::Redis
 }
 
-/// Compression needs bash and gzip where `spec` runs; refused with the
-/// container's name before anything is written.
-async fn check_compressible<R: DataExec>(
+/// Compression needs bash and gzip in both containers (Redis copies
+/// server-side and needs neither); refused with the container's name
+/// before anything is written.
+pub async fn check_compressible<R: DataExec>(
     rt: &R,
-    db: &Db<'_>,
-    spec: &crate::runtime::stream::ExecSpec,
+    src: &Db<'_>,
+    dst: &Db<'_>,
 ) -> Result<(), SyncError> {
+    if recipe(dst) == Recipe::Redis {
+        return Ok(());
+    }
+    for db in [src, dst] {
+        check_tools(rt, db).await?;
+    }
+    Ok(())
+}
+
+async fn check_tools<R: DataExec>(rt: &R, db: &Db<'_>) -> Result<(), SyncError> {
     let probe = db
         .exec(["sh", "-c", super::compress::NEEDS])
         .with_timeout(db.timeouts.query);
@@ -242,7 +251,7 @@ async fn check_compressible<R: DataExec>(
             binding: db.at.label(),
             message: format!(
                 "--compress needs bash and gzip in container {} ({}); copy without compression",
-                spec.container,
+                db.at.container,
                 if db.at.side == crate::runtime::stream::Side::Source {
                     "on the source's engine"
                 } else {
