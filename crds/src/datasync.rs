@@ -51,6 +51,32 @@ pub struct DataSyncSpec {
     /// hosts, for some CPU on each.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compress: bool,
+    /// Copy from another environment instead of another version of this
+    /// plan: `from` is then a version of the source's plan, whose
+    /// containers run on the source's engine. Data moves only towards a
+    /// later stage unless `force`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SyncSource>,
+}
+
+/// Another environment a DataSync copies from: its PortPlan and the Docker
+/// engine of its host.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncSource {
+    /// Standalone mode: the absolute path of a file holding the source
+    /// environment's PortPlan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_file: Option<String>,
+    /// The Docker engine the source's containers run on, as `--engine`
+    /// takes it: `ssh://user@host[:port]`, `tcp://host:2376` (TLS) or
+    /// `unix:///path`. Default: this host's engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Standalone mode: the directory with `ca.pem`, `cert.pem` and
+    /// `key.pem` for a `tcp://` engine (default: `DOCKER_CERT_PATH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_certs: Option<String>,
 }
 
 /// The phase of a DataSync.

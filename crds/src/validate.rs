@@ -74,6 +74,8 @@ pub enum ViolationKind {
     /// A bind mount of a host path a container must not have, or a path
     /// mounted twice.
     InvalidMount,
+    /// A DataSync's source (another environment) cannot be used.
+    InvalidSource,
     /// A plan without versions, or a sync that goes nowhere.
     Empty,
     /// A plan bigger than turnout checks (see [`MAX_VERSIONS`] and the other limits).
@@ -98,6 +100,7 @@ impl ViolationKind {
             ViolationKind::UnknownContainer => "UnknownContainer",
             ViolationKind::UnknownVersion => "UnknownVersion",
             ViolationKind::UnknownPlan => "UnknownPlan",
+            ViolationKind::InvalidSource => "InvalidSource",
             ViolationKind::InvalidProbe => "InvalidProbe",
             ViolationKind::InvalidDataBinding => "InvalidDataBinding",
             ViolationKind::InvalidSecret => "InvalidSecret",
@@ -345,9 +348,16 @@ pub fn validate_selection(
 /// Violations of a sync against the plan it names.
 pub fn validate_sync(plan: &PortPlanSpec, sync: &DataSyncSpec) -> Vec<Violation> {
     let mut r = Report::default();
-    check_version_ref(plan, "spec.from", &sync.from, &mut r);
+    // With another environment as the source, `from` names a version of
+    // the source's plan: checked when that plan is read.
+    if sync.source.is_none() {
+        check_version_ref(plan, "spec.from", &sync.from, &mut r);
+    }
     check_version_ref(plan, "spec.to", &sync.to, &mut r);
-    if sync.from == sync.to {
+    if let Some(source) = &sync.source {
+        check_source(source, &mut r);
+    }
+    if sync.from == sync.to && sync.source.is_none() {
         r.push(
             ViolationKind::Empty,
             "spec.to",
@@ -358,6 +368,39 @@ pub fn validate_sync(plan: &PortPlanSpec, sync: &DataSyncSpec) -> Vec<Violation>
         );
     }
     r.finish()
+}
+
+/// The source of a cross-environment DataSync: a plan file given as an
+/// absolute path, an engine address of a scheme turnout can reach.
+fn check_source(source: &crate::datasync::SyncSource, r: &mut Report) {
+    match &source.plan_file {
+        None => r.push(
+            ViolationKind::InvalidSource,
+            "spec.source.planFile",
+            "a DataSync from another environment names the file holding that environment's PortPlan (an absolute path)".to_string(),
+        ),
+        Some(f) if !f.starts_with('/') || f.chars().any(char::is_control) => r.push(
+            ViolationKind::InvalidSource,
+            "spec.source.planFile",
+            format!("{} is not an absolute path; give the plan file's full path", crate::names::shown(f)),
+        ),
+        Some(_) => {}
+    }
+    if let Some(e) = &source.engine {
+        let known = ["unix://", "ssh://", "tcp://"]
+            .iter()
+            .any(|s| e.starts_with(s));
+        if !known || e.chars().any(char::is_control) {
+            r.push(
+                ViolationKind::InvalidSource,
+                "spec.source.engine",
+                format!(
+                    "{} is not an engine address turnout reaches; use ssh://user@host, tcp://host:2376 (TLS) or unix:///path",
+                    crate::names::shown(e)
+                ),
+            );
+        }
+    }
 }
 
 fn check_version_ref(plan: &PortPlanSpec, path: &str, name: &str, r: &mut Report) {

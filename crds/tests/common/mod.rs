@@ -287,6 +287,8 @@ pub fn sync(plan_ref: &str, from: &str, to: &str) -> DataSyncSpec {
         backup: true,
         allow_overwrite_newer: false,
         force: false,
+        compress: false,
+        source: None,
     }
 }
 

@@ -136,3 +136,49 @@ fn an_empty_export_argv_is_refused() {
     let v = single(&p, K::InvalidDataBinding);
     assert_eq!(v.path, "spec.versions[2].data[1].export");
 }
+
+// --------------------------------------------------------------- InvalidSource
+
+fn from_elsewhere(
+    source: turnout_crds::datasync::SyncSource,
+) -> turnout_crds::datasync::DataSyncSpec {
+    let mut s = common::sync("test", "future", "future");
+    s.source = Some(source);
+    s
+}
+
+#[test]
+fn a_sync_from_another_environment_names_an_absolute_plan_file_and_a_usable_engine() {
+    use turnout_crds::datasync::SyncSource;
+    let p = valid_plan();
+    let ok = from_elsewhere(SyncSource {
+        plan_file: Some("/etc/turnout/local.yaml".into()),
+        engine: Some("ssh://dev@dev-box".into()),
+        engine_certs: None,
+    });
+    // `from` may equal `to`, and names a version of the source's plan.
+    assert!(turnout_crds::validate::validate_sync(&p, &ok).is_empty());
+    for (source, path) in [
+        (SyncSource::default(), "spec.source.planFile"),
+        (
+            SyncSource {
+                plan_file: Some("local.yaml".into()),
+                ..Default::default()
+            },
+            "spec.source.planFile",
+        ),
+        (
+            SyncSource {
+                plan_file: Some("/etc/turnout/local.yaml".into()),
+                engine: Some("http://dev-box:2375".into()),
+                engine_certs: None,
+            },
+            "spec.source.engine",
+        ),
+    ] {
+        let v = turnout_crds::validate::validate_sync(&p, &from_elsewhere(source));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].kind, K::InvalidSource);
+        assert_eq!(v[0].path, path);
+    }
+}

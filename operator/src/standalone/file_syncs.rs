@@ -3,15 +3,18 @@
 //! version runs.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tracing::{info, warn};
-use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase};
+use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncSource};
 
 use crate::core::target::Target;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::address::parse_flag;
+use crate::runtime::docker::two::TwoEngines;
 use crate::secrets::LocalSecrets;
-use crate::sync::run::{SyncOptions, execute_once, store_of};
+use crate::sync::run::{SourceEnv, SyncOptions, execute_once, execute_once_from, store_of};
 use crate::sync::store::StoredSync;
 
 /// DataSync documents of the file: (name, spec).
@@ -84,7 +87,77 @@ pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, 
             continue;
         }
         info!(datasync = %name, from = %spec.from, to = %spec.to, "running DataSync");
-        let done = execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone()).await;
+        let done = match &spec.source {
+            None => execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone()).await,
+            Some(source) => {
+                let (env, source_rt) = match read_source(source).await {
+                    Ok((env, source_rt)) => (Ok(Some(env)), source_rt),
+                    Err(e) => (Err(e), None),
+                };
+                let plan = (&t.plan, env);
+                match source_rt {
+                    None => {
+                        execute_once_from(rt, &LocalSecrets, opts, name, plan, spec.clone()).await
+                    }
+                    Some(source) => {
+                        let two = TwoEngines {
+                            target: Arc::new(rt.clone()),
+                            source,
+                        };
+                        execute_once_from(&two, &LocalSecrets, opts, name, plan, spec.clone()).await
+                    }
+                }
+            }
+        };
         info!(datasync = %name, phase = ?done.status.phase, message = done.status.message.as_deref().unwrap_or(""), "DataSync finished");
     }
+}
+
+/// Reads the source environment of a DataSync: its plan file (one
+/// PortPlan, valid) and, when it names one, its engine (connected). The
+/// error is a sentence for the DataSync's status.
+async fn read_source(
+    source: &SyncSource,
+) -> Result<(SourceEnv, Option<Arc<DockerRuntime>>), String> {
+    let file = source
+        .plan_file
+        .as_deref()
+        .ok_or("spec.source.planFile is not set: name the file holding the source's PortPlan")?;
+    // A plan file, not any file of the host: its errors are shown in the status.
+    let yaml = [".yaml", ".yml", ".json"].iter().any(|x| file.ends_with(x));
+    if !yaml {
+        return Err(format!(
+            "spec.source.planFile {} is not a .yaml, .yml or .json file",
+            turnout_crds::names::shown(file)
+        ));
+    }
+    let docs = turnout_crds::load::Documents::read(Path::new(file)).map_err(|e| e.to_string())?;
+    let [plan] = docs.plans.as_slice() else {
+        return Err(format!(
+            "{file} holds {} PortPlans; the source's plan file holds exactly one",
+            docs.plans.len()
+        ));
+    };
+    let violations = turnout_crds::validate::validate_plan(&plan.value.spec);
+    if let Some(first) = violations.first() {
+        return Err(format!("{file}: {first}"));
+    }
+    let env = SourceEnv {
+        plan_name: plan.value.metadata.name.clone().unwrap_or_default(),
+        plan: plan.value.spec.clone(),
+        engine: None,
+    };
+    let Some(raw) = &source.engine else {
+        return Ok((env, None));
+    };
+    let certs = source.engine_certs.as_deref().map(Path::new);
+    let address = parse_flag(raw, "spec.source.engine", certs).map_err(|e| e.to_string())?;
+    let rt = DockerRuntime::connect_to(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    let env = SourceEnv {
+        engine: Some(rt.address().to_string()),
+        ..env
+    };
+    Ok((env, Some(Arc::new(rt))))
 }

@@ -40,6 +40,10 @@ pub enum SyncError {
     UnknownVersion(String),
     #[error("data binding {binding}: {message}")]
     Unsupported { binding: String, message: String },
+    /// Another environment named as the source could not be read or reached.
+    #[error("the source environment: {0}")]
+    #[strum(serialize = "SourceUnavailable")]
+    Source(String),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{what} failed (exit {code}): {stderr}")]

@@ -113,6 +113,7 @@ pub fn switch_spec(
         allow_overwrite_newer: options.allow_overwrite_newer,
         force: false,
         compress: options.compress,
+        source: None,
     }
 }
 
@@ -173,6 +174,38 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
     plan: &turnout_crds::PortPlanSpec,
     spec: turnout_crds::datasync::DataSyncSpec,
 ) -> StoredSync {
+    // Only `turnout standalone` reads another environment (its plan file and
+    // engine); elsewhere such a DataSync fails, saying so, rather than copy
+    // a version of this plan instead.
+    let source = match &spec.source {
+        None => Ok(None),
+        Some(_) => Err("a DataSync from another environment (spec.source) runs under `turnout standalone`, or as `turnout sync --source-plan --source-engine`; this turnout does not read other environments".to_string()),
+    };
+    execute_once_from(rt, secrets, opts, name, (plan, source), spec).await
+}
+
+/// Another environment a DataSync copies from, once read: its plan's name
+/// and spec, and its engine's address when that is not the target's.
+pub struct SourceEnv {
+    pub plan_name: String,
+    pub plan: turnout_crds::PortPlanSpec,
+    pub engine: Option<String>,
+}
+
+/// [`execute_once`] for a DataSync whose source may be another environment
+/// (`source`: what reading it gave; an error fails the DataSync, saying
+/// why). `rt` must then reach the source's engine too.
+pub async fn execute_once_from<R: DataExec, S: SecretResolver>(
+    rt: &R,
+    secrets: &S,
+    opts: &SyncOptions,
+    name: &str,
+    (plan, source): (
+        &turnout_crds::PortPlanSpec,
+        Result<Option<SourceEnv>, String>,
+    ),
+    spec: turnout_crds::datasync::DataSyncSpec,
+) -> StoredSync {
     let store = store_of(opts);
     if let Some(done) = store
         .get(name)
@@ -208,7 +241,7 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
         compress: spec.compress,
         ..opts.clone()
     };
-    let result = match super::plan_steps(&spec.plan_ref, plan, &spec.from, &spec.to) {
+    let result = match steps_of(&spec, plan, source) {
         Err(e) => Err(e),
         Ok(steps) => {
             let (done, r) = run_sync(rt, secrets, &steps, &options, &LogSyncProgress).await;
@@ -233,4 +266,128 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
     }
     persist(&stored);
     stored
+}
+
+/// The copies of a DataSync: within its plan, or from another environment
+/// when promotion allows it.
+fn steps_of(
+    spec: &turnout_crds::datasync::DataSyncSpec,
+    plan: &turnout_crds::PortPlanSpec,
+    source: Result<Option<SourceEnv>, String>,
+) -> Result<Vec<StepPlan>, SyncError> {
+    let source = source.map_err(SyncError::Source)?;
+    let Some(s) = source else {
+        return super::plan_steps(&spec.plan_ref, plan, &spec.from, &spec.to);
+    };
+    super::check_promotion(
+        s.plan.environment.as_ref(),
+        plan.environment.as_ref(),
+        spec.force,
+    )?;
+    let mut steps = super::plan_steps_between(
+        (&s.plan_name, &s.plan, &spec.from),
+        (&spec.plan_ref, plan, &spec.to),
+    )?;
+    if let Some(engine) = s.engine {
+        for step in &mut steps {
+            step.from_engine(engine.clone());
+        }
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::memory::MemoryRuntime;
+    use turnout_crds::datasync::{DataSyncSpec, SyncSource};
+
+    fn options(tag: &str) -> SyncOptions {
+        let dir = std::env::temp_dir().join(format!("turnout-run-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        SyncOptions {
+            backup: true,
+            allow_overwrite_newer: false,
+            backup_dir: dir.join("backups"),
+            keep_backups: 3,
+            state_dir: dir,
+            timeouts: Timeouts::default(),
+            compress: false,
+        }
+    }
+
+    fn plan() -> turnout_crds::PortPlanSpec {
+        serde_json::from_value(serde_json::json!({
+            "versions": [
+                {"name": "future", "ranges": [], "containers": []},
+                {"name": "dao", "ranges": [], "containers": []}
+            ]
+        }))
+        .unwrap()
+    }
+
+    /// Where other environments are not read (the operator), a DataSync
+    /// naming one fails, saying so, and copies nothing within the plan.
+    #[tokio::test]
+    async fn a_datasync_from_another_environment_is_not_run_as_a_copy_within_the_plan() {
+        let rt = MemoryRuntime::new();
+        let spec = DataSyncSpec {
+            plan_ref: "shop".into(),
+            from: "future".into(),
+            to: "dao".into(),
+            backup: true,
+            allow_overwrite_newer: false,
+            force: false,
+            compress: false,
+            source: Some(SyncSource {
+                plan_file: Some("/etc/turnout/local.yaml".into()),
+                ..Default::default()
+            }),
+        };
+        let secrets = crate::secrets::LocalSecrets;
+        let done = execute_once(&rt, &secrets, &options("src"), "x", &plan(), spec).await;
+        assert_eq!(done.status.phase, Some(SyncPhase::Failed));
+        let message = done.status.message.unwrap_or_default();
+        assert!(
+            message.contains("SourceUnavailable") && message.contains("turnout standalone"),
+            "{message}"
+        );
+        assert!(done.status.steps.is_empty());
+    }
+
+    /// The stage rule holds for a DataSync from another environment.
+    #[test]
+    fn a_source_at_a_later_stage_is_refused_unless_forced() {
+        let mut target = plan();
+        let mut source = plan();
+        target.environment =
+            serde_json::from_value(serde_json::json!({"name": "test-cloud", "stage": "test"}))
+                .unwrap();
+        source.environment =
+            serde_json::from_value(serde_json::json!({"name": "production", "stage": "prod"}))
+                .unwrap();
+        let mut spec = DataSyncSpec {
+            plan_ref: "shop".into(),
+            from: "future".into(),
+            to: "dao".into(),
+            backup: true,
+            allow_overwrite_newer: false,
+            force: false,
+            compress: false,
+            source: None,
+        };
+        let env = |plan: &turnout_crds::PortPlanSpec| {
+            Ok(Some(SourceEnv {
+                plan_name: "shop-prod".into(),
+                plan: plan.clone(),
+                engine: Some("ssh://ops@prod".into()),
+            }))
+        };
+        let e = steps_of(&spec, &target, env(&source))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("production") && e.contains("test-cloud"), "{e}");
+        spec.force = true;
+        assert!(steps_of(&spec, &target, env(&source)).is_ok());
+    }
 }
