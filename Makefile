@@ -8,6 +8,9 @@ setup:
 	scripts/ensure-docker.sh
 	scripts/build-images.sh
 	command -v lua5.4 >/dev/null || (apt-get update -qq && apt-get install -y -qq lua5.4)
+	# The remote-engine tests reach a second engine over TLS and SSH.
+	test -x /usr/sbin/sshd && command -v ssh-keygen >/dev/null && command -v openssl >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server openssh-client openssl)
 
 images:
 	scripts/build-images.sh
