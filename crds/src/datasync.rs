@@ -64,6 +64,10 @@ pub struct DataSyncSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncSource {
+    /// Kubernetes: the source environment's PortPlan, in the DataSync's
+    /// namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_ref: Option<String>,
     /// Standalone mode: the absolute path of a file holding the source
     /// environment's PortPlan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +81,10 @@ pub struct SyncSource {
     /// `key.pem` for a `tcp://` engine (default: `DOCKER_CERT_PATH`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_certs: Option<String>,
+    /// Kubernetes: a Secret in the DataSync's namespace holding `ca.pem`,
+    /// `cert.pem` and `key.pem` for a `tcp://` engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_secret_ref: Option<String>,
 }
 
 /// The phase of a DataSync.

@@ -373,18 +373,32 @@ pub fn validate_sync(plan: &PortPlanSpec, sync: &DataSyncSpec) -> Vec<Violation>
 /// The source of a cross-environment DataSync: a plan file given as an
 /// absolute path, an engine address of a scheme turnout can reach.
 fn check_source(source: &crate::datasync::SyncSource, r: &mut Report) {
-    match &source.plan_file {
-        None => r.push(
+    match (&source.plan_file, &source.plan_ref) {
+        (Some(_), Some(_)) => r.push(
+            ViolationKind::InvalidSource,
+            "spec.source",
+            "name the source's plan once: planRef (a PortPlan, under Kubernetes) or planFile (a file, under turnout standalone)".to_string(),
+        ),
+        (None, None) => r.push(
             ViolationKind::InvalidSource,
             "spec.source.planFile",
-            "a DataSync from another environment names the file holding that environment's PortPlan (an absolute path)".to_string(),
+            "a DataSync from another environment names that environment's PortPlan: planFile (an absolute path) under turnout standalone, planRef under Kubernetes".to_string(),
         ),
-        Some(f) if !f.starts_with('/') || f.chars().any(char::is_control) => r.push(
+        (None, Some(name)) => {
+            if let Err(e) = crate::names::check_object_name(name) {
+                r.push(
+                    ViolationKind::InvalidSource,
+                    "spec.source.planRef",
+                    format!("{}: {e}", crate::names::shown(name)),
+                );
+            }
+        }
+        (Some(f), None) if !f.starts_with('/') || f.chars().any(char::is_control) => r.push(
             ViolationKind::InvalidSource,
             "spec.source.planFile",
             format!("{} is not an absolute path; give the plan file's full path", crate::names::shown(f)),
         ),
-        Some(_) => {}
+        (Some(_), None) => {}
     }
     if let Some(e) = &source.engine {
         let known = ["unix://", "ssh://", "tcp://"]

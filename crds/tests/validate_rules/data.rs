@@ -154,7 +154,7 @@ fn a_sync_from_another_environment_names_an_absolute_plan_file_and_a_usable_engi
     let ok = from_elsewhere(SyncSource {
         plan_file: Some("/etc/turnout/local.yaml".into()),
         engine: Some("ssh://dev@dev-box".into()),
-        engine_certs: None,
+        ..Default::default()
     });
     // `from` may equal `to`, and names a version of the source's plan.
     assert!(turnout_crds::validate::validate_sync(&p, &ok).is_empty());
@@ -170,8 +170,23 @@ fn a_sync_from_another_environment_names_an_absolute_plan_file_and_a_usable_engi
         (
             SyncSource {
                 plan_file: Some("/etc/turnout/local.yaml".into()),
+                plan_ref: Some("local".into()),
+                ..Default::default()
+            },
+            "spec.source",
+        ),
+        (
+            SyncSource {
+                plan_ref: Some("../local".into()),
+                ..Default::default()
+            },
+            "spec.source.planRef",
+        ),
+        (
+            SyncSource {
+                plan_file: Some("/etc/turnout/local.yaml".into()),
                 engine: Some("http://dev-box:2375".into()),
-                engine_certs: None,
+                ..Default::default()
             },
             "spec.source.engine",
         ),

@@ -446,3 +446,18 @@ impl crate::runtime::stream::DataExec for MemoryRuntime {
         ))
     }
 }
+
+/// The memory runtime is one engine: a source on another one is refused
+/// (a copy whose source is on the same engine needs no second one).
+impl crate::runtime::stream::ReachOut for MemoryRuntime {
+    type Both = MemoryRuntime;
+
+    async fn with_source(
+        &self,
+        source: crate::runtime::docker::address::EngineAddress,
+    ) -> Result<MemoryRuntime, RuntimeError> {
+        Err(RuntimeError::unavailable(format!(
+            "the in-memory runtime reaches no other engine ({source})"
+        )))
+    }
+}

@@ -205,3 +205,15 @@ mod tests {
         assert!(shown.contains("***"));
     }
 }
+
+/// A data path that can also reach another environment's engine, for a
+/// copy whose source runs there: [`ReachOut::with_source`] gives one data
+/// path over both (commands of [`Side::Source`] run on the other engine).
+pub trait ReachOut: DataExec {
+    type Both: DataExec;
+
+    fn with_source(
+        &self,
+        source: crate::runtime::docker::address::EngineAddress,
+    ) -> impl Future<Output = Result<Self::Both, RuntimeError>> + Send;
+}

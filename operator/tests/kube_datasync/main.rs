@@ -16,6 +16,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod source;
 mod status;
 mod switch;
 mod user;

@@ -16,6 +16,7 @@
 //! people create; here: running one at most once, and repairing a switch's
 //! DataSync whose last status write was lost.
 
+mod source;
 mod switch;
 mod user;
 
@@ -34,9 +35,9 @@ use turnout_crds::{DataSync, PortPlanSpec};
 use super::{Context, ControllerError, apply_status};
 use crate::host::HostPorts;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::stream::DataExec;
+use crate::runtime::stream::{DataExec, ReachOut};
 use crate::secrets::SecretResolver;
-use crate::sync::run::{SyncOptions, execute_once, store_of};
+use crate::sync::run::{SourceEnv, SyncOptions, execute_once_from, store_of};
 
 pub use switch::{KubeSwitchSync, LABEL_SELECTION, SwitchOwner, ensure};
 use user::finished;
@@ -81,7 +82,7 @@ pub async fn execute<R: DataExec, S: SecretResolver>(
     secrets: &S,
     opts: &SyncOptions,
     ds: &DataSync,
-    plan: &PortPlanSpec,
+    (plan, source): (&PortPlanSpec, Result<Option<SourceEnv>, String>),
 ) -> (DataSyncStatus, Option<kube::Error>) {
     if let Some(s) = ds
         .status
@@ -112,7 +113,7 @@ pub async fn execute<R: DataExec, S: SecretResolver>(
                 warn!(datasync = %name, error = %e, "cannot write the DataSync's status");
             }
             info!(datasync = %name, from = %ds.spec.from, to = %ds.spec.to, "running DataSync");
-            execute_once(rt, secrets, opts, &key, plan, ds.spec.clone())
+            execute_once_from(rt, secrets, opts, &key, (plan, source), ds.spec.clone())
                 .await
                 .status
         }
@@ -172,7 +173,7 @@ fn error_policy<R, H>(_: Arc<DataSync>, e: &ControllerError, _: Arc<Context<R, H
 }
 
 /// Runs the DataSync controller until the stream ends.
-pub async fn run<R: ContainerRuntime + DataExec, H: HostPorts>(
+pub async fn run<R: ContainerRuntime + DataExec + ReachOut, H: HostPorts>(
     ctx: Arc<Context<R, H>>,
     namespace: Option<String>,
 ) {

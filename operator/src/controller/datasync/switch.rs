@@ -83,7 +83,7 @@ impl<R: DataExec + 'static> SwitchSync for KubeSwitchSync<R> {
                 &secrets,
                 &self.options,
                 &ds,
-                &target.plan,
+                (&target.plan, Ok(None)),
             )
             .await;
             match status.phase {

@@ -16,13 +16,13 @@ use turnout_crds::datasync::{DataSyncStatus, SyncPhase};
 use turnout_crds::validate::{validate_plan, validate_sync};
 use turnout_crds::{DataSync, PortPlanSpec, VersionSelection};
 
-use super::{execute, repair_switch_status, store_key};
+use super::{execute, repair_switch_status, source, store_key};
 use crate::controller::events::publish;
 use crate::controller::{Context, ControllerError, apply_status, load_plan};
 use crate::core::target::SecretMap;
 use crate::host::HostPorts;
 use crate::runtime::ContainerRuntime;
-use crate::runtime::stream::DataExec;
+use crate::runtime::stream::{DataExec, ReachOut};
 use crate::secrets::ClusterSecrets;
 use crate::sync::run::store_of;
 
@@ -47,7 +47,7 @@ pub(super) fn finished(ds: &DataSync) -> bool {
 
 /// One reconcile of a DataSync: run it once, on the host that serves its
 /// plan, while its target version is not running.
-pub async fn reconcile<R: ContainerRuntime + DataExec, H: HostPorts>(
+pub async fn reconcile<R: ContainerRuntime + DataExec + ReachOut, H: HostPorts>(
     ds: Arc<DataSync>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
@@ -198,23 +198,49 @@ async fn wait_while_target_runs<R: ContainerRuntime, H>(
     Ok(Some(Action::requeue(Duration::from_secs(30))))
 }
 
-/// Runs the DataSync and reports how it ended.
-async fn run<R: DataExec, H>(
+/// Runs the DataSync and reports how it ended. A source in another
+/// environment is read first (its plan and secrets from this namespace,
+/// its engine reached); trouble there fails the DataSync, saying why.
+async fn run<R: DataExec + ReachOut, H>(
     ctx: &Context<R, H>,
     api: &Api<DataSync>,
     ds: &DataSync,
     plan: &PortPlanSpec,
     secrets: &SecretMap,
 ) -> Result<Action, ControllerError> {
-    let (done, write_error) = execute(
-        api,
-        ctx.reconciler.runtime.as_ref(),
-        &ClusterSecrets(secrets),
-        &ctx.sync_options,
-        ds,
-        plan,
-    )
-    .await;
+    let rt = ctx.reconciler.runtime.as_ref();
+    let opts = &ctx.sync_options;
+    let (done, write_error) = match &ds.spec.source {
+        None => {
+            let secrets = ClusterSecrets(secrets);
+            execute(api, rt, &secrets, opts, ds, (plan, Ok(None))).await
+        }
+        Some(src) => {
+            let ns = namespace(ds);
+            match source::read(&ctx.client, &ns, src, &opts.state_dir).await {
+                Err(e) => {
+                    execute(api, rt, &ClusterSecrets(secrets), opts, ds, (plan, Err(e))).await
+                }
+                Ok(found) => {
+                    // One namespace: the two plans' Secrets merge without clashing.
+                    let mut all = secrets.clone();
+                    all.extend(found.secrets);
+                    let all = ClusterSecrets(&all);
+                    let env = Ok(Some(found.env));
+                    match found.engine {
+                        None => execute(api, rt, &all, opts, ds, (plan, env)).await,
+                        Some(address) => match rt.with_source(address).await {
+                            Ok(both) => execute(api, &both, &all, opts, ds, (plan, env)).await,
+                            Err(e) => {
+                                let e = Err(format!("cannot reach the source's engine: {e}"));
+                                execute(api, rt, &all, opts, ds, (plan, e)).await
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    };
     report(ctx, ds, &done).await;
     // A lost status write is retried (the host's record keeps the copy from running again).
     if let Some(e) = write_error {

@@ -63,3 +63,18 @@ impl DataExec for TwoEngines {
         stream_between((source, from), (target, to), on_bytes).await
     }
 }
+
+impl crate::runtime::stream::ReachOut for DockerRuntime {
+    type Both = TwoEngines;
+
+    async fn with_source(
+        &self,
+        source: super::address::EngineAddress,
+    ) -> Result<TwoEngines, RuntimeError> {
+        let source = DockerRuntime::connect_to(source).await?;
+        Ok(TwoEngines {
+            target: Arc::new(self.clone()),
+            source: Arc::new(source),
+        })
+    }
+}
