@@ -192,6 +192,18 @@ pub trait DataExec: Send + Sync {
     ) -> impl Future<Output = Result<Streamed, RuntimeError>> + Send;
 }
 
+/// A data path that can also reach another environment's engine, for a
+/// copy whose source runs there: [`ReachOut::with_source`] gives one data
+/// path over both (commands of [`Side::Source`] run on the other engine).
+pub trait ReachOut: DataExec {
+    type Both: DataExec;
+
+    fn with_source(
+        &self,
+        source: crate::runtime::docker::address::EngineAddress,
+    ) -> impl Future<Output = Result<Self::Both, RuntimeError>> + Send;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,16 +216,4 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("***"));
     }
-}
-
-/// A data path that can also reach another environment's engine, for a
-/// copy whose source runs there: [`ReachOut::with_source`] gives one data
-/// path over both (commands of [`Side::Source`] run on the other engine).
-pub trait ReachOut: DataExec {
-    type Both: DataExec;
-
-    fn with_source(
-        &self,
-        source: crate::runtime::docker::address::EngineAddress,
-    ) -> impl Future<Output = Result<Self::Both, RuntimeError>> + Send;
 }
