@@ -113,6 +113,19 @@ fn condition(
     }
 }
 
+/// A selected version without containers of its own (only the
+/// infrastructure runs) is active once the host converged on it: no
+/// container names it, so the running version cannot say so.
+fn empty_version_converged(target: &Target, outcome: &Outcome) -> Option<String> {
+    let active = &target.selection.active_version;
+    let empty = target
+        .plan
+        .version(active)
+        .is_some_and(|v| v.containers.is_empty());
+    let converged = matches!(outcome, Outcome::Applied(a) if a.error.is_none() && a.converged());
+    (empty && converged).then(|| active.clone())
+}
+
 fn observed_of(o: &Outcome) -> Option<&[ObservedContainer]> {
     match o {
         Outcome::Blocked { observed, .. } | Outcome::Paused { observed, .. } => Some(observed),
@@ -136,7 +149,8 @@ pub fn status_of(
     };
     match observed_of(outcome) {
         Some(observed) => {
-            status.active_version = running_version(observed, &target.plan_name);
+            status.active_version = running_version(observed, &target.plan_name)
+                .or_else(|| empty_version_converged(target, outcome));
             status.containers = containers_of(target, outcome, observed);
         }
         None => {

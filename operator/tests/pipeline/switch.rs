@@ -177,3 +177,21 @@ async fn an_engine_that_cannot_be_listed_changes_nothing() {
     assert!(matches!(o, Outcome::Unobserved(_)), "{o:#?}");
     assert_eq!(rt.take_calls(), [Call::List]);
 }
+
+/// A version with no containers of its own (only the infrastructure runs)
+/// is reported active once the host converged on it.
+#[tokio::test]
+async fn a_version_without_containers_is_active_once_converged() {
+    let rt = runtime_with_images();
+    let dir = temp_dir("empty-version");
+    let r = reconciler_with(&rt, StaticHost::default(), &dir);
+    let t = target_for(&shop().version("idle", |v| v), "idle");
+    let o = r.reconcile(&t, &Run::default()).await;
+    let status = turnout::status::status_of(&t, &o, None);
+    assert_eq!(status.active_version.as_deref(), Some("idle"), "{o:?}");
+    // Before converging (the engine cannot be listed), nothing is claimed.
+    rt.set_down(true);
+    let o = r.reconcile(&t, &Run::default()).await;
+    let status = turnout::status::status_of(&t, &o, None);
+    assert_eq!(status.active_version, None, "{o:?}");
+}

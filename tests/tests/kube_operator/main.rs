@@ -10,15 +10,26 @@
 //!   mid-switch, Lease hand-over, onDelete); example: that demo is the
 //!   standalone one with its passwords in a Secret (no cluster needed);
 //! - image: the operator image run the way the Deployment runs it;
-//! - events: engine events drive the operator (drift, crashes, crash loops).
+//! - events: engine events drive the operator (drift, crashes, crash loops);
+//! - promote: a DataSync from another environment, its engine reached over
+//!   TLS with certificates from a Secret (the second engine and certificates
+//!   of the remote-engine tests, under their lock).
 //!
 //! Host ports 28500-28999; the API server's own ports are fixed (cluster.rs),
 //! so these tests run one at a time (.config/nextest.toml).
 
+// The remote-engine tests' second engine and certificates, shared.
+#[allow(dead_code)]
+#[path = "../remote_engine/certs.rs"]
+mod certs;
 mod cluster;
 mod converge;
 mod demo;
 mod events;
 mod example;
 mod image;
+mod promote;
 mod rbac;
+#[allow(dead_code)]
+#[path = "../remote_engine/support.rs"]
+mod support;
