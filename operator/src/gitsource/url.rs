@@ -88,36 +88,11 @@ impl RepoUrl {
         };
         match scheme_lc.as_str() {
             "http" | "https" => {
-                let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                let (username, password) = (percent_decode(user), percent_decode(pass));
-                if [&username, &password]
-                    .iter()
-                    .any(|s| s.contains(['\n', '\r', '\0']))
-                {
-                    return Err(bad("its credentials hold a line break or NUL"));
-                }
-                let mut secrets = vec![userinfo.to_string()];
-                // A token alone (`https://TOKEN@host`) is the username.
-                let secret_parts = if pass.is_empty() {
-                    [user, username.as_str()]
-                } else {
-                    [pass, password.as_str()]
-                };
-                secrets.extend(
-                    secret_parts
-                        .iter()
-                        .filter(|s| s.len() >= 3)
-                        .map(|s| s.to_string()),
-                );
+                let creds = http_credentials(&scheme_lc, userinfo, host).map_err(bad)?;
                 Ok(RepoUrl {
                     for_git: format!("{scheme}://{host}{path}"),
                     shown,
-                    creds: Some(Credentials {
-                        scope: format!("{scheme_lc}://{host}"),
-                        username,
-                        password,
-                        secrets,
-                    }),
+                    creds: Some(creds),
                 })
             }
             "ssh" if !userinfo.contains(':') => Ok(RepoUrl {
@@ -201,6 +176,43 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The credentials in an http(s) URL's `userinfo` (`user:password` or a
+/// token alone, which is the username), decoded; with every form of them
+/// that must never be shown (the raw and the decoded parts).
+fn http_credentials(
+    scheme_lc: &str,
+    userinfo: &str,
+    host: &str,
+) -> Result<Credentials, &'static str> {
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (username, password) = (percent_decode(user), percent_decode(pass));
+    if [&username, &password]
+        .iter()
+        .any(|s| s.contains(['\n', '\r', '\0']))
+    {
+        return Err("its credentials hold a line break or NUL");
+    }
+    let mut secrets = vec![userinfo.to_string()];
+    // A token alone (`https://TOKEN@host`) is the username.
+    let secret_parts = if pass.is_empty() {
+        [user, username.as_str()]
+    } else {
+        [pass, password.as_str()]
+    };
+    secrets.extend(
+        secret_parts
+            .iter()
+            .filter(|s| s.len() >= 3)
+            .map(|s| s.to_string()),
+    );
+    Ok(Credentials {
+        scope: format!("{scheme_lc}://{host}"),
+        username,
+        password,
+        secrets,
+    })
 }
 
 #[cfg(test)]
