@@ -29,9 +29,10 @@ const PASSWORD: &str = "bench-Pw-2";
 const DUMP: &str = "mariadb-dump -uroot --single-transaction --hex-blob --skip-triggers --default-character-set=utf8mb4";
 const LOAD: &str = "mariadb -uroot --default-character-set=utf8mb4";
 
-fn plan(name: &str, port: u16, secret: &Path) -> String {
+fn plan(name: &str, port: u16, env: (&str, &str), secret: &Path) -> String {
     let db = format!("{name}-mariadb");
     PlanBuilder::new(name)
+        .environment(env.0, env.1)
         .infrastructure(
             MARIADB
                 .container(&db, port, &format!("{name}-data"), "pw", secret)
@@ -91,8 +92,12 @@ fn main() {
     let remote = other.address();
     let (src_db, dst_db) = (format!("{SOURCE}-mariadb"), format!("{TARGET}-mariadb"));
     let (src_file, dst_file) = (dir.join("source.yaml"), dir.join("target.yaml"));
-    std::fs::write(&src_file, plan(SOURCE, 22950, &secret)).expect("plan");
-    std::fs::write(&dst_file, plan(TARGET, 22951, &secret)).expect("plan");
+    std::fs::write(&src_file, plan(SOURCE, 22950, ("local", "dev"), &secret)).expect("plan");
+    std::fs::write(
+        &dst_file,
+        plan(TARGET, 22951, ("test-cloud", "test"), &secret),
+    )
+    .expect("plan");
     for (engine, file, home) in [
         (None, &src_file, "source"),
         (Some(remote.as_str()), &dst_file, "target"),

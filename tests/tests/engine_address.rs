@@ -179,9 +179,10 @@ fn turnout_with(docker_host: &str, args: &[String]) -> (Output, bool) {
 }
 
 /// Commands that may read an engine on another host (the others change
-/// the host they run on, and check its ports in this machine's /proc/net).
+/// the host they act on with what this machine keeps: its ports in
+/// /proc/net, sync's records, backups and host lock).
 fn reads_remote(command: &str) -> bool {
-    matches!(command, "plan" | "sync")
+    matches!(command, "plan")
 }
 
 /// The error lines of an output (log lines carry timestamps).

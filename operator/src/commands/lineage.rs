@@ -38,8 +38,9 @@ impl LineageArgs {
     }
 }
 
-/// One row per database: `WRITTEN` rows say where the contents came from,
-/// `READ` rows when turnout last read the database as a copy's source.
+/// One row per database: LAST says whether turnout last wrote it or read it
+/// (as a copy's source); FROM, ENVIRONMENT and VERSION where its contents
+/// came from, when turnout copied them there.
 pub fn table(records: &BTreeMap<String, Written>) -> Table {
     let mut t = Table::new([
         "DATABASE",
@@ -64,9 +65,9 @@ fn row(key: &str, w: &Written) -> [String; 7] {
     } else {
         "written"
     };
+    // Where the contents came from stays true after turnout read them.
     let (from, environment, version) = match (&w.lineage, w.read) {
-        (_, true) => ("-".to_string(), "-".to_string(), "-".to_string()),
-        (Some(l), false) => (
+        (Some(l), _) => (
             match &l.engine {
                 Some(engine) => format!("{} on {engine}", l.database),
                 None => l.database.clone(),
@@ -74,6 +75,8 @@ fn row(key: &str, w: &Written) -> [String; 7] {
             l.environment.clone().unwrap_or_else(|| "-".into()),
             l.version.clone(),
         ),
+        // Only ever read here (never a copy's target).
+        (None, true) => ("-".to_string(), "-".to_string(), "-".to_string()),
         // Written by a restore, or before lineage was recorded.
         (None, false) => (w.source.clone(), "-".into(), "-".into()),
     };

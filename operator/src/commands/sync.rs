@@ -16,11 +16,11 @@ use crate::lock::HostLock;
 use crate::output::Table;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
-use crate::runtime::docker::address::{self, EngineAddress, EngineFlags};
+use crate::runtime::docker::address::{self, EngineFlags};
 use crate::runtime::docker::two::TwoEngines;
 use crate::secrets::LocalSecrets;
 use crate::sync::run::run_sync;
-use crate::sync::{StepPlan, check_promotion, plan_steps, plan_steps_between};
+use crate::sync::{StepPlan, check_promotion_between, plan_steps, plan_steps_between};
 
 /// Copy the data of one version into another (databases the versions bind under the same name).
 ///
@@ -103,14 +103,10 @@ impl SyncArgs {
             }
         };
         let _lock = HostLock::acquire(&self.state.dir.join("turnout.lock")).await?;
-        let address = address::resolve(&engine)?;
-        // Records of databases on an engine other than the local socket are
-        // kept under its address: the same names on two hosts stay apart.
-        let scope = (address != EngineAddress::Unix(address::DEFAULT_SOCKET.into()))
-            .then(|| address.to_string());
-        for step in &mut steps {
-            step.target_engine = scope.clone();
-        }
+        // The target is this host's engine: the records of what turnout
+        // wrote, the backups and the host lock are this machine's. Another
+        // host's engine may only be the source.
+        let address = address::resolve_local(&engine, "sync")?;
         let rt = Arc::new(DockerRuntime::connect_to(address).await?);
         eprintln!("engine: {}", rt.describe());
         refuse_while_target_runs(rt.as_ref(), &plan_name, to).await?;
@@ -122,8 +118,11 @@ impl SyncArgs {
         let (done, result) = match source_rt {
             None => run_sync(rt.as_ref(), &LocalSecrets, &steps, &opts, &Bar(b.clone())).await,
             Some(source) => {
-                for step in &mut steps {
-                    step.from_engine(source.address().to_string());
+                // The same engine named twice is one engine: no second key.
+                if source.address().identity() != rt.address().identity() {
+                    for step in &mut steps {
+                        step.from_engine(source.address().identity());
+                    }
                 }
                 let two = TwoEngines { target: rt, source };
                 run_sync(&two, &LocalSecrets, &steps, &opts, &Bar(b.clone())).await
@@ -152,7 +151,7 @@ impl SyncArgs {
             None => plan_steps(plan_name, plan, from, to)?,
             Some(file) => {
                 let (source_name, source) = one_plan(std::slice::from_ref(file))?;
-                check_promotion(
+                check_promotion_between(
                     source.environment.as_ref(),
                     plan.environment.as_ref(),
                     self.force,

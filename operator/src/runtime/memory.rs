@@ -452,6 +452,10 @@ impl crate::runtime::stream::DataExec for MemoryRuntime {
 impl crate::runtime::stream::ReachOut for MemoryRuntime {
     type Both = MemoryRuntime;
 
+    fn identity(&self) -> Option<String> {
+        None
+    }
+
     async fn with_source(
         &self,
         source: crate::runtime::docker::address::EngineAddress,

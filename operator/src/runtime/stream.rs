@@ -198,6 +198,10 @@ pub trait DataExec: Send + Sync {
 pub trait ReachOut: DataExec {
     type Both: DataExec;
 
+    /// The identity of this engine (`EngineAddress::identity`), to tell
+    /// when a source names this very engine; None when it has no address.
+    fn identity(&self) -> Option<String>;
+
     fn with_source(
         &self,
         source: crate::runtime::docker::address::EngineAddress,

@@ -90,7 +90,7 @@ pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, 
         let done = match &spec.source {
             None => execute_once(rt, &LocalSecrets, opts, name, &t.plan, spec.clone()).await,
             Some(source) => {
-                let (env, source_rt) = match read_source(source).await {
+                let (env, source_rt) = match read_source(source, rt).await {
                     Ok((env, source_rt)) => (Ok(Some(env)), source_rt),
                     Err(e) => (Err(e), None),
                 };
@@ -118,7 +118,11 @@ pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, 
 /// error is a sentence for the DataSync's status.
 async fn read_source(
     source: &SyncSource,
+    target: &DockerRuntime,
 ) -> Result<(SourceEnv, Option<Arc<DockerRuntime>>), String> {
+    if source.plan_ref.is_some() || source.engine_secret_ref.is_some() {
+        return Err("spec.source.planRef and engineSecretRef are read under Kubernetes; under turnout standalone name the plan's file (spec.source.planFile) and the certificates' directory (spec.source.engineCerts)".into());
+    }
     let file = source
         .plan_file
         .as_deref()
@@ -130,6 +134,22 @@ async fn read_source(
             "spec.source.planFile {} is not a .yaml, .yml or .json file",
             turnout_crds::names::shown(file)
         ));
+    }
+    // A regular file (a FIFO would block the loop; a device is no plan).
+    match std::fs::metadata(file) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(format!(
+                "spec.source.planFile {} is not a regular file",
+                turnout_crds::names::shown(file)
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "spec.source.planFile {}: {e}",
+                turnout_crds::names::shown(file)
+            ));
+        }
     }
     let docs = turnout_crds::load::Documents::read(Path::new(file)).map_err(|e| e.to_string())?;
     let [plan] = docs.plans.as_slice() else {
@@ -155,8 +175,13 @@ async fn read_source(
     let rt = DockerRuntime::connect_to(address)
         .await
         .map_err(|e| e.to_string())?;
+    // The engine this turnout drives, named again, is no other engine.
+    let identity = rt.address().identity();
+    if identity == target.address().identity() {
+        return Ok((env, None));
+    }
     let env = SourceEnv {
-        engine: Some(rt.address().to_string()),
+        engine: Some(identity),
         ..env
     };
     Ok((env, Some(Arc::new(rt))))

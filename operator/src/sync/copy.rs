@@ -110,9 +110,6 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
     let key = step.target_key();
     progress.phase(b, "inspect");
     let look = look(rt, (&src, &dst), step, &records).await?;
-    // What the source held when read: writes into it after this are writes
-    // a later copy into it (switching back) must not overwrite unseen.
-    records.seen(&step.source_key(), &look.source)?;
     let lineage = lineage(step, &look.source);
     if opts.compress {
         engine::check_compressible(rt, &src, &dst).await?;
@@ -137,6 +134,7 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
             // Already a copy of the source (e.g. a rerun after a kill past the swap).
             progress.phase(b, "already in sync");
             status.target_checksum = Some(seen.clone());
+            records.seen(&step.source_key(), &look.source)?;
             return Ok(records.written_from(&key, target_fp, lineage)?);
         }
         if opts.backup {
@@ -171,6 +169,11 @@ pub async fn copy<R: DataExec, S: SecretResolver>(
         });
     }
     status.target_checksum = Some(staged.digest());
+    // What the source held when it was copied: writes into it after this
+    // are writes a later copy into it (switching back) must not overwrite
+    // unseen. Recorded only once the copy is done: a copy that failed
+    // leaves the source's record as it was.
+    records.seen(&step.source_key(), &look.source)?;
     Ok(records.written_from(&key, &staged, lineage)?)
 }
 

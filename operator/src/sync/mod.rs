@@ -30,7 +30,9 @@ use turnout_crds::plan::{Engine, SecretSource, Stage};
 use crate::runtime::RuntimeError;
 use crate::runtime::stream::Side;
 
-pub use plan::{check_ours, check_promotion, plan_steps, plan_steps_between};
+pub use plan::{
+    check_ours, check_promotion, check_promotion_between, plan_steps, plan_steps_between,
+};
 
 /// Why a sync (or one of its steps) failed. Messages never hold a secret.
 /// Each variant's reason (metrics, conditions) is its `strum` name.
@@ -40,6 +42,11 @@ pub enum SyncError {
     UnknownVersion(String),
     #[error("data binding {binding}: {message}")]
     Unsupported { binding: String, message: String },
+    /// A copy between environments whose plans do not both say which
+    /// environment they are: the stage rule cannot be applied.
+    #[error("{0}")]
+    #[strum(serialize = "PromotionRefused")]
+    EnvironmentUnnamed(String),
     /// Another environment named as the source could not be read or reached.
     #[error("the source environment: {0}")]
     #[strum(serialize = "SourceUnavailable")]
@@ -179,32 +186,27 @@ pub struct StepPlan {
     pub target: Endpoint,
     /// Where the source's data lives: its environment, engine and version.
     pub origin: Origin,
-    /// The target's engine, when it is not the local socket: the key of
-    /// the target's record carries it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_engine: Option<String>,
 }
 
 impl StepPlan {
-    /// The key of the target's record (see [`record::key`]).
+    /// The key of the target's record: the target is always on the engine
+    /// this turnout acts on, whose records these are.
     pub fn target_key(&self) -> String {
-        record::key(self.target_engine.as_deref(), &self.target.label())
+        self.target.label()
     }
 
-    /// The key of the source's record: on its own engine, else the target's.
+    /// The key of the source's record: with the identity of its engine
+    /// when that is another one (see [`record::key`]).
     pub fn source_key(&self) -> String {
-        let engine = self.origin.engine.as_deref();
-        record::key(
-            engine.or(self.target_engine.as_deref()),
-            &self.source.label(),
-        )
+        record::key(self.origin.engine.as_deref(), &self.source.label())
     }
 
-    /// The source is on another engine (another environment's host), at
-    /// `address`: its commands run there.
-    pub fn from_engine(&mut self, address: String) {
+    /// The source is on another engine (another environment's host),
+    /// known by `identity` (`EngineAddress::identity`): its commands run
+    /// there.
+    pub fn from_engine(&mut self, identity: String) {
         self.source.side = Side::Source;
-        self.origin.engine = Some(address);
+        self.origin.engine = Some(identity);
     }
 }
 

@@ -162,7 +162,6 @@ pub fn plan_steps_between(
                 engine: None,
                 version: from.to_string(),
             },
-            target_engine: None,
         });
     }
     Ok(steps)
@@ -186,6 +185,27 @@ pub fn check_promotion(
     }
 }
 
+/// The stage rule between two environments: both plans must say which
+/// environment they are (a plan without `environment` would otherwise
+/// carry data anywhere), then [`check_promotion`]. `force` lets both through.
+pub fn check_promotion_between(
+    source: Option<&Environment>,
+    target: Option<&Environment>,
+    force: bool,
+) -> Result<(), SyncError> {
+    if !force && (source.is_none() || target.is_none()) {
+        let which = if source.is_none() {
+            "the source's plan"
+        } else {
+            "this plan"
+        };
+        return Err(SyncError::EnvironmentUnnamed(format!(
+            "{which} names no environment (spec.environment: {{name, stage}}), so the stage rule cannot say whether data may move this way; name both environments, or pass --force (force: true) to copy anyway"
+        )));
+    }
+    check_promotion(source, target, force)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +216,21 @@ mod tests {
             name: name.into(),
             stage,
         }
+    }
+
+    #[test]
+    fn between_environments_both_plans_name_theirs_unless_forced() {
+        let test = env("test-cloud", Stage::Test);
+        let e = check_promotion_between(None, Some(&test), false).unwrap_err();
+        assert_eq!(e.reason(), "PromotionRefused");
+        assert!(
+            e.to_string()
+                .contains("the source's plan names no environment"),
+            "{e}"
+        );
+        assert!(check_promotion_between(Some(&test), None, false).is_err());
+        assert!(check_promotion_between(None, None, true).is_ok());
+        assert!(check_promotion_between(Some(&test), Some(&test), false).is_ok());
     }
 
     #[test]

@@ -206,7 +206,9 @@ pub async fn transfer<R: DataExec>(
     dst: &Db<'_>,
     to: &str,
 ) -> Result<u64, SyncError> {
-    if src.at.container != dst.at.container {
+    // One server: the same container on the same engine (a container of
+    // the same name on another host is another server).
+    if src.at.container != dst.at.container || src.at.side != dst.at.side {
         return Err(SyncError::Unsupported {
             binding: dst.at.database.clone(),
             message: format!(

@@ -279,7 +279,7 @@ fn steps_of(
     let Some(s) = source else {
         return super::plan_steps(&spec.plan_ref, plan, &spec.from, &spec.to);
     };
-    super::check_promotion(
+    super::check_promotion_between(
         s.plan.environment.as_ref(),
         plan.environment.as_ref(),
         spec.force,

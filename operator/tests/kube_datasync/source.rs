@@ -155,3 +155,35 @@ async fn engine_certificates_come_from_a_secret_into_a_root_only_directory_and_n
         assert!(!text.contains(KEY_LINE), "{text}");
     }
 }
+
+/// Under Kubernetes a `tcp://` engine's certificates come from a Secret,
+/// never from the operator's own (`DOCKER_CERT_PATH`, `~/.docker`), and a
+/// directory of the host is not read.
+#[tokio::test]
+async fn a_tcp_engine_without_its_secret_or_with_a_host_directory_is_refused() {
+    for (source, expected) in [
+        (
+            json!({"planRef": "elsewhere", "engine": "tcp://10.0.0.9:2376"}),
+            "spec.source.engineSecretRef",
+        ),
+        (
+            json!({"planRef": "elsewhere", "engine": "tcp://10.0.0.9:2376",
+                   "engineSecretRef": "remote-certs", "engineCerts": "/root/.docker"}),
+            "spec.source.engineCerts",
+        ),
+    ] {
+        let ds = from_elsewhere(source);
+        let dir = temp_dir("kube-ds-source-refused");
+        let (seen, _) = reconcile_datasync(route(ds.clone(), "dev"), &dir, ds).await;
+        let status = last_status(&seen);
+        assert_eq!(status["phase"], "Failed", "{seen:#?}");
+        let message = status["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            !seen
+                .iter()
+                .any(|s| s.path.contains("/secrets/remote-certs")),
+            "no Secret is read for a refused source"
+        );
+    }
+}

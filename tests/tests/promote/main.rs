@@ -43,6 +43,14 @@ pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
 pub const LOCAL: &str = "e2e-promote-local";
 pub const TEST: &str = "e2e-promote-test";
 
+/// How turnout knows the local engine in its records: the socket's real
+/// path (on Debian /var/run is a link to /run).
+pub fn local_identity() -> String {
+    let path = LOCAL_ENGINE.trim_start_matches("unix://");
+    let real = std::fs::canonicalize(path).expect("the local engine's socket");
+    format!("unix://{}", real.display())
+}
+
 pub fn test_engine() -> String {
     format!("unix:///run/{ENGINE_NAME}.sock")
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use turnout_e2e::*;
 
 use super::env::Env;
-use super::{LOCAL, LOCAL_ENGINE, TEST, env_plan, test_engine};
+use super::{LOCAL, LOCAL_ENGINE, TEST, env_plan, local_identity, test_engine};
 
 /// `turnout standalone` on test-cloud with two DataSync documents whose
 /// source is another environment: local's future into test-cloud's dao
@@ -80,7 +80,7 @@ pub fn runs_datasyncs_from_other_environments(dir: &Path, local: &Env, test: &En
     assert_eq!(from_local["status"]["phase"], "Succeeded", "{status:#}");
     let step = &from_local["status"]["steps"][0];
     assert_eq!(step["sourceEnvironment"], "local", "{from_local:#}");
-    assert_eq!(step["sourceEngine"], LOCAL_ENGINE, "{from_local:#}");
+    assert_eq!(step["sourceEngine"], local_identity(), "{from_local:#}");
     assert_eq!(
         test.maria_contents("shop_dao"),
         local.maria_contents("shop_future"),

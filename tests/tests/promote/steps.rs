@@ -9,7 +9,7 @@ use std::time::Duration;
 use turnout_e2e::*;
 
 use super::env::Env;
-use super::{LOCAL, LOCAL_ENGINE, TEST, lineage, test_engine};
+use super::{LOCAL, LOCAL_ENGINE, TEST, lineage, local_identity, test_engine};
 
 /// local future -> test-cloud future: equal on both servers, lineage kept.
 pub fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> u64 {
@@ -35,13 +35,12 @@ pub fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> 
     );
 
     let records = lineage(test);
-    // Databases on an engine other than the local socket are recorded
-    // under its address.
-    let key = format!("{} {TEST}-mariadb/shop_future", test_engine());
+    // The target is on the engine this turnout acts on: its plain name.
+    let key = format!("{TEST}-mariadb/shop_future");
     let l = &records[&key]["lineage"];
     assert_eq!(l["environment"], "local", "{records}");
     assert_eq!(l["version"], "future", "{records}");
-    assert_eq!(l["engine"], LOCAL_ENGINE, "{records}");
+    assert_eq!(l["engine"], local_identity(), "{records}");
     assert_eq!(l["database"], format!("{LOCAL}-mariadb/shop_future"));
     let human = Command::new(turnout_bin())
         .args(["lineage", "--data-dir"])
@@ -52,17 +51,21 @@ pub fn promote_and_trace(local: &Env, test: &Env, (maria, pg): (&str, &str)) -> 
     eprintln!("turnout lineage on test-cloud:\n{human}");
     let row = human
         .lines()
-        .find(|l| l.starts_with(&format!("{} {TEST}-postgres/ledger_future", test_engine())))
+        .find(|l| l.starts_with(&format!("{TEST}-postgres/ledger_future")))
         .unwrap_or_else(|| panic!("no lineage row for the ledger: {human}"));
     assert!(
         row.contains("written")
-            && row.contains(&format!("{LOCAL}-postgres/ledger_future on {LOCAL_ENGINE}"))
+            && row.contains(&format!(
+                "{LOCAL}-postgres/ledger_future on {}",
+                local_identity()
+            ))
             && row.contains(" local ")
             && row.contains(" future "),
         "{human}"
     );
     // The source was read, and is remembered under its engine.
-    let source_key = format!("{LOCAL_ENGINE} {LOCAL}-mariadb/shop_future");
+    // The source is recorded under its engine's identity.
+    let source_key = format!("{} {LOCAL}-mariadb/shop_future", local_identity());
     assert_eq!(records[&source_key]["read"], true, "{records}");
     bytes
 }

@@ -40,6 +40,17 @@ pub async fn read(
     let Some(plan_ref) = &source.plan_ref else {
         return Err("spec.source.planFile is read by `turnout standalone`; under Kubernetes name the source's PortPlan (in this namespace) with spec.source.planRef".into());
     };
+    if source.engine_certs.is_some() {
+        return Err("spec.source.engineCerts names a directory of the host, which the operator does not read; under Kubernetes the certificates come from a Secret: spec.source.engineSecretRef".into());
+    }
+    let tcp = source
+        .engine
+        .as_deref()
+        .is_some_and(|e| e.starts_with("tcp://"));
+    if tcp && source.engine_secret_ref.is_none() {
+        // Never the operator's own certificates (DOCKER_CERT_PATH, ~/.docker).
+        return Err("a tcp:// engine needs its TLS client certificates: set spec.source.engineSecretRef to a Secret holding ca.pem, cert.pem and key.pem".into());
+    }
     let (plan, secrets) = load_plan(client, ns, plan_ref)
         .await
         .map_err(|e| format!("PortPlan {plan_ref}: {e}"))?;
@@ -62,7 +73,7 @@ pub async fn read(
         env: SourceEnv {
             plan_name: plan_ref.clone(),
             plan,
-            engine: engine.as_ref().map(ToString::to_string),
+            engine: engine.as_ref().map(EngineAddress::identity),
         },
         secrets,
         engine,

@@ -226,8 +226,17 @@ async fn run<R: DataExec + ReachOut, H>(
                     let mut all = secrets.clone();
                     all.extend(found.secrets);
                     let all = ClusterSecrets(&all);
-                    let env = Ok(Some(found.env));
-                    match found.engine {
+                    // This very engine, named again, is no other engine.
+                    let same = found
+                        .engine
+                        .as_ref()
+                        .is_some_and(|a| Some(a.identity()) == rt.identity());
+                    let mut env = found.env;
+                    if same {
+                        env.engine = None;
+                    }
+                    let env = Ok(Some(env));
+                    match found.engine.filter(|_| !same) {
                         None => execute(api, rt, &all, opts, ds, (plan, env)).await,
                         Some(address) => match rt.with_source(address).await {
                             Ok(both) => execute(api, &both, &all, opts, ds, (plan, env)).await,

@@ -67,6 +67,10 @@ impl DataExec for TwoEngines {
 impl crate::runtime::stream::ReachOut for DockerRuntime {
     type Both = TwoEngines;
 
+    fn identity(&self) -> Option<String> {
+        Some(self.address().identity())
+    }
+
     async fn with_source(
         &self,
         source: super::address::EngineAddress,

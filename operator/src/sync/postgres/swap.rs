@@ -99,7 +99,7 @@ pub async fn swap<R: DataExec>(
     let mut sql = format!("DROP DATABASE IF EXISTS {o} WITH (FORCE);\n");
     if target_exists {
         sql.push_str(&inherit(&staging, target));
-    } else if source.at.container == db.at.container {
+    } else if source.at.container == db.at.container && source.at.side == db.at.side {
         sql.push_str(&inherit(&staging, source_db));
     }
     if target_exists {

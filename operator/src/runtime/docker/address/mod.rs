@@ -48,6 +48,26 @@ pub enum EngineAddress {
 }
 
 impl EngineAddress {
+    /// The engine this names, however it was spelled: a socket by its
+    /// resolved path (a symlink to the same socket is the same engine), a
+    /// host by name and port (the SSH user and the certificates do not
+    /// change which engine it is). Records of what turnout read are keyed
+    /// by it.
+    pub fn identity(&self) -> String {
+        match self {
+            EngineAddress::Unix(p) => {
+                let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                format!("unix://{}", real.display())
+            }
+            EngineAddress::Ssh { host, port, .. } => {
+                format!("ssh://{}:{}", host.to_ascii_lowercase(), port.unwrap_or(22))
+            }
+            EngineAddress::Tls { host, port, .. } => {
+                format!("tcp://{}:{port}", host.to_ascii_lowercase())
+            }
+        }
+    }
+
     /// Whether the engine is (as far as turnout can tell) on another host:
     /// this machine's `/proc/net` says nothing about its ports.
     pub fn is_remote(&self) -> bool {
@@ -105,7 +125,7 @@ pub enum AddressError {
         problem: CertProblem,
     },
     #[error(
-        "engine address {shown} (from {origin}) is another host's engine, and turnout {command} changes the host it runs on (its port checks read this machine's /proc/net), so it refuses. Run turnout on that host, or read that engine from here (turnout plan / import --engine ADDR) and use it as a sync source"
+        "engine address {shown} (from {origin}) is another host's engine, and turnout {command} changes the host it acts on with what is kept on this machine (port checks of its /proc/net, the records of what turnout wrote, backups, the host lock), so it refuses. Run turnout on that host, or read that engine from here (turnout plan / import --engine ADDR, turnout sync --source-engine ADDR)"
     )]
     Remote {
         shown: String,
