@@ -14,7 +14,9 @@ use crate::runtime::docker::DockerRuntime;
 use crate::runtime::docker::address::parse_flag;
 use crate::runtime::docker::two::TwoEngines;
 use crate::secrets::LocalSecrets;
-use crate::sync::run::{SourceEnv, SyncOptions, execute_once, execute_once_from, store_of};
+use crate::sync::run::{
+    SourceEnv, SourceProblem, SyncOptions, execute_once, execute_once_from, store_of,
+};
 use crate::sync::store::StoredSync;
 
 /// DataSync documents of the file: (name, spec).
@@ -119,7 +121,7 @@ pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, 
 async fn read_source(
     source: &SyncSource,
     target: &DockerRuntime,
-) -> Result<(SourceEnv, Option<Arc<DockerRuntime>>), String> {
+) -> Result<(SourceEnv, Option<Arc<DockerRuntime>>), SourceProblem> {
     if source.plan_ref.is_some() || source.engine_secret_ref.is_some() {
         return Err("spec.source.planRef and engineSecretRef are read under Kubernetes; under turnout standalone name the plan's file (spec.source.planFile) and the certificates' directory (spec.source.engineCerts)".into());
     }
@@ -133,7 +135,8 @@ async fn read_source(
         return Err(format!(
             "spec.source.planFile {} is not a .yaml, .yml or .json file",
             turnout_crds::names::shown(file)
-        ));
+        )
+        .into());
     }
     // A regular file (a FIFO would block the loop; a device is no plan).
     match std::fs::metadata(file) {
@@ -142,13 +145,15 @@ async fn read_source(
             return Err(format!(
                 "spec.source.planFile {} is not a regular file",
                 turnout_crds::names::shown(file)
-            ));
+            )
+            .into());
         }
         Err(e) => {
             return Err(format!(
                 "spec.source.planFile {}: {e}",
                 turnout_crds::names::shown(file)
-            ));
+            )
+            .into());
         }
     }
     let docs = turnout_crds::load::Documents::read(Path::new(file)).map_err(|e| e.to_string())?;
@@ -156,11 +161,12 @@ async fn read_source(
         return Err(format!(
             "{file} holds {} PortPlans; the source's plan file holds exactly one",
             docs.plans.len()
-        ));
+        )
+        .into());
     };
     let violations = turnout_crds::validate::validate_plan(&plan.value.spec);
     if let Some(first) = violations.first() {
-        return Err(format!("{file}: {first}"));
+        return Err(format!("{file}: {first}").into());
     }
     let env = SourceEnv {
         plan_name: plan.value.metadata.name.clone().unwrap_or_default(),
@@ -172,9 +178,9 @@ async fn read_source(
     };
     let certs = source.engine_certs.as_deref().map(Path::new);
     let address = parse_flag(raw, "spec.source.engine", certs).map_err(|e| e.to_string())?;
-    let rt = DockerRuntime::connect_to(address)
-        .await
-        .map_err(|e| e.to_string())?;
+    let rt = DockerRuntime::connect_to(address).await.map_err(|e| {
+        SourceProblem::Unreachable(format!("cannot reach the source's engine: {e}"))
+    })?;
     // The engine this turnout drives, named again, is no other engine.
     let identity = rt.address().identity();
     if identity == target.address().identity() {

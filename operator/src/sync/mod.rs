@@ -38,8 +38,8 @@ pub use plan::{
 /// Each variant's reason (metrics, conditions) is its `strum` name.
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum SyncError {
-    #[error("version {0:?} is not in the plan")]
-    UnknownVersion(String),
+    #[error("version {version:?} is not in the plan {plan}")]
+    UnknownVersion { version: String, plan: String },
     #[error("data binding {binding}: {message}")]
     Unsupported { binding: String, message: String },
     /// A copy between environments whose plans do not both say which
@@ -227,7 +227,13 @@ mod tests {
     #[test]
     fn reasons_are_stable_names() {
         let cases: Vec<(SyncError, &str)> = vec![
-            (SyncError::UnknownVersion("x".into()), "UnknownVersion"),
+            (
+                SyncError::UnknownVersion {
+                    version: "x".into(),
+                    plan: "p".into(),
+                },
+                "UnknownVersion",
+            ),
             (
                 SyncError::Command {
                     what: "w".into(),

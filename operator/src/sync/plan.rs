@@ -122,10 +122,14 @@ pub fn plan_steps_between(
 ) -> Result<Vec<StepPlan>, SyncError> {
     let source = source_plan
         .version(from)
-        .ok_or_else(|| SyncError::UnknownVersion(from.to_string()))?;
-    let target = plan
-        .version(to)
-        .ok_or_else(|| SyncError::UnknownVersion(to.to_string()))?;
+        .ok_or_else(|| SyncError::UnknownVersion {
+            version: from.to_string(),
+            plan: source_name.to_string(),
+        })?;
+    let target = plan.version(to).ok_or_else(|| SyncError::UnknownVersion {
+        version: to.to_string(),
+        plan: plan_name.to_string(),
+    })?;
     let mut steps = Vec::new();
     for sb in &source.data {
         let Some(tb) = target.data.iter().find(|t| t.name == sb.name) else {

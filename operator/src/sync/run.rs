@@ -179,9 +179,31 @@ pub async fn execute_once<R: DataExec, S: SecretResolver>(
     // a version of this plan instead.
     let source = match &spec.source {
         None => Ok(None),
-        Some(_) => Err("a DataSync from another environment (spec.source) runs under `turnout standalone`, or as `turnout sync --source-plan --source-engine`; this turnout does not read other environments".to_string()),
+        Some(_) => Err(SourceProblem::Invalid("a DataSync from another environment (spec.source) is not run by this path; it runs under `turnout standalone` or `turnout run`, or as `turnout sync --source-plan --source-engine`".to_string())),
     };
     execute_once_from(rt, secrets, opts, name, (plan, source), spec).await
+}
+
+/// Why another environment could not be used as a DataSync's source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceProblem {
+    /// Its engine did not answer: the DataSync waits (Pending) and is tried
+    /// again, as a connection that dropped for a while comes back.
+    Unreachable(String),
+    /// Its plan or the DataSync's source fields are wrong: fixed by an edit.
+    Invalid(String),
+}
+
+impl From<String> for SourceProblem {
+    fn from(message: String) -> SourceProblem {
+        SourceProblem::Invalid(message)
+    }
+}
+
+impl From<&str> for SourceProblem {
+    fn from(message: &str) -> SourceProblem {
+        SourceProblem::Invalid(message.to_string())
+    }
 }
 
 /// Another environment a DataSync copies from, once read: its plan's name
@@ -202,7 +224,7 @@ pub async fn execute_once_from<R: DataExec, S: SecretResolver>(
     name: &str,
     (plan, source): (
         &turnout_crds::PortPlanSpec,
-        Result<Option<SourceEnv>, String>,
+        Result<Option<SourceEnv>, SourceProblem>,
     ),
     spec: turnout_crds::datasync::DataSyncSpec,
 ) -> StoredSync {
@@ -212,6 +234,24 @@ pub async fn execute_once_from<R: DataExec, S: SecretResolver>(
         .filter(|s| s.status.phase == Some(SyncPhase::Succeeded) && s.spec == spec)
     {
         return done;
+    }
+    // A source engine that did not answer: wait and try again, nothing run.
+    if let Err(SourceProblem::Unreachable(why)) = &source {
+        let waiting = StoredSync {
+            name: name.to_string(),
+            spec: spec.clone(),
+            status: DataSyncStatus {
+                phase: Some(SyncPhase::Pending),
+                message: Some(format!(
+                    "[SourceUnavailable] {why}; nothing was copied, turnout tries again"
+                )),
+                ..Default::default()
+            },
+        };
+        if let Err(e) = store.put(&waiting) {
+            tracing::warn!(datasync = name, error = %e, "cannot record the DataSync");
+        }
+        return waiting;
     }
     let mut stored = StoredSync {
         name: name.to_string(),
@@ -273,9 +313,11 @@ pub async fn execute_once_from<R: DataExec, S: SecretResolver>(
 fn steps_of(
     spec: &turnout_crds::datasync::DataSyncSpec,
     plan: &turnout_crds::PortPlanSpec,
-    source: Result<Option<SourceEnv>, String>,
+    source: Result<Option<SourceEnv>, SourceProblem>,
 ) -> Result<Vec<StepPlan>, SyncError> {
-    let source = source.map_err(SyncError::Source)?;
+    let source = source.map_err(|p| match p {
+        SourceProblem::Unreachable(m) | SourceProblem::Invalid(m) => SyncError::Source(m),
+    })?;
     let Some(s) = source else {
         return super::plan_steps(&spec.plan_ref, plan, &spec.from, &spec.to);
     };

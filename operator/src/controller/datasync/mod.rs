@@ -37,7 +37,7 @@ use crate::host::HostPorts;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::stream::{DataExec, ReachOut};
 use crate::secrets::SecretResolver;
-use crate::sync::run::{SourceEnv, SyncOptions, execute_once_from, store_of};
+use crate::sync::run::{SourceEnv, SourceProblem, SyncOptions, execute_once_from, store_of};
 
 pub use switch::{KubeSwitchSync, LABEL_SELECTION, SwitchOwner, ensure};
 use user::finished;
@@ -82,7 +82,7 @@ pub async fn execute<R: DataExec, S: SecretResolver>(
     secrets: &S,
     opts: &SyncOptions,
     ds: &DataSync,
-    (plan, source): (&PortPlanSpec, Result<Option<SourceEnv>, String>),
+    (plan, source): (&PortPlanSpec, Result<Option<SourceEnv>, SourceProblem>),
 ) -> (DataSyncStatus, Option<kube::Error>) {
     if let Some(s) = ds
         .status

@@ -24,7 +24,7 @@ use crate::host::HostPorts;
 use crate::runtime::ContainerRuntime;
 use crate::runtime::stream::{DataExec, ReachOut};
 use crate::secrets::ClusterSecrets;
-use crate::sync::run::store_of;
+use crate::sync::run::{SourceProblem, store_of};
 
 /// Whether the DataSync was created by a selection's switch (which runs it).
 fn owned_by_selection(ds: &DataSync) -> bool {
@@ -219,7 +219,8 @@ async fn run<R: DataExec + ReachOut, H>(
             let ns = namespace(ds);
             match source::read(&ctx.client, &ns, src, &opts.state_dir).await {
                 Err(e) => {
-                    execute(api, rt, &ClusterSecrets(secrets), opts, ds, (plan, Err(e))).await
+                    let e = Err(SourceProblem::Invalid(e));
+                    execute(api, rt, &ClusterSecrets(secrets), opts, ds, (plan, e)).await
                 }
                 Ok(found) => {
                     // One namespace: the two plans' Secrets merge without clashing.
@@ -241,7 +242,8 @@ async fn run<R: DataExec + ReachOut, H>(
                         Some(address) => match rt.with_source(address).await {
                             Ok(both) => execute(api, &both, &all, opts, ds, (plan, env)).await,
                             Err(e) => {
-                                let e = Err(format!("cannot reach the source's engine: {e}"));
+                                let why = format!("cannot reach the source's engine: {e}");
+                                let e = Err(SourceProblem::Unreachable(why));
                                 execute(api, rt, &all, opts, ds, (plan, e)).await
                             }
                         },
@@ -250,6 +252,13 @@ async fn run<R: DataExec + ReachOut, H>(
             }
         }
     };
+    // A source engine that did not answer: looked at again, no Event yet.
+    if done.phase == Some(SyncPhase::Pending) {
+        return match write_error {
+            Some(e) => Err(e.into()),
+            None => Ok(Action::requeue(Duration::from_secs(60))),
+        };
+    }
     report(ctx, ds, &done).await;
     // A lost status write is retried (the host's record keeps the copy from running again).
     if let Some(e) = write_error {
