@@ -57,6 +57,40 @@ impl Db<'_> {
     }
 }
 
+/// How much of a query's answer is kept: far above a fingerprint of
+/// thousands of tables.
+const ANSWER_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Runs `spec` (a database client) with `script` on its stdin and returns
+/// what it printed. A non-zero exit, or an answer over 64 MiB, fails,
+/// naming `what` (never SQL: it may hold names from the server) and the
+/// container.
+pub async fn answer<R: crate::runtime::stream::DataExec>(
+    rt: &R,
+    db: &Db<'_>,
+    spec: &ExecSpec,
+    script: &str,
+    what: &str,
+) -> Result<String, super::SyncError> {
+    let out = rt
+        .capture(spec, Some(script.as_bytes()), ANSWER_LIMIT)
+        .await?;
+    if out.exit_code != 0 {
+        return Err(super::SyncError::Command {
+            what: format!("{what} on {}", db.at.container),
+            code: out.exit_code,
+            stderr: out.stderr.trim().to_string(),
+        });
+    }
+    if out.truncated {
+        return Err(super::SyncError::Io(format!(
+            "the answer to {what} on {} was larger than {ANSWER_LIMIT} bytes",
+            db.at.container
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// A name read from a database server, refused when it holds a control
 /// character (a tab or newline would split a row of client output) or uses
 /// turnout's reserved prefix. Checked before the target is touched.

@@ -22,10 +22,6 @@ use super::db::{Db, Fingerprint, MARKER_TABLE, check_name, hex};
 use crate::runtime::stream::{DataExec, ExecSpec, SecretValue};
 pub use swap::swap;
 
-/// How much of a query's answer is kept: far above a fingerprint of
-/// thousands of tables.
-const ANSWER_LIMIT: usize = 64 * 1024 * 1024;
-
 fn client(engine: Option<Engine>) -> &'static str {
     if engine == Some(Engine::Mariadb) {
         "mariadb"
@@ -124,23 +120,8 @@ pub async fn query<R: DataExec>(
         "SET SESSION lock_wait_timeout = {};\n{sql}\n",
         db.timeouts.lock_wait.as_secs().max(1)
     );
-    let out = rt
-        .capture(&spec, Some(script.as_bytes()), ANSWER_LIMIT)
-        .await?;
-    if out.exit_code != 0 {
-        return Err(SyncError::Command {
-            what: format!("{what} on {}", db.at.container),
-            code: out.exit_code,
-            stderr: out.stderr.trim().to_string(),
-        });
-    }
-    if out.truncated {
-        return Err(SyncError::Io(format!(
-            "the answer to {what} on {} was larger than {ANSWER_LIMIT} bytes",
-            db.at.container
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    let text = super::db::answer(rt, db, &spec, &script, what).await?;
+    Ok(text
         .split('\n')
         .filter(|l| !l.is_empty())
         .map(|l| l.split('\t').map(unescape).collect())

@@ -23,8 +23,6 @@ pub use swap::{recover, swap};
 /// The comment that marks a database as turnout's own (staging, or set aside).
 pub const MARKER: &str = "turnout: a staging database turnout made; safe for turnout to drop";
 
-const ANSWER_LIMIT: usize = 64 * 1024 * 1024;
-
 fn env(db: &Db) -> Vec<(String, SecretValue)> {
     db.password
         .iter()
@@ -94,23 +92,8 @@ pub async fn query<R: DataExec>(
         "SET lock_timeout = '{}s';\n{sql}\n",
         db.timeouts.lock_wait.as_secs().max(1)
     );
-    let out = rt
-        .capture(&spec, Some(script.as_bytes()), ANSWER_LIMIT)
-        .await?;
-    if out.exit_code != 0 {
-        return Err(SyncError::Command {
-            what: format!("{what} on {}", db.at.container),
-            code: out.exit_code,
-            stderr: out.stderr.trim().to_string(),
-        });
-    }
-    if out.truncated {
-        return Err(SyncError::Io(format!(
-            "the answer to {what} on {} was larger than {ANSWER_LIMIT} bytes",
-            db.at.container
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    let text = super::db::answer(rt, db, &spec, &script, what).await?;
+    Ok(text
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| l.split('\t').map(str::to_string).collect())
