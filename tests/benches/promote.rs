@@ -21,7 +21,9 @@ use std::time::Instant;
 
 use measure::{env_num, median, run_measured};
 use turnout_e2e::second::SecondEngine;
-use turnout_e2e::{BUSYBOX, MARIADB, PlanBuilder, output_text, require_docker, temp_dir};
+use turnout_e2e::{
+    BUSYBOX, MARIADB, PlanBuilder, mariadb_on, output_text, require_docker, temp_dir,
+};
 
 const SOURCE: &str = "bench-promote-src";
 const TARGET: &str = "bench-promote-dst";
@@ -42,28 +44,6 @@ fn plan(name: &str, port: u16, env: (&str, &str), secret: &Path) -> String {
         .version("idle", |v| v)
         .select("idle")
         .yaml()
-}
-
-fn sql(engine: Option<&str>, container: &str, statement: &str) -> String {
-    let mut c = Command::new("docker");
-    if let Some(e) = engine {
-        c.args(["-H", e]);
-    }
-    let out = c
-        .args([
-            "exec",
-            container,
-            "mariadb",
-            "-uroot",
-            "--batch",
-            "--skip-column-names",
-            "-e",
-        ])
-        .arg(statement)
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "{statement}: {}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn column(out: &Output, n: usize) -> Option<String> {
@@ -121,7 +101,7 @@ fn main() {
     // About 1.1 kB of row data per row, as the same-engine bench.
     let rows = mb * 1_000_000 / 1_100;
     eprintln!("seeding bench_a with {rows} rows (~{mb} MB) ...");
-    sql(
+    mariadb_on(
         None,
         &src_db,
         &format!(
@@ -131,7 +111,7 @@ fn main() {
         ),
     );
     let count = |db: &str| {
-        sql(
+        mariadb_on(
             Some(&remote),
             &dst_db,
             &format!("SELECT COUNT(*) FROM {db}.payload"),
@@ -139,7 +119,7 @@ fn main() {
     };
 
     let raw = |compress: bool| {
-        sql(
+        mariadb_on(
             Some(&remote),
             &dst_db,
             "DROP DATABASE IF EXISTS bench_raw; CREATE DATABASE bench_raw",
@@ -166,7 +146,7 @@ fn main() {
         took
     };
     let sync = |compress: bool| {
-        sql(Some(&remote), &dst_db, "DROP DATABASE IF EXISTS bench_a");
+        mariadb_on(Some(&remote), &dst_db, "DROP DATABASE IF EXISTS bench_a");
         let mut c = Command::new(&bin);
         c.args(["--engine", &remote, "sync", "--source-engine"])
             .arg("unix:///var/run/docker.sock")
@@ -224,7 +204,7 @@ fn main() {
             peak,
         ));
     }
-    sql(Some(&remote), &dst_db, "DROP DATABASE IF EXISTS bench_raw");
+    mariadb_on(Some(&remote), &dst_db, "DROP DATABASE IF EXISTS bench_raw");
 
     println!(
         "machine: {} cores; bench_a {rows} rows (~{mb} MB of row data); two engines on one machine, over Unix sockets",

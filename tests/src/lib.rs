@@ -44,6 +44,31 @@ pub fn docker_raw(args: &[&str]) -> Output {
         .expect("the docker CLI is installed (scripts/ensure-docker.sh installs it)")
 }
 
+/// Runs `statement` with the `mariadb` client (root, batch, no column
+/// names, utf8mb4) in `container` on `engine` (None: the usual engine);
+/// fails the test with the client's output unless it succeeds. Returns
+/// stdout, trimmed.
+pub fn mariadb_on(engine: Option<&str>, container: &str, statement: &str) -> String {
+    let mut c = Command::new("docker");
+    if let Some(e) = engine {
+        c.args(["-H", e]);
+    }
+    let out = c
+        .args([
+            "exec",
+            container,
+            "mariadb",
+            "-uroot",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .args(["--default-character-set=utf8mb4", "-e", statement])
+        .output()
+        .expect("the docker CLI is installed");
+    assert!(out.status.success(), "{statement}: {}", output_text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Fails the test unless the engine answers and the images exist.
 pub fn require_docker(images: &[&str]) {
     let info = Command::new("docker")

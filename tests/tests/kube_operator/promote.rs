@@ -42,26 +42,10 @@ fn plan(name: &str, port: u16, env: (&str, &str), secret: Option<&Path>) -> Plan
         .version("idle", |v| v)
 }
 
+/// `mariadb -e` in `container` on the second engine (`remote`) or this one.
 fn sql(remote: bool, container: &str, statement: &str) -> String {
-    let mut c = Command::new("docker");
-    if remote {
-        c.args(["-H", &format!("unix://{SOCKET}")]);
-    }
-    let out = c
-        .args([
-            "exec",
-            container,
-            "mariadb",
-            "-uroot",
-            "--batch",
-            "--skip-column-names",
-            "-e",
-        ])
-        .arg(statement)
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "{statement}: {}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let engine = format!("unix://{SOCKET}");
+    mariadb_on(remote.then_some(engine.as_str()), container, statement)
 }
 
 fn fingerprint(remote: bool, container: &str) -> String {

@@ -103,22 +103,7 @@ impl Env {
     }
 
     pub fn sql(&self, statement: &str) -> String {
-        let out = docker_on(
-            self.engine.as_deref(),
-            &[
-                "exec",
-                &self.mariadb(),
-                "mariadb",
-                "-uroot",
-                "--default-character-set=utf8mb4",
-                "--batch",
-                "--skip-column-names",
-                "-e",
-                statement,
-            ],
-        );
-        assert!(out.status.success(), "{statement}: {}", output_text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        mariadb_on(self.engine.as_deref(), &self.mariadb(), statement)
     }
 
     pub fn psql(&self, db: &str, sql: &str) -> String {

@@ -33,25 +33,8 @@ fn plan(name: &str, port: u16, environment: &str, stage: &str, secret: &std::pat
 
 /// `mariadb -e` in `container` on the second engine (`remote`) or this one.
 fn sql(remote: bool, container: &str, statement: &str) -> String {
-    let mut c = Command::new("docker");
-    if remote {
-        c.args(["-H", &format!("unix://{SOCKET}")]);
-    }
-    let out = c
-        .args([
-            "exec",
-            container,
-            "mariadb",
-            "-uroot",
-            "--batch",
-            "--skip-column-names",
-            "-e",
-        ])
-        .arg(statement)
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "{statement}: {}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let engine = format!("unix://{SOCKET}");
+    mariadb_on(remote.then_some(engine.as_str()), container, statement)
 }
 
 /// Row counts and `CHECKSUM TABLE` of the two tables ("" when the database does not exist).
