@@ -24,6 +24,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster::{Cluster, Operator, in_default, object_json, ready_condition, ready_on, repo};
+use turnout_e2e::second::SecondEngine;
 use turnout_e2e::*;
 
 /// The ports both plans publish (`demo_plan` from here: 28800-28835).
@@ -86,46 +87,6 @@ impl Engine {
         let ids = self.docker(&["ps", "-aq", "--filter", managed, "--filter", &filter]);
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
-        }
-    }
-}
-
-/// Runs scripts/second-engine.sh with this test's engine configuration.
-fn second_engine(args: &[&str]) -> Output {
-    Command::new("bash")
-        .arg(repo().join("scripts/second-engine.sh"))
-        .args(args)
-        .env("TURNOUT_ENGINE2_NAME", ENGINE_B_NAME)
-        .env("TURNOUT_ENGINE2_BRIDGE", ENGINE_B_BRIDGE)
-        .env("TURNOUT_ENGINE2_SUBNET", ENGINE_B_SUBNET)
-        .output()
-        .expect("bash runs scripts/second-engine.sh")
-}
-
-/// The second engine, stopped (and its bridge removed) when dropped.
-struct SecondEngine;
-
-impl SecondEngine {
-    fn start() -> (SecondEngine, Engine) {
-        let out = second_engine(&["start", BUSYBOX]);
-        let guard = SecondEngine;
-        assert!(
-            out.status.success(),
-            "scripts/second-engine.sh start (needs root and dockerd): {}",
-            output_text(&out)
-        );
-        (
-            guard,
-            Engine(Some(format!("unix:///run/{ENGINE_B_NAME}.sock"))),
-        )
-    }
-}
-
-impl Drop for SecondEngine {
-    fn drop(&mut self) {
-        let out = second_engine(&["stop"]);
-        if !out.status.success() {
-            eprintln!("scripts/second-engine.sh stop: {}", output_text(&out));
         }
     }
 }
@@ -264,7 +225,8 @@ fn two_hosts_under_one_cluster_each_converge_their_own_selection() {
     let dir = temp_dir("fleet");
     let _dir = KeptOnFailure(dir.clone());
     // Dropped in reverse: operators, then containers, cluster, second engine.
-    let (_engine_b, b) = SecondEngine::start();
+    let engine_b = SecondEngine::start(ENGINE_B_NAME, ENGINE_B_BRIDGE, ENGINE_B_SUBNET, &[BUSYBOX]);
+    let b = Engine(Some(engine_b.address()));
     let a = Engine(None);
     lap("second engine up");
     let cluster = cluster_up(dir.join("kube"));
