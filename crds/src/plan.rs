@@ -67,6 +67,17 @@ pub struct PortPlanSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     pub adopt: bool,
 
+    /// How a switch moves between versions: `StopFirst` (the default),
+    /// `Overlap` or `Pause`. The last two need versions that share no host
+    /// port and no data copied on a switch.
+    #[serde(default, skip_serializing_if = "SwitchStrategy::is_default")]
+    pub switch_strategy: SwitchStrategy,
+
+    /// Go back to the previous version when a switch does not come up. A
+    /// selection's own `rollback` takes precedence. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
+
     /// Containers shared by every version and always running: the databases
     /// on their standard ports.
     #[serde(default)]
@@ -74,6 +85,63 @@ pub struct PortPlanSpec {
 
     /// The versions of the application; exactly one is active at a time.
     pub versions: Vec<VersionSpec>,
+}
+
+/// How a switch moves from the running version to the selected one.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SwitchStrategy {
+    /// Stop the old version, then start the new one (the default; the only
+    /// strategy when versions share ports or a switch copies data).
+    #[default]
+    StopFirst,
+    /// Start the new version while the old one stops: the switch takes the
+    /// longer of the two instead of their sum. Versions must share no host
+    /// port, and no data may be copied on a switch.
+    Overlap,
+    /// Warm standby: inactive versions stay created and frozen with the
+    /// engine's pause (cgroup freezer); a switch pauses the old version and
+    /// unpauses the new one. They keep their memory, and their published
+    /// ports accept connections that hang until unpaused. Versions must
+    /// share no host port, and no data may be copied on a switch.
+    Pause,
+}
+
+impl SwitchStrategy {
+    pub fn is_default(&self) -> bool {
+        *self == SwitchStrategy::StopFirst
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwitchStrategy::StopFirst => "StopFirst",
+            SwitchStrategy::Overlap => "Overlap",
+            SwitchStrategy::Pause => "Pause",
+        }
+    }
+}
+
+fn default_deadline() -> u32 {
+    120
+}
+
+/// Automatic rollback: when the new version does not become ready within
+/// the deadline, or one of its containers exits meanwhile, stop it and
+/// start the previous version again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rollback {
+    /// Whether a failed switch goes back to the previous version (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds the new version has, from the start of its containers, to
+    /// become ready (default 120).
+    #[serde(default = "default_deadline")]
+    pub progress_deadline_seconds: u32,
+    /// Seconds each new container must stay running once ready before the
+    /// switch counts as done; one that exits meanwhile rolls the switch
+    /// back (default 0: ready is enough).
+    #[serde(default)]
+    pub min_ready_seconds: u32,
 }
 
 /// A named environment and its promotion stage.

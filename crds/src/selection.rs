@@ -59,6 +59,11 @@ pub struct VersionSelectionSpec {
     /// by default). Volumes are never deleted.
     #[serde(default)]
     pub on_delete: OnDelete,
+
+    /// Go back to the previous version when a switch does not come up;
+    /// overrides the plan's `rollback`. Off when neither says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<crate::plan::Rollback>,
 }
 
 /// What happens to managed containers when the selection is deleted.
@@ -151,7 +156,8 @@ pub struct SwitchRecord {
     /// When it ended (RFC 3339), absent while in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
-    /// `InProgress`, `Succeeded` or `Failed`.
+    /// `InProgress`, `Succeeded`, `Failed` or `RolledBack` (the new version
+    /// failed and the previous one runs again).
     pub outcome: String,
     /// Why it failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,4 +186,7 @@ pub struct PhaseTimings {
     /// Waiting for readiness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_ms: Option<u64>,
+    /// Going back to the previous version after the new one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_ms: Option<u64>,
 }

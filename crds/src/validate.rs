@@ -8,6 +8,7 @@ mod data;
 mod limits;
 mod metadata;
 mod ports;
+mod switching;
 mod sync;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use ports::{
     check_port_conflicts, check_port_ranges, check_ranges, check_ranges_across_versions,
     check_ranges_against_infrastructure,
 };
+pub use switching::MAX_PROGRESS_DEADLINE_SECONDS;
 pub use sync::validate_sync;
 
 /// The rule a violation breaks; a stable name for metrics and reasons.
@@ -77,6 +79,8 @@ pub enum ViolationKind {
     InvalidMount,
     /// A DataSync's source (another environment) cannot be used.
     InvalidSource,
+    /// A switch strategy the plan cannot use, or a rollback out of bounds.
+    InvalidSwitch,
     /// A plan without versions, or a sync that goes nowhere.
     Empty,
     /// A plan bigger than turnout checks (see [`MAX_VERSIONS`] and the other limits).
@@ -108,6 +112,7 @@ impl ViolationKind {
             ViolationKind::SecretInEnvironment => "SecretInEnvironment",
             ViolationKind::InvalidContainer => "InvalidContainer",
             ViolationKind::InvalidMount => "InvalidMount",
+            ViolationKind::InvalidSwitch => "InvalidSwitch",
             ViolationKind::Empty => "Empty",
             ViolationKind::TooLarge => "TooLarge",
             ViolationKind::TooManyViolations => "TooManyViolations",
@@ -265,6 +270,7 @@ pub fn validate_plan(plan: &PortPlanSpec) -> Vec<Violation> {
         check_ranges_across_versions(plan, &mut r);
     }
     check_data_bindings(plan, &mut r);
+    switching::check_rollback("spec.rollback", plan.rollback.as_ref(), &mut r);
     r.finish()
 }
 
@@ -343,6 +349,8 @@ pub fn validate_selection(
         &selection.active_version,
         &mut r,
     );
+    switching::check_rollback("spec.rollback", selection.rollback.as_ref(), &mut r);
+    switching::check_strategy_for(plan, selection, &mut r);
     r.finish()
 }
 

@@ -203,6 +203,8 @@ fn any_plan() -> impl Strategy<Value = PortPlanSpec> {
                 environment: None,
                 exclusive_versions,
                 adopt: false,
+                switch_strategy: Default::default(),
+                rollback: None,
                 infrastructure,
                 versions,
             },

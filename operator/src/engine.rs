@@ -33,5 +33,6 @@ pub fn engine_reconciler(
     )
     .with_sync(Arc::new(copier), intents)
     .with_adoption_records(state_dir.join("adopted"))
+    .with_rollback_records(state_dir)
     .with_protected_dirs(protected)
 }

@@ -23,6 +23,30 @@ pub fn replace_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()>
     replace_file(path, &bytes, 0o644)
 }
 
+/// The largest state file turnout reads back (its own small JSON records).
+const MAX_STATE_FILE: u64 = 1 << 20;
+
+/// Reads back a JSON record [`replace_json`] wrote: None when there is
+/// none; an error for one that is too large or does not parse.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Option<T>> {
+    use std::io::Read;
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    f.take(MAX_STATE_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_STATE_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_STATE_FILE} bytes"
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(std::io::Error::other)
+}
+
 /// Replaces `path` with `bytes` (mode `mode`) the way [`replace_json`] does.
 pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));

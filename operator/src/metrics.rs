@@ -35,6 +35,8 @@ pub struct Metrics {
     pub reconcile_seconds: Histogram,
     pub switch_phase_seconds: Family<PhaseLabel, Histogram>,
     pub drift_corrections: Counter,
+    /// Switches that went back to the previous version by themselves.
+    pub rollbacks: Counter,
     /// 1 while this instance holds the Lease (`turnout run`).
     pub leader: Gauge,
 }
@@ -56,6 +58,12 @@ impl Metrics {
         });
         let drift_corrections = Counter::default();
         let leader = Gauge::default();
+        let rollbacks = Counter::default();
+        registry.register(
+            "rollbacks",
+            "Switches whose new version did not come up and that went back to the previous version",
+            rollbacks.clone(),
+        );
         registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
         registry.register("errors", "Reconcile errors by reason", errors.clone());
         registry.register(
@@ -85,6 +93,7 @@ impl Metrics {
             reconcile_seconds,
             switch_phase_seconds,
             drift_corrections,
+            rollbacks,
             leader,
         }
     }
@@ -114,6 +123,9 @@ impl Metrics {
                 if !a.done.is_empty() && was_converged && a.switch.is_none() {
                     self.drift_corrections.inc();
                 }
+                if a.rolled_back_now() {
+                    self.rollbacks.inc();
+                }
                 if a.switch.is_some() {
                     let t = &a.timings;
                     for (phase, ms) in [
@@ -121,6 +133,7 @@ impl Metrics {
                         ("sync", t.sync_ms),
                         ("start", t.start_ms),
                         ("ready", t.ready_ms),
+                        ("rollback", t.rollback_ms),
                     ] {
                         if let Some(ms) = ms {
                             self.switch_phase_seconds

@@ -81,35 +81,73 @@ async fn http_ok(addr: SocketAddr, path: &str) -> bool {
         .is_some_and(|code| (200..400).contains(&code))
 }
 
-/// Probe until ready or until the probe's timeout (`Err(Some(seconds))`),
-/// or until `stop` says so (`Err(None)`).
+/// Why a container did not become ready.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotReady {
+    /// `stop` said so (shutting down).
+    Cancelled,
+    /// The probe's timeout, in seconds, passed.
+    TimedOut(u32),
+    /// The container stopped while being probed (its exit code when the engine says).
+    Exited(Option<i64>),
+}
+
+/// The first pause between attempts when the plan sets no period: most
+/// services answer within tens of milliseconds of their start, so the
+/// cadence starts fast and doubles up to the default period.
+const FIRST_PAUSE: Duration = Duration::from_millis(25);
+const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
+
+/// Probe until ready, until the probe's timeout, until the container
+/// exits (it is never restarted behind turnout's back, so waiting longer
+/// cannot help), or until `stop` says so.
 pub async fn wait_ready<R: ContainerRuntime>(
     runtime: &R,
     spec: &ContainerSpec,
     stop: &(dyn Fn() -> bool + Sync),
-) -> Result<(), Option<u32>> {
+) -> Result<(), NotReady> {
     let (period, timeout) = timings(spec.readiness.as_ref());
     let deadline = Instant::now() + Duration::from_secs(u64::from(timeout));
+    let mut pause = if period == DEFAULT_PERIOD {
+        FIRST_PAUSE
+    } else {
+        period
+    };
     loop {
         if probe_once(runtime, spec).await {
             return Ok(());
         }
         if stop() {
-            return Err(None);
+            return Err(NotReady::Cancelled);
         }
-        if Instant::now() + period > deadline {
-            return Err(Some(timeout));
+        if let Some(code) = exited(runtime, &spec.name).await {
+            return Err(NotReady::Exited(code));
         }
-        tokio::time::sleep(period).await;
+        if Instant::now() + pause > deadline {
+            return Err(NotReady::TimedOut(timeout));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(period);
     }
+}
+
+/// `Some(exit code)` when the container is no longer up; an engine that
+/// cannot say is taken as "still up" (the probe's timeout still bounds the wait).
+pub async fn exited<R: ContainerRuntime>(runtime: &R, name: &str) -> Option<Option<i64>> {
+    let v = runtime.inspect(name).await.ok()?;
+    let status = v
+        .pointer("/State/Status")
+        .and_then(serde_json::Value::as_str)?;
+    matches!(status, "exited" | "dead" | "created").then(|| {
+        v.pointer("/State/ExitCode")
+            .and_then(serde_json::Value::as_i64)
+    })
 }
 
 fn timings(probe: Option<&Probe>) -> (Duration, u32) {
     let period = probe
         .and_then(|p| p.period_seconds)
-        .map_or(Duration::from_millis(250), |s| {
-            Duration::from_secs(u64::from(s.max(1)))
-        });
+        .map_or(DEFAULT_PERIOD, |s| Duration::from_secs(u64::from(s.max(1))));
     let timeout = probe
         .and_then(|p| p.timeout_seconds)
         .unwrap_or(DEFAULT_READY_TIMEOUT_SECONDS);

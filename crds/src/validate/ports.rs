@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::limits::first_few;
 use super::{Owner, Placed, Report, ViolationKind};
 use crate::names;
-use crate::plan::{PortPlanSpec, PortRange, PublishedPort};
+use crate::plan::{PortPlanSpec, PortRange, PublishedPort, SwitchStrategy};
 use crate::port::{Protocol, bind_overlaps};
 
 pub(super) fn range_text(r: &PortRange) -> String {
@@ -172,7 +172,8 @@ pub(super) fn check_port_conflicts(plan: &PortPlanSpec, containers: &[Placed], r
                 let together = a.container.owner == Owner::Infrastructure
                     || b.container.owner == Owner::Infrastructure
                     || a.container.owner == b.container.owner
-                    || !plan.exclusive_versions;
+                    || !plan.exclusive_versions
+                    || !plan.switch_strategy.is_default();
                 if !together || !bind_overlaps(a.port.bind_address, b.port.bind_address) {
                     continue;
                 }
@@ -187,8 +188,12 @@ pub(super) fn check_port_conflicts(plan: &PortPlanSpec, containers: &[Placed], r
                     || b.container.owner == Owner::Infrastructure
                 {
                     "infrastructure runs alongside every version"
-                } else {
+                } else if !plan.exclusive_versions {
                     "the plan lets versions run together (exclusiveVersions: false)"
+                } else if plan.switch_strategy == SwitchStrategy::Overlap {
+                    "switchStrategy Overlap starts the new version while the old one still holds its ports (use StopFirst to let versions share ports)"
+                } else {
+                    "switchStrategy Pause keeps every version created, holding its ports while paused (use StopFirst to let versions share ports)"
                 };
                 r.push_full(
                     ViolationKind::PortConflict,

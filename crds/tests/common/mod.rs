@@ -32,6 +32,8 @@ pub fn plan() -> PortPlanSpec {
         adopt: false,
         environment: None,
         exclusive_versions: true,
+        switch_strategy: Default::default(),
+        rollback: None,
         infrastructure: Vec::new(),
         versions: Vec::new(),
     }
@@ -276,6 +278,7 @@ pub fn selection(plan_ref: &str, active: &str) -> VersionSelectionSpec {
         sync_on_switch: true,
         paused: false,
         on_delete: OnDelete::Keep,
+        rollback: None,
     }
 }
 

@@ -58,6 +58,8 @@ pub fn reason_of(kind: ActionKind) -> &'static str {
         ActionKind::Start => "Starting",
         ActionKind::WaitReady => "WaitingReady",
         ActionKind::Adopt => "Adopting",
+        ActionKind::Pause => "Pausing",
+        ActionKind::Unpause => "Unpausing",
     }
 }
 

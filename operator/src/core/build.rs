@@ -31,6 +31,7 @@ pub fn build_desired(plan_name: &str, plan: &PortPlanSpec, active: &str) -> Opti
             .filter(|v| v.name != active)
             .flat_map(of_version)
             .collect(),
+        strategy: plan.switch_strategy,
     })
 }
 
@@ -88,6 +89,8 @@ mod tests {
             adopt: false,
             environment: None,
             exclusive_versions: true,
+            switch_strategy: Default::default(),
+            rollback: None,
             infrastructure: vec![c("db")],
             versions: vec![
                 VersionSpec {

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use turnout_crds::plan::SwitchStrategy;
+
 use super::model::{Desired, DesiredContainer, ObservedContainer, Role, RunState};
 
 /// When an action runs. Phases run in this order; actions of one phase run
@@ -22,6 +24,9 @@ pub enum Phase {
     Infrastructure,
     /// Bring up and wait for the active version.
     Version,
+    /// Keep the inactive versions warm (`switchStrategy: Pause`): created,
+    /// started once, then frozen. Last, so they never delay the active version.
+    Standby,
 }
 
 impl Phase {
@@ -30,6 +35,7 @@ impl Phase {
             Phase::Stop => "stop",
             Phase::Infrastructure => "infrastructure",
             Phase::Version => "version",
+            Phase::Standby => "standby",
         }
     }
 
@@ -54,6 +60,10 @@ pub enum ActionKind {
     Start,
     /// Wait for the readiness probe.
     WaitReady,
+    /// Freeze a running container (warm standby).
+    Pause,
+    /// Thaw a paused container.
+    Unpause,
     /// Take over a container made by hand: keep the original stopped under
     /// another name, make turnout's in its place on the same data and, when
     /// it should run, start it and wait for it (the original is put back if
@@ -69,6 +79,8 @@ impl ActionKind {
             ActionKind::Create => "create",
             ActionKind::Start => "start",
             ActionKind::WaitReady => "wait-ready",
+            ActionKind::Pause => "pause",
+            ActionKind::Unpause => "unpause",
             ActionKind::Adopt => "adopt",
         }
     }
@@ -111,10 +123,13 @@ pub fn diff(desired: &Desired, observed: &[ObservedContainer]) -> Vec<Action> {
         .collect();
     let mut actions = Vec::new();
 
-    // Containers of this plan that must not run: other versions, or no longer planned.
+    let standby = desired.strategy == SwitchStrategy::Pause;
+    let kept_warm = |name: &str| standby && desired.inactive.iter().any(|d| d.name() == name);
+    // Containers of this plan that must not run: other versions, or no
+    // longer planned. Under Pause the other versions are kept warm instead.
     let mut stray: Vec<&&ObservedContainer> = ours
         .values()
-        .filter(|o| desired.get(&o.name).is_none() && o.state.is_up())
+        .filter(|o| desired.get(&o.name).is_none() && o.state.is_up() && !kept_warm(&o.name))
         .collect();
     stray.sort_by(|a, b| a.name.cmp(&b.name));
     for o in stray {
@@ -158,10 +173,94 @@ pub fn diff(desired: &Desired, observed: &[ObservedContainer]) -> Vec<Action> {
                 "then started, and waited for",
             ));
         } else {
-            bring_up(d, ours.get(d.name()).copied(), &mut actions);
+            bring_up(d, ours.get(d.name()).copied(), standby, &mut actions);
+        }
+    }
+    if standby {
+        for d in desired.inactive.iter().filter(|d| !hand_made(d)) {
+            keep_warm(
+                d,
+                ours.get(d.name()).copied(),
+                &desired.active_version,
+                &mut actions,
+            );
         }
     }
     actions
+}
+
+/// `switchStrategy: Pause`: an inactive version's container exists, was
+/// started once, and is paused. A running one is frozen first thing (that
+/// is the switch's stop); making one warm waits until the active version is up.
+fn keep_warm(
+    d: &DesiredContainer,
+    seen: Option<&ObservedContainer>,
+    active: &str,
+    actions: &mut Vec<Action>,
+) {
+    let mut push = |phase, kind, reason: String| {
+        actions.push(Action {
+            phase,
+            kind,
+            container: d.name().to_string(),
+            role: d.role.clone(),
+            reason,
+        })
+    };
+    let warm = "kept warm: paused while its version is not active (switchStrategy Pause)";
+    match seen {
+        None => {
+            push(
+                Phase::Standby,
+                ActionKind::Create,
+                "not on the host".to_string(),
+            );
+            push(
+                Phase::Standby,
+                ActionKind::Start,
+                "newly created".to_string(),
+            );
+        }
+        Some(o) if o.spec_hash() != Some(d.spec_hash.as_str()) => {
+            let why = format!(
+                "recreating: its spec changed (hash {} -> {})",
+                o.spec_hash().unwrap_or("none"),
+                d.spec_hash
+            );
+            if o.state.is_up() {
+                push(Phase::Stop, ActionKind::Stop, why.clone());
+            }
+            push(Phase::Standby, ActionKind::Remove, why.clone());
+            push(Phase::Standby, ActionKind::Create, why);
+            push(Phase::Standby, ActionKind::Start, "recreated".to_string());
+        }
+        Some(o) => match o.state {
+            RunState::Paused => return,
+            RunState::Running => {
+                let reason = format!("{} is not active (active: {active}); {warm}", d.role);
+                push(Phase::Stop, ActionKind::Pause, reason);
+                return;
+            }
+            RunState::Stopped => push(
+                Phase::Standby,
+                ActionKind::Start,
+                "it is stopped".to_string(),
+            ),
+            RunState::Restarting => {
+                push(
+                    Phase::Standby,
+                    ActionKind::Stop,
+                    "it is restarting".to_string(),
+                );
+                push(
+                    Phase::Standby,
+                    ActionKind::Start,
+                    "it was restarting".to_string(),
+                );
+            }
+        },
+    }
+    push(Phase::Standby, ActionKind::Pause, warm.to_string());
 }
 
 fn adoption(d: &DesiredContainer, phase: Phase, then: &str) -> Action {
@@ -178,7 +277,12 @@ fn adoption(d: &DesiredContainer, phase: Phase, then: &str) -> Action {
     }
 }
 
-fn bring_up(d: &DesiredContainer, seen: Option<&ObservedContainer>, actions: &mut Vec<Action>) {
+fn bring_up(
+    d: &DesiredContainer,
+    seen: Option<&ObservedContainer>,
+    standby: bool,
+    actions: &mut Vec<Action>,
+) {
     let phase = Phase::of(&d.role);
     let mut push = |kind, reason: String| {
         actions.push(Action {
@@ -210,6 +314,11 @@ fn bring_up(d: &DesiredContainer, seen: Option<&ObservedContainer>, actions: &mu
         Some(o) => match o.state {
             RunState::Running => return,
             RunState::Stopped => push(ActionKind::Start, "it is stopped".to_string()),
+            // Kept warm by switchStrategy Pause: thawed, the fast half of a switch.
+            RunState::Paused if standby => push(
+                ActionKind::Unpause,
+                "its version is active again: thawed from warm standby".to_string(),
+            ),
             RunState::Paused | RunState::Restarting => {
                 // A paused or crash-looping container is stopped and started again.
                 push(ActionKind::Stop, format!("it is {}", o.state.as_str()));

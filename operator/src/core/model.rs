@@ -95,6 +95,9 @@ pub struct Desired {
     /// The other versions' containers: they must not run, but one made by
     /// hand under their name may be adopted (and left stopped).
     pub inactive: Vec<DesiredContainer>,
+    /// How a switch moves between versions; under `Pause` the inactive
+    /// versions are kept created and paused.
+    pub strategy: turnout_crds::plan::SwitchStrategy,
 }
 
 impl Desired {

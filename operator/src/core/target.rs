@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use turnout_crds::plan::{DEFAULT_STOP_TIMEOUT_SECONDS, PortPlanSpec};
+use turnout_crds::plan::{DEFAULT_STOP_TIMEOUT_SECONDS, PortPlanSpec, Rollback};
 use turnout_crds::selection::VersionSelectionSpec;
 
 /// What one reconcile is asked to converge to.
@@ -60,6 +60,25 @@ impl fmt::Debug for SecretValues {
 }
 
 impl Target {
+    /// The automatic rollback this target asks for: the selection's, else
+    /// the plan's; None when neither enables one.
+    pub fn rollback(&self) -> Option<&Rollback> {
+        self.selection
+            .rollback
+            .as_ref()
+            .or(self.plan.rollback.as_ref())
+            .filter(|r| r.enabled)
+    }
+
+    /// The same target, asking for `version` instead and copying no data:
+    /// what a rolled-back switch keeps the host on.
+    pub fn back_to(&self, version: &str) -> Target {
+        let mut t = self.clone();
+        t.selection.active_version = version.to_string();
+        t.selection.sync_on_switch = false;
+        t
+    }
+
     /// The selection's generation, or outside Kubernetes a short hash of
     /// plan and selection: a changed spec is a new attempt.
     pub fn generation_key(&self) -> String {

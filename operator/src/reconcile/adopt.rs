@@ -190,10 +190,16 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             .map_err(|e| (Reached::Created, e.to_string()))?;
         probe::wait_ready(rt, &d.spec, &|| run.cancelled())
             .await
-            .map_err(|seconds| {
-                let why = match seconds {
-                    Some(s) => not_ready(&d.spec, s),
-                    None => "turnout was shutting down before it became ready".to_string(),
+            .map_err(|why| {
+                let why = match why {
+                    probe::NotReady::TimedOut(s) => not_ready(&d.spec, s),
+                    probe::NotReady::Exited(code) => format!(
+                        "it exited (code {}) before it became ready",
+                        code.map_or_else(|| "unknown".to_string(), |c| c.to_string())
+                    ),
+                    probe::NotReady::Cancelled => {
+                        "turnout was shutting down before it became ready".to_string()
+                    }
                 };
                 (Reached::Created, why)
             })

@@ -5,21 +5,22 @@
 //! inside one, so an action under way always finishes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use tracing::info;
+use turnout_crds::plan::{Rollback, SwitchStrategy};
 use turnout_crds::selection::PhaseTimings;
 
 use super::switch::Intent;
 use super::{Applied, ApplyError, Outcome, Reconciler, Run, Switch, Target};
 use crate::core::model::{Desired, ObservedContainer};
-use crate::core::{Action, ActionKind, Blocker, Phase, preflight};
+use crate::core::{Action, ActionKind, Blocker, Phase, Role, preflight};
 use crate::host::HostPorts;
 use crate::probe;
 use crate::runtime::{ContainerConfig, ContainerRuntime};
 
-fn ms(since: Instant) -> u64 {
+pub(super) fn ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -93,6 +94,8 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
 
     /// Runs the actions phase by phase, copying a switch's data between
     /// the infrastructure and the new version, then reads the host again.
+    /// A switch whose new version does not come up goes back to the
+    /// previous one when the target asks for rollback.
     pub(super) async fn apply(
         &self,
         target: &Target,
@@ -105,25 +108,127 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         // Drift (another version's container started by hand) is not a switch:
         // when the active version already runs, that is where we come from.
         let from = crate::core::switch_from(before, &desired.plan, &desired.active_version);
+        let is_switch = from.as_deref() != Some(desired.active_version.as_str());
+        if is_switch {
+            run.progress
+                .switch_started(from.as_deref(), &desired.active_version);
+        }
         let sync_from = self.sync_source(target, before);
         self.record_intent(&desired, sync_from.as_deref(), false);
-        let mut copy = CopyResult::default();
-        let mut timings = PhaseTimings::default();
-        let (mut done, mut ready, mut error) = (Vec::new(), BTreeSet::new(), None);
-        for phase in [Phase::Stop, Phase::Infrastructure, Phase::Version] {
+        // Only a switch with somewhere to go back to is watched.
+        let watch = target
+            .rollback()
+            .filter(|_| is_switch && from.is_some())
+            .map(Watch::of);
+        let mut steps = self
+            .run_phases(
+                target,
+                &desired,
+                &actions,
+                sync_from.as_deref(),
+                watch.as_ref(),
+                run,
+            )
+            .await;
+        let mut desired = desired;
+        let mut rolled_back = None;
+        if let Some(back_to) = from.as_deref().filter(|_| watch.is_some())
+            && steps.failed_in == Some(Phase::Version)
+            && steps.error.as_ref().is_some_and(ApplyError::rolls_back)
+            && let Some((back, rb)) = self.roll_back(target, back_to, &mut steps, run).await
+        {
+            desired = back;
+            rolled_back = Some(rb);
+        }
+        let observed = match self.runtime.list().await {
+            Ok(o) => o,
+            Err(e) => {
+                steps.error.get_or_insert(ApplyError::Runtime(e));
+                Vec::new()
+            }
+        };
+        // Containers untouched by this reconcile keep their cached readiness.
+        steps
+            .ready
+            .extend(self.readiness(&desired, &observed).await);
+        let switch = is_switch.then(|| Switch {
+            from,
+            to: target.selection.active_version.clone(),
+            started_at,
+            finished_at: jiff::Timestamp::now(),
+        });
+        Outcome::Applied(Applied {
+            desired,
+            observed,
+            done: steps.done,
+            ready: steps.ready,
+            error: steps.error,
+            switch,
+            timings: steps.timings,
+            synced: steps.copy.steps,
+            data_sync: steps.copy.name,
+            rolled_back,
+        })
+    }
+
+    /// The phases in order; under `switchStrategy: Overlap` (and no copy)
+    /// the stop phase runs alongside the others instead of before them.
+    pub(super) async fn run_phases(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        actions: &[Action],
+        sync_from: Option<&str>,
+        watch: Option<&Watch>,
+        run: &Run<'_>,
+    ) -> Steps {
+        const UP: [Phase; 3] = [Phase::Infrastructure, Phase::Version, Phase::Standby];
+        if desired.strategy == SwitchStrategy::Overlap && sync_from.is_none() {
+            let (mut stopped, up) = tokio::join!(
+                self.run_sequence(target, desired, actions, &[Phase::Stop], None, None, run),
+                self.run_sequence(target, desired, actions, &UP, None, watch, run),
+            );
+            stopped.absorb(up);
+            return stopped;
+        }
+        let all = [
+            Phase::Stop,
+            Phase::Infrastructure,
+            Phase::Version,
+            Phase::Standby,
+        ];
+        self.run_sequence(target, desired, actions, &all, sync_from, watch, run)
+            .await
+    }
+
+    /// `phases` one after the other, stopping at the first error; the
+    /// switch's copy runs before the version phase.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_sequence(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        actions: &[Action],
+        phases: &[Phase],
+        sync_from: Option<&str>,
+        watch: Option<&Watch>,
+        run: &Run<'_>,
+    ) -> Steps {
+        let mut steps = Steps::default();
+        for &phase in phases {
             // Shutdown between phases: no copy and no action starts after it.
             if phase != Phase::Stop && run.cancelled() {
-                error = Some(ApplyError::Cancelled);
+                steps.error = Some(ApplyError::Cancelled);
                 break;
             }
             // The copy runs once the old version is stopped (a quiescent
             // source) and the infrastructure is up, before the new version starts.
             if phase == Phase::Version
-                && let Some(f) = &sync_from
+                && let Some(f) = sync_from
             {
-                copy = self.copy_on_switch(target, f, &mut timings).await;
-                if let Some(e) = copy.error.take() {
-                    error = Some(e);
+                steps.copy = self.copy_on_switch(target, f, &mut steps.timings).await;
+                if let Some(e) = steps.copy.error.take() {
+                    steps.error = Some(e);
                     break;
                 }
             }
@@ -132,43 +237,50 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 continue;
             }
             let t0 = Instant::now();
-            let (results, phase_ready, phase_error, wait_ms) =
-                self.run_phase(target, &desired, &of_phase, run).await;
-            done.extend(results);
-            ready.extend(phase_ready);
-            record_timing(&mut timings, phase, ms(t0), wait_ms);
+            let watch = watch.filter(|_| phase == Phase::Version);
+            let (results, phase_ready, mut phase_error, wait_ms) =
+                self.run_phase(target, desired, &of_phase, watch, run).await;
+            if phase_error.is_none()
+                && let Some(w) = watch
+            {
+                phase_error = self.stays_up(desired, w, t0).await;
+            }
+            steps.done.extend(results);
+            steps.ready.extend(phase_ready);
+            record_timing(&mut steps.timings, phase, ms(t0), wait_ms);
             if phase_error.is_some() {
-                error = phase_error;
+                steps.error = phase_error;
+                steps.failed_in = Some(phase);
                 break;
             }
         }
-        let observed = match self.runtime.list().await {
-            Ok(o) => o,
-            Err(e) => {
-                error.get_or_insert(ApplyError::Runtime(e));
-                Vec::new()
+        steps
+    }
+
+    /// `minReadySeconds` after the version phase began, every container of
+    /// the new version must still be up; the first that is not fails the switch.
+    async fn stays_up(
+        &self,
+        desired: &Desired,
+        watch: &Watch,
+        began: Instant,
+    ) -> Option<ApplyError> {
+        if let Some(wait) = watch.min_ready.checked_sub(began.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        for c in desired
+            .containers
+            .iter()
+            .filter(|c| c.role != Role::Infrastructure)
+        {
+            if let Some(exit_code) = probe::exited(self.runtime.as_ref(), c.name()).await {
+                return Some(ApplyError::Exited {
+                    container: c.name().to_string(),
+                    exit_code,
+                });
             }
-        };
-        // Containers untouched by this reconcile keep their cached readiness.
-        ready.extend(self.readiness(&desired, &observed).await);
-        let is_switch = from.as_deref() != Some(desired.active_version.as_str());
-        let switch = is_switch.then(|| Switch {
-            from,
-            to: desired.active_version.clone(),
-            started_at,
-            finished_at: jiff::Timestamp::now(),
-        });
-        Outcome::Applied(Applied {
-            desired,
-            observed,
-            done,
-            ready,
-            error,
-            switch,
-            timings,
-            synced: copy.steps,
-            data_sync: copy.name,
-        })
+        }
+        None
     }
 
     fn record_intent(&self, desired: &Desired, from: Option<&str>, synced: bool) {
@@ -232,8 +344,10 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         target: &Target,
         desired: &Desired,
         actions: &[&Action],
+        watch: Option<&Watch>,
         run: &Run<'_>,
     ) -> PhaseResult {
+        let t0 = Instant::now();
         let mut chains: Vec<(String, Vec<&Action>)> = Vec::new();
         let mut waits: Vec<&Action> = Vec::new();
         for a in actions {
@@ -260,7 +374,9 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         if first_error.is_some() {
             return (results, BTreeSet::new(), first_error, 0);
         }
-        let (waited, ready, wait_error, wait_ms) = self.wait_ready(desired, &waits, run).await;
+        let deadline = watch.map(|w| t0 + w.deadline);
+        let (waited, ready, wait_error, wait_ms) =
+            self.wait_ready(desired, &waits, deadline, run).await;
         results.extend(waited);
         (results, ready, wait_error, wait_ms)
     }
@@ -291,28 +407,45 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         (results, None)
     }
 
-    /// The readiness waits of a phase, in parallel.
-    async fn wait_ready(&self, desired: &Desired, waits: &[&Action], run: &Run<'_>) -> PhaseResult {
+    /// The readiness waits of a phase, in parallel; with a deadline (a
+    /// watched switch), the first container still not ready then fails it.
+    async fn wait_ready(
+        &self,
+        desired: &Desired,
+        waits: &[&Action],
+        deadline: Option<Instant>,
+        run: &Run<'_>,
+    ) -> PhaseResult {
         let t0 = Instant::now();
-        let waited = join_all(waits.iter().map(|a| async move {
+        let finished = std::sync::Mutex::new(BTreeSet::new());
+        let all = join_all(waits.iter().map(|a| async {
             run.progress.started(a);
             let r = match desired.get(&a.container) {
                 Some(d) => probe::wait_ready(self.runtime.as_ref(), &d.spec, &|| run.cancelled())
                     .await
-                    .map_err(|seconds| match seconds {
-                        None => ApplyError::Cancelled,
-                        Some(seconds) => ApplyError::NotReady {
-                            container: a.container.clone(),
-                            seconds,
-                        },
-                    }),
+                    .map_err(|why| not_ready(&a.container, why)),
                 None => Ok(()),
             };
+            if let Ok(mut f) = finished.lock() {
+                f.insert(a.container.clone());
+            }
             let msg = r.as_ref().err().map(ToString::to_string);
             run.progress.finished(a, msg.as_deref());
             ((*a).clone(), r)
-        }))
-        .await;
+        }));
+        let waited = match deadline {
+            None => all.await,
+            Some(deadline) => {
+                let limit = deadline.saturating_duration_since(t0);
+                match tokio::time::timeout(limit, all).await {
+                    Ok(w) => w,
+                    Err(_) => {
+                        let done = finished.lock().map(|f| f.clone()).unwrap_or_default();
+                        return past_deadline(waits, &done, deadline, t0);
+                    }
+                }
+            }
+        };
         let wait_ms = ms(t0);
         let (mut results, mut ready, mut first_error) = (Vec::new(), BTreeSet::new(), None);
         for (a, r) in waited {
@@ -353,6 +486,8 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             }
             ActionKind::Start => Ok(rt.start(&a.container).await?),
             ActionKind::WaitReady => Ok(()),
+            ActionKind::Pause => Ok(rt.pause(&a.container).await?),
+            ActionKind::Unpause => Ok(rt.unpause(&a.container).await?),
             ActionKind::Adopt => match desired.get(&a.container) {
                 Some(d) => self.adopt(target, d, true, run).await,
                 None => match desired.inactive.iter().find(|d| d.name() == a.container) {
@@ -364,17 +499,107 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
     }
 }
 
+/// The error of a readiness wait that did not succeed.
+fn not_ready(container: &str, why: probe::NotReady) -> ApplyError {
+    match why {
+        probe::NotReady::Cancelled => ApplyError::Cancelled,
+        probe::NotReady::TimedOut(seconds) => ApplyError::NotReady {
+            container: container.to_string(),
+            seconds,
+        },
+        probe::NotReady::Exited(exit_code) => ApplyError::Exited {
+            container: container.to_string(),
+            exit_code,
+        },
+    }
+}
+
+/// The waits of a watched switch when its deadline passed: those still
+/// waiting fail, the first of them names the error.
+fn past_deadline(
+    waits: &[&Action],
+    finished: &BTreeSet<String>,
+    deadline: Instant,
+    t0: Instant,
+) -> PhaseResult {
+    let seconds =
+        u32::try_from(deadline.saturating_duration_since(t0).as_secs()).unwrap_or(u32::MAX);
+    let mut results = Vec::new();
+    let mut first = None;
+    for a in waits.iter().filter(|a| !finished.contains(&a.container)) {
+        let e = ApplyError::NotReady {
+            container: a.container.clone(),
+            seconds,
+        };
+        results.push((
+            (*a).clone(),
+            Some(format!("{e} (the switch's progress deadline)")),
+        ));
+        first.get_or_insert(e);
+    }
+    (results, BTreeSet::new(), first, ms(t0))
+}
+
+/// How a switch that may roll back is watched: how long the new version
+/// has to become ready, and how long it must then stay up.
+pub(super) struct Watch {
+    deadline: Duration,
+    min_ready: Duration,
+}
+
+impl Watch {
+    fn of(r: &Rollback) -> Watch {
+        Watch {
+            deadline: Duration::from_secs(u64::from(r.progress_deadline_seconds)),
+            min_ready: Duration::from_secs(u64::from(r.min_ready_seconds)),
+        }
+    }
+}
+
+/// What the phases did, for the outcome.
+#[derive(Default)]
+pub(super) struct Steps {
+    pub done: Vec<(Action, Option<String>)>,
+    pub ready: BTreeSet<String>,
+    pub error: Option<ApplyError>,
+    /// The phase whose error stopped the rest.
+    pub failed_in: Option<Phase>,
+    pub timings: PhaseTimings,
+    pub copy: CopyResult,
+}
+
+impl Steps {
+    /// Folds in the steps of phases that ran alongside (Overlap).
+    fn absorb(&mut self, other: Steps) {
+        self.done.extend(other.done);
+        self.ready.extend(other.ready);
+        if self.error.is_none() {
+            self.error = other.error;
+            self.failed_in = other.failed_in;
+        }
+        let t = other.timings;
+        self.timings.sync_ms = self.timings.sync_ms.or(t.sync_ms);
+        self.timings.start_ms = self.timings.start_ms.or(t.start_ms);
+        self.timings.ready_ms = self.timings.ready_ms.or(t.ready_ms);
+        if other.copy.name.is_some() {
+            self.copy = other.copy;
+        }
+    }
+}
+
 /// What the switch's copy left for the outcome.
 #[derive(Default)]
-struct CopyResult {
-    name: Option<String>,
-    steps: Vec<turnout_crds::datasync::SyncStep>,
+pub(super) struct CopyResult {
+    pub name: Option<String>,
+    pub steps: Vec<turnout_crds::datasync::SyncStep>,
     error: Option<ApplyError>,
 }
 
 fn record_timing(timings: &mut PhaseTimings, phase: Phase, ms: u64, wait_ms: u64) {
     match phase {
         Phase::Stop => timings.stop_ms = Some(ms),
+        // Warming the other versions is not part of the switch people wait for.
+        Phase::Standby => {}
         _ => {
             timings.start_ms = Some(timings.start_ms.unwrap_or(0) + ms.saturating_sub(wait_ms));
             timings.ready_ms = Some(timings.ready_ms.unwrap_or(0) + wait_ms);

@@ -17,6 +17,7 @@ mod apply;
 mod binds;
 mod crash;
 mod readiness;
+mod rollback;
 mod switch;
 
 use std::collections::{BTreeSet, HashMap};
@@ -38,6 +39,7 @@ use crate::secrets::{SecretError, SecretFiles};
 pub use crate::core::target::Target;
 pub use crate::core::{running_version, switch_from};
 pub use crash::{CrashLimit, Held};
+pub use rollback::RolledBack;
 pub use switch::{SwitchSync, SyncFailure};
 
 /// Why applying an action failed; the reason is the variant's `strum` name.
@@ -78,6 +80,24 @@ pub enum ApplyError {
     )]
     #[strum(serialize = "Unhealthy")]
     NotReady { container: String, seconds: u32 },
+    #[error(
+        "container {container} exited (code {}) before it was ready; check `docker logs {container}`",
+        exit_code.map_or_else(|| "unknown".to_string(), |c| c.to_string())
+    )]
+    #[strum(serialize = "Unhealthy")]
+    Exited {
+        container: String,
+        exit_code: Option<i64>,
+    },
+    #[error(
+        "the switch failed ({cause}) and going back to {back_to} failed too: {message}; turnout keeps trying to bring {back_to} up"
+    )]
+    #[strum(serialize = "RollbackFailed")]
+    RollbackFailed {
+        back_to: String,
+        cause: String,
+        message: String,
+    },
 }
 
 impl ApplyError {
@@ -134,6 +154,9 @@ pub struct Applied {
     pub synced: Vec<turnout_crds::datasync::SyncStep>,
     /// The DataSync this switch ran (or tried), when it copied data.
     pub data_sync: Option<String>,
+    /// The host is held on the previous version because this spec's
+    /// switch failed (now, or in an earlier reconcile).
+    pub rolled_back: Option<RolledBack>,
 }
 
 impl Applied {
@@ -153,6 +176,16 @@ impl Applied {
             timings: PhaseTimings::default(),
             synced: Vec::new(),
             data_sync: None,
+            rolled_back: None,
+        }
+    }
+
+    /// Whether this reconcile itself rolled a switch back (not one held
+    /// from before).
+    pub fn rolled_back_now(&self) -> bool {
+        match (&self.rolled_back, &self.switch) {
+            (Some(rb), Some(sw)) => sw.to == rb.failed,
+            _ => false,
         }
     }
 
@@ -179,6 +212,8 @@ pub struct Switch {
 pub trait Progress: Send + Sync {
     fn started(&self, action: &Action);
     fn finished(&self, action: &Action, error: Option<&str>);
+    /// A switch from `from` (None: nothing ran) to `to` begins.
+    fn switch_started(&self, _from: Option<&str>, _to: &str) {}
 }
 
 /// A progress sink that only logs.
@@ -235,6 +270,7 @@ pub struct Reconciler<R, H> {
     /// turnout's own directories on this host, which no bind may reach.
     protected: Vec<PathBuf>,
     crash: crash::CrashGuard,
+    holds: rollback::Holds,
 }
 
 impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
@@ -248,7 +284,15 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
             adoptions: adopt::Adoptions::new(None),
             protected: Vec::new(),
             crash: crash::CrashGuard::new(CrashLimit::default()),
+            holds: rollback::Holds::new(None),
         }
+    }
+
+    /// Keeps rollback holds in `dir`, so a restart does not retry a switch
+    /// that was rolled back.
+    pub fn with_rollback_records(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.holds = rollback::Holds::new(Some(dir.into()));
+        self
     }
 
     /// Stops restarting a container after `limit` (default: 5 restarts in 5 minutes).
@@ -288,6 +332,26 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
     /// One full reconcile: observe, plan, check nothing stands in the way,
     /// then apply (a converged host costs one list and its cached probes).
     pub async fn reconcile(&self, target: &Target, run: &Run<'_>) -> Outcome {
+        // A spec whose switch was rolled back keeps the host where it went back to.
+        let held = self.holds.for_target(target);
+        let back;
+        let target = match &held {
+            Some(h) => {
+                back = target.back_to(&h.back_to);
+                &back
+            }
+            None => target,
+        };
+        let mut outcome = self.reconcile_to(target, run).await;
+        if let Outcome::Applied(a) = &mut outcome
+            && a.rolled_back.is_none()
+        {
+            a.rolled_back = held;
+        }
+        outcome
+    }
+
+    async fn reconcile_to(&self, target: &Target, run: &Run<'_>) -> Outcome {
         let observed = match self.runtime.list().await {
             Ok(o) => o,
             Err(e) => return Outcome::Unobserved(e),

@@ -21,6 +21,8 @@ pub enum Call {
     Create(String),
     Start(String),
     Stop(String, u32),
+    Pause(String),
+    Unpause(String),
     Remove(String),
     Rename(String, String),
     Inspect(String),
@@ -32,10 +34,19 @@ impl Call {
     pub fn is_mutating(&self) -> bool {
         matches!(
             self,
-            Call::Create(_) | Call::Start(_) | Call::Stop(..) | Call::Remove(_) | Call::Rename(..)
+            Call::Create(_)
+                | Call::Start(_)
+                | Call::Stop(..)
+                | Call::Pause(_)
+                | Call::Unpause(_)
+                | Call::Remove(_)
+                | Call::Rename(..)
         )
     }
 }
+
+/// What [`MemoryRuntime::memory_usage`] reports for a container that is up.
+pub const MEMORY_OF_A_CONTAINER: u64 = 8 << 20;
 
 #[derive(Default)]
 struct State {
@@ -185,6 +196,25 @@ impl MemoryRuntime {
         })
     }
 
+    /// Pause or unpause: the container must be in `from`, as the engine
+    /// refuses to pause a stopped container or unpause a running one.
+    fn thaw_or_freeze(&self, name: &str, from: RunState, to: RunState) -> Result<(), RuntimeError> {
+        let mut state = None;
+        self.change(name, |c| {
+            state = Some(c.state);
+            if c.state == from {
+                c.state = to;
+            }
+        })?;
+        match state {
+            Some(s) if s == from => Ok(()),
+            _ => Err(RuntimeError::container(
+                name,
+                format!("container is not {} (HTTP 409)", from.as_str()),
+            )),
+        }
+    }
+
     fn change(
         &self,
         name: &str,
@@ -318,6 +348,31 @@ impl ContainerRuntime for MemoryRuntime {
         Ok(())
     }
 
+    async fn pause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Pause(name.to_string()))?;
+        self.thaw_or_freeze(name, RunState::Running, RunState::Paused)?;
+        self.emit(name, "pause");
+        Ok(())
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.call(Call::Unpause(name.to_string()))?;
+        self.thaw_or_freeze(name, RunState::Paused, RunState::Running)?;
+        self.emit(name, "unpause");
+        Ok(())
+    }
+
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        let up = self.with(|s| s.containers.get(name).map(|c| c.state.is_up()));
+        match up {
+            None => Err(RuntimeError::container(
+                name,
+                "no such container (HTTP 404)",
+            )),
+            Some(up) => Ok(up.then_some(MEMORY_OF_A_CONTAINER)),
+        }
+    }
+
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         self.call(Call::Remove(name.to_string()))?;
         let running = self.with(|s| {
@@ -375,6 +430,10 @@ impl ContainerRuntime for MemoryRuntime {
                         k.env.iter().map(|(a, b)| format!("{a}={b}")).collect::<Vec<_>>()
                     })},
                 "State": {"Running": c.state == RunState::Running,
+                    "Status": match c.state {
+                        RunState::Stopped => "exited",
+                        other => other.as_str(),
+                    },
                     "ExitCode": s.exit_codes.get(name).copied().unwrap_or(0)},
             })),
             None => Err(RuntimeError::container(

@@ -185,6 +185,17 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         name: &str,
         timeout_seconds: u32,
     ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Freeze a running container (cgroup freezer): it keeps its memory
+    /// and ports, and runs nothing until unpaused.
+    fn pause(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// Thaw a paused container.
+    fn unpause(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// The memory a container uses now, in bytes, when the engine says
+    /// (None for a container that is not up).
+    fn memory_usage(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<u64>, RuntimeError>> + Send;
     /// Remove a stopped container; its volumes are kept.
     fn remove(&self, name: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Give a container another name (it keeps everything else).

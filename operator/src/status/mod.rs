@@ -63,6 +63,16 @@ fn verdict(target: &Target, o: &Outcome) -> (&'static str, bool, String) {
         ),
         Outcome::Applied(a) => match &a.error {
             Some(e) => (e.reason(), false, e.to_string()),
+            // Held on the previous version: not what the spec asks for, and
+            // not tried again until the spec changes.
+            None if a.rolled_back.is_some() => (
+                "RolledBack",
+                false,
+                a.rolled_back
+                    .as_ref()
+                    .map(crate::reconcile::RolledBack::message)
+                    .unwrap_or_default(),
+            ),
             None if a.converged() => (
                 "Converged",
                 true,
@@ -241,11 +251,17 @@ fn switch_record(outcome: &Outcome) -> Option<SwitchRecord> {
         finished_at: Some(sw.finished_at.to_string()),
         outcome: if a.error.is_some() {
             "Failed"
+        } else if a.rolled_back_now() {
+            "RolledBack"
         } else {
             "Succeeded"
         }
         .to_string(),
-        message: a.error.as_ref().map(ToString::to_string),
+        message: match (&a.error, &a.rolled_back) {
+            (Some(e), _) => Some(e.to_string()),
+            (None, Some(rb)) if a.rolled_back_now() => Some(rb.message()),
+            _ => None,
+        },
         phases: a.timings.clone(),
         data_sync: a.data_sync.clone(),
     })

@@ -177,6 +177,8 @@ pub fn call_container(c: &Call) -> Option<&str> {
         Call::Create(n)
         | Call::Start(n)
         | Call::Stop(n, _)
+        | Call::Pause(n)
+        | Call::Unpause(n)
         | Call::Remove(n)
         | Call::Rename(n, _)
         | Call::Inspect(n)

@@ -44,8 +44,13 @@ pub fn simulate(
                 host.remove(i);
             }
             (ActionKind::Create, None) => {
+                // Under switchStrategy Pause the other versions are created too (kept warm).
+                let warm = (desired.strategy == turnout_crds::plan::SwitchStrategy::Pause)
+                    .then(|| desired.inactive.iter().find(|d| d.name() == a.container))
+                    .flatten();
                 let d = desired
                     .get(&a.container)
+                    .or(warm)
                     .ok_or_else(|| format!("{a:?}: creates a container that is not desired"))?;
                 host.push(ObservedContainer {
                     image_id: None,
@@ -69,6 +74,18 @@ pub fn simulate(
                 if host[i].state != RunState::Running {
                     return Err(format!("{a:?}: waits on a {:?} container", host[i].state));
                 }
+            }
+            (ActionKind::Pause, Some(i)) => {
+                if host[i].state != RunState::Running {
+                    return Err(format!("{a:?}: pause of a {:?} container", host[i].state));
+                }
+                host[i].state = RunState::Paused;
+            }
+            (ActionKind::Unpause, Some(i)) => {
+                if host[i].state != RunState::Paused {
+                    return Err(format!("{a:?}: unpause of a {:?} container", host[i].state));
+                }
+                host[i].state = RunState::Running;
             }
             (ActionKind::Adopt, Some(i)) => adopt(desired, &mut host, i, a)?,
             (_, None) => return Err(format!("{a:?}: no such container")),

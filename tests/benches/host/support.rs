@@ -153,6 +153,21 @@ impl<R: ContainerRuntime> ContainerRuntime for Counting<R> {
         self.inner.stop(name, timeout_seconds).await
     }
 
+    async fn pause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.count("pause");
+        self.inner.pause(name).await
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.count("unpause");
+        self.inner.unpause(name).await
+    }
+
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        self.count("memory_usage");
+        self.inner.memory_usage(name).await
+    }
+
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         self.count("remove");
         self.inner.remove(name).await

@@ -24,6 +24,7 @@ mod connect;
 pub mod inspect;
 mod observe;
 mod ssh;
+mod stats;
 pub mod two;
 
 pub use connect::CONNECT_TIMEOUT;
@@ -220,6 +221,24 @@ impl ContainerRuntime for DockerRuntime {
             }) => Ok(()),
             Err(e) => Err(about(name, e)),
         }
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .pause_container(name)
+            .await
+            .map_err(|e| about(name, e))
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .unpause_container(name)
+            .await
+            .map_err(|e| about(name, e))
+    }
+
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        stats::memory_usage(&self.docker, name).await
     }
 
     async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
