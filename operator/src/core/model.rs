@@ -104,6 +104,16 @@ impl Desired {
     pub fn get(&self, name: &str) -> Option<&DesiredContainer> {
         self.containers.iter().find(|c| c.name() == name)
     }
+
+    /// A container that should exist, running or kept warm (an inactive
+    /// version's under `switchStrategy: Pause`).
+    pub fn made(&self, name: &str) -> Option<&DesiredContainer> {
+        self.get(name).or_else(|| {
+            (self.strategy == turnout_crds::plan::SwitchStrategy::Pause)
+                .then(|| self.inactive.iter().find(|c| c.name() == name))
+                .flatten()
+        })
+    }
 }
 
 /// Whether an observed container is running.

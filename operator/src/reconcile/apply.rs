@@ -374,7 +374,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         if first_error.is_some() {
             return (results, BTreeSet::new(), first_error, 0);
         }
-        let deadline = watch.map(|w| t0 + w.deadline);
+        let deadline = watch.map(|w| (t0 + w.deadline, w.deadline_seconds()));
         let (waited, ready, wait_error, wait_ms) =
             self.wait_ready(desired, &waits, deadline, run).await;
         results.extend(waited);
@@ -413,7 +413,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         &self,
         desired: &Desired,
         waits: &[&Action],
-        deadline: Option<Instant>,
+        deadline: Option<(Instant, u32)>,
         run: &Run<'_>,
     ) -> PhaseResult {
         let t0 = Instant::now();
@@ -435,13 +435,13 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         }));
         let waited = match deadline {
             None => all.await,
-            Some(deadline) => {
+            Some((deadline, seconds)) => {
                 let limit = deadline.saturating_duration_since(t0);
                 match tokio::time::timeout(limit, all).await {
                     Ok(w) => w,
                     Err(_) => {
                         let done = finished.lock().map(|f| f.clone()).unwrap_or_default();
-                        return past_deadline(waits, &done, deadline, t0);
+                        return past_deadline(waits, &done, seconds, t0);
                     }
                 }
             }
@@ -477,7 +477,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 .await?),
             ActionKind::Remove => Ok(rt.remove(&a.container).await?),
             ActionKind::Create => {
-                let Some(d) = desired.get(&a.container) else {
+                let Some(d) = desired.made(&a.container) else {
                     return Ok(());
                 };
                 let resolver = crate::secrets::resolver_of(target);
@@ -519,11 +519,9 @@ fn not_ready(container: &str, why: probe::NotReady) -> ApplyError {
 fn past_deadline(
     waits: &[&Action],
     finished: &BTreeSet<String>,
-    deadline: Instant,
+    seconds: u32,
     t0: Instant,
 ) -> PhaseResult {
-    let seconds =
-        u32::try_from(deadline.saturating_duration_since(t0).as_secs()).unwrap_or(u32::MAX);
     let mut results = Vec::new();
     let mut first = None;
     for a in waits.iter().filter(|a| !finished.contains(&a.container)) {
@@ -548,6 +546,10 @@ pub(super) struct Watch {
 }
 
 impl Watch {
+    fn deadline_seconds(&self) -> u32 {
+        u32::try_from(self.deadline.as_secs()).unwrap_or(u32::MAX)
+    }
+
     fn of(r: &Rollback) -> Watch {
         Watch {
             deadline: Duration::from_secs(u64::from(r.progress_deadline_seconds)),

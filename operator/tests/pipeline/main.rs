@@ -13,7 +13,9 @@
 //! - [`readiness`]: probes that pass, fail, and hold back a version;
 //! - [`secrets`]: secret values reach containers only as files;
 //! - [`crash`]: a container that keeps going down is held, not restarted forever;
-//! - [`adoption`]: containers made by hand taken over, refused, or put back.
+//! - [`adoption`]: containers made by hand taken over, refused, or put back;
+//! - [`rollback`]: a switch that does not come up goes back, and stays back;
+//! - [`strategy`]: switching by pause/unpause (Pause) or stop-while-start (Overlap).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -24,7 +26,9 @@ mod crash;
 mod drift;
 mod preflight;
 mod readiness;
+mod rollback;
 mod secrets;
+mod strategy;
 mod switch;
 
 use std::collections::BTreeSet;

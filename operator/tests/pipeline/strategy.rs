@@ -1,0 +1,138 @@
+//! Switch strategies: `Pause` keeps the other versions created and frozen
+//! and switches by pausing and unpausing; `Overlap` stops and starts in
+//! parallel; both are refused where they cannot apply.
+
+use serde_json::json;
+use turnout::core::RunState;
+use turnout::host::StaticHost;
+use turnout::reconcile::{Outcome, Run};
+use turnout::runtime::memory::Call;
+
+use super::*;
+
+/// The test plan with `strategy`, b-web moved off a-web's port 8000.
+fn with_strategy(strategy: &str) -> PlanBuilder {
+    shop()
+        .set("switchStrategy", json!(strategy))
+        .edit("b-web", |c| {
+            c.set(
+                "ports",
+                json!([{"host": 8010, "container": 80, "range": "services"}]),
+            )
+        })
+}
+
+fn state_of(rt: &MemoryRuntime, name: &str) -> Option<RunState> {
+    rt.containers()
+        .into_iter()
+        .find(|o| o.name == name)
+        .map(|o| o.state)
+}
+
+#[tokio::test]
+async fn pause_keeps_the_other_version_warm_and_switches_by_pause_and_unpause() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("pause"));
+    let plan = with_strategy("Pause");
+    let a = applied(r.reconcile(&target_for(&plan, "a"), &Run::default()).await);
+    assert!(a.converged(), "{:?}", a.error);
+    assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
+    for warm in ["b-web", "b-worker"] {
+        assert_eq!(
+            state_of(&rt, warm),
+            Some(RunState::Paused),
+            "{warm} kept warm"
+        );
+    }
+    rt.take_calls();
+
+    let a = applied(r.reconcile(&target_for(&plan, "b"), &Run::default()).await);
+    assert!(a.converged(), "{:?}", a.error);
+    let m = mutating(&rt.take_calls());
+    let expected = [
+        Call::Pause(c("a-web")),
+        Call::Pause(c("a-api")),
+        Call::Unpause(c("b-web")),
+        Call::Unpause(c("b-worker")),
+    ];
+    assert_eq!(sorted_calls(&m), sorted_calls(&expected), "{m:?}");
+    // The old version is frozen before the new one thaws.
+    for old in ["a-web", "a-api"] {
+        for new in ["b-web", "b-worker"] {
+            assert!(pos(&m, &Call::Pause(c(old))) < pos(&m, &Call::Unpause(c(new))));
+        }
+    }
+    assert_eq!(a.switch.as_ref().map(|s| s.to.as_str()), Some("b"));
+    assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
+
+    // An inactive container thawed by hand is drift: frozen again, nothing else.
+    rt.set_state("a-web", RunState::Running);
+    let a = applied(r.reconcile(&target_for(&plan, "b"), &Run::default()).await);
+    assert!(a.converged());
+    assert_eq!(mutating(&rt.take_calls()), [Call::Pause(c("a-web"))]);
+
+    // One stopped by hand is started again and frozen, after the active version.
+    rt.set_state("a-api", RunState::Stopped);
+    applied(r.reconcile(&target_for(&plan, "b"), &Run::default()).await);
+    assert_eq!(
+        mutating(&rt.take_calls()),
+        [Call::Start(c("a-api")), Call::Pause(c("a-api"))]
+    );
+
+    // Back to StopFirst: the paused versions are stopped like any inactive one.
+    let stop_first = with_strategy("StopFirst");
+    applied(
+        r.reconcile(&target_for(&stop_first, "b"), &Run::default())
+            .await,
+    );
+    assert_eq!(state_of(&rt, "a-web"), Some(RunState::Stopped));
+    assert_eq!(state_of(&rt, "a-api"), Some(RunState::Stopped));
+}
+
+#[tokio::test]
+async fn overlap_stops_the_old_version_and_starts_the_new_one_in_one_reconcile() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("overlap"));
+    let plan = with_strategy("Overlap");
+    assert!(applied(r.reconcile(&target_for(&plan, "a"), &Run::default()).await).converged());
+    rt.take_calls();
+    let a = applied(r.reconcile(&target_for(&plan, "b"), &Run::default()).await);
+    assert!(a.converged(), "{:?}", a.error);
+    let m = mutating(&rt.take_calls());
+    for n in ["a-web", "a-api"] {
+        assert!(
+            m.iter().any(|x| matches!(x, Call::Stop(s, _) if s == n)),
+            "{m:?}"
+        );
+    }
+    for n in ["b-web", "b-worker"] {
+        assert!(m.contains(&Call::Start(c(n))), "{m:?}");
+    }
+    assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
+    assert!(a.timings.stop_ms.is_some() && a.timings.start_ms.is_some());
+}
+
+#[tokio::test]
+async fn overlap_and_pause_are_refused_when_versions_share_a_port() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("shared-port"));
+    for strategy in ["Overlap", "Pause"] {
+        // shop's a-web and b-web both publish 8000.
+        let plan = shop().set("switchStrategy", json!(strategy));
+        match r.reconcile(&target_for(&plan, "a"), &Run::default()).await {
+            Outcome::Invalid(v) => {
+                let m = v
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(
+                    m.contains("8000") && m.contains(&format!("switchStrategy {strategy}")),
+                    "{m}"
+                );
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+    assert!(mutating(&rt.take_calls()).is_empty());
+}
