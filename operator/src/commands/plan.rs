@@ -56,6 +56,71 @@ struct PlanView {
     host_ports_checked: bool,
     /// What the switch's data sync would overwrite.
     overwrites: Vec<crate::sync::copy::Overwrite>,
+    /// How a switch moves between versions.
+    switch_strategy: &'static str,
+    /// Under `switchStrategy: Pause`: the versions kept warm and the memory they hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    standby: Option<Standby>,
+}
+
+/// The cost of `switchStrategy: Pause`: inactive versions stay created and
+/// paused, holding their memory.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Standby {
+    versions: Vec<String>,
+    containers: Vec<StandbyContainer>,
+    /// The memory the kept-warm containers use now, in bytes (those that are up).
+    memory_bytes: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StandbyContainer {
+    name: String,
+    version: String,
+    /// `paused`, `running`, `stopped`, or `missing` (created by the next apply).
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_bytes: Option<u64>,
+}
+
+/// What the inactive versions kept warm cost now (one stats reading each).
+async fn standby<R: ContainerRuntime>(
+    runtime: &R,
+    desired: &crate::core::Desired,
+    observed: &[crate::core::model::ObservedContainer],
+) -> Option<Standby> {
+    if desired.strategy != turnout_crds::plan::SwitchStrategy::Pause {
+        return None;
+    }
+    let mut versions: Vec<String> = Vec::new();
+    let mut containers = Vec::new();
+    for d in &desired.inactive {
+        let version = d.role.label().to_string();
+        if !versions.contains(&version) {
+            versions.push(version.clone());
+        }
+        let seen = observed
+            .iter()
+            .find(|o| o.name == d.name() && o.is_ours(&desired.plan));
+        let memory_bytes = match seen {
+            Some(o) if o.state.is_up() => runtime.memory_usage(d.name()).await.ok().flatten(),
+            _ => None,
+        };
+        containers.push(StandbyContainer {
+            name: d.name().to_string(),
+            version,
+            state: seen.map_or("missing", |o| o.state.as_str()).to_string(),
+            memory_bytes,
+        });
+    }
+    let memory_bytes = containers.iter().filter_map(|c| c.memory_bytes).sum();
+    Some(Standby {
+        versions,
+        containers,
+        memory_bytes,
+    })
 }
 
 async fn plan(
@@ -113,7 +178,10 @@ async fn plan(
             );
         }
     }
+    let standby = standby(runtime.as_ref(), &desired, &observed).await;
     let view = PlanView {
+        switch_strategy: desired.strategy.as_str(),
+        standby,
         engine: runtime.describe(),
         plan: target.plan_name.clone(),
         active_version: target.selection.active_version.clone(),
@@ -142,6 +210,39 @@ async fn preflight<H: HostPorts>(
     r.preflight(desired, observed, false).await
 }
 
+fn print_standby(out: &mut dyn Write, sb: &Standby) -> std::io::Result<()> {
+    let unknown = sb
+        .containers
+        .iter()
+        .filter(|c| c.memory_bytes.is_none())
+        .count();
+    writeln!(
+        out,
+        "Warm standby (switchStrategy Pause): version(s) {} stay created and paused, holding {:.1} MiB of memory now{}. Their published ports accept connections that hang until they are unpaused.",
+        sb.versions.join(", "),
+        sb.memory_bytes as f64 / f64::from(1u32 << 20),
+        if unknown > 0 {
+            format!(" ({unknown} container(s) not up yet: their memory is known once started)")
+        } else {
+            String::new()
+        }
+    )?;
+    let mut t = Table::new(["CONTAINER", "VERSION", "STATE", "MEMORY"]);
+    for c in &sb.containers {
+        t.row([
+            c.name.clone(),
+            c.version.clone(),
+            c.state.clone(),
+            c.memory_bytes.map_or_else(
+                || "-".to_string(),
+                |b| format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+            ),
+        ]);
+    }
+    t.write(out, "  ")?;
+    writeln!(out)
+}
+
 fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
     writeln!(out, "Engine: {}", v.engine)?;
     if !v.host_ports_checked && !v.actions.is_empty() {
@@ -149,6 +250,9 @@ fn print_human(out: &mut dyn Write, v: &PlanView) -> std::io::Result<()> {
             out,
             "Note: the engine is on another host; ports held there by processes outside Docker are not checked (turnout apply on that host checks them)."
         )?;
+    }
+    if let Some(sb) = &v.standby {
+        print_standby(out, sb)?;
     }
     if v.actions.is_empty() {
         writeln!(
