@@ -59,6 +59,11 @@ pub struct VersionSelectionSpec {
     /// by default). Volumes are never deleted.
     #[serde(default)]
     pub on_delete: OnDelete,
+
+    /// Where turnout posts what happens to this selection, after the plan's
+    /// own sinks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Notification>,
 }
 
 /// What happens to managed containers when the selection is deleted.
@@ -151,7 +156,7 @@ pub struct SwitchRecord {
     /// When it ended (RFC 3339), absent while in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
-    /// `InProgress`, `Succeeded` or `Failed`.
+    /// `InProgress`, `Succeeded`, `Failed` or `RolledBack`.
     pub outcome: String,
     /// Why it failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]

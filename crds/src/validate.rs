@@ -7,6 +7,7 @@ mod container;
 mod data;
 mod limits;
 mod metadata;
+mod notify;
 mod ports;
 mod sync;
 
@@ -27,6 +28,7 @@ pub use limits::{
     MAX_VIOLATIONS, first_few,
 };
 pub use metadata::validate_metadata_name;
+pub use notify::{MAX_NOTIFICATIONS, sink_name_problem};
 use ports::{
     check_port_conflicts, check_port_ranges, check_ranges, check_ranges_across_versions,
     check_ranges_against_infrastructure,
@@ -75,6 +77,8 @@ pub enum ViolationKind {
     /// A bind mount of a host path a container must not have, or a path
     /// mounted twice.
     InvalidMount,
+    /// A notification sink with a bad name, an unknown event or no single URL source.
+    InvalidNotification,
     /// A DataSync's source (another environment) cannot be used.
     InvalidSource,
     /// A plan without versions, or a sync that goes nowhere.
@@ -108,6 +112,7 @@ impl ViolationKind {
             ViolationKind::SecretInEnvironment => "SecretInEnvironment",
             ViolationKind::InvalidContainer => "InvalidContainer",
             ViolationKind::InvalidMount => "InvalidMount",
+            ViolationKind::InvalidNotification => "InvalidNotification",
             ViolationKind::Empty => "Empty",
             ViolationKind::TooLarge => "TooLarge",
             ViolationKind::TooManyViolations => "TooManyViolations",
@@ -265,6 +270,7 @@ pub fn validate_plan(plan: &PortPlanSpec) -> Vec<Violation> {
         check_ranges_across_versions(plan, &mut r);
     }
     check_data_bindings(plan, &mut r);
+    notify::check_notifications("spec.notifications", &plan.notifications, &mut r);
     r.finish()
 }
 
@@ -343,6 +349,7 @@ pub fn validate_selection(
         &selection.active_version,
         &mut r,
     );
+    notify::check_notifications("spec.notifications", &selection.notifications, &mut r);
     r.finish()
 }
 

@@ -205,6 +205,7 @@ fn any_plan() -> impl Strategy<Value = PortPlanSpec> {
                 adopt: false,
                 infrastructure,
                 versions,
+                notifications: Vec::new(),
             },
         )
 }

@@ -34,6 +34,7 @@ pub fn plan() -> PortPlanSpec {
         exclusive_versions: true,
         infrastructure: Vec::new(),
         versions: Vec::new(),
+        notifications: Vec::new(),
     }
 }
 
@@ -276,6 +277,7 @@ pub fn selection(plan_ref: &str, active: &str) -> VersionSelectionSpec {
         sync_on_switch: true,
         paused: false,
         on_delete: OnDelete::Keep,
+        notifications: Vec::new(),
     }
 }
 

@@ -88,6 +88,7 @@ mod tests {
             adopt: false,
             environment: None,
             exclusive_versions: true,
+            notifications: Vec::new(),
             infrastructure: vec![c("db")],
             versions: vec![
                 VersionSpec {
