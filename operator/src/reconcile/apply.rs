@@ -105,6 +105,10 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         // Drift (another version's container started by hand) is not a switch:
         // when the active version already runs, that is where we come from.
         let from = crate::core::switch_from(before, &desired.plan, &desired.active_version);
+        if from.as_deref() != Some(desired.active_version.as_str()) {
+            run.progress
+                .switch_started(from.as_deref(), &desired.active_version);
+        }
         let sync_from = self.sync_source(target, before);
         self.record_intent(&desired, sync_from.as_deref(), false);
         let mut copy = CopyResult::default();

@@ -179,6 +179,8 @@ pub struct Switch {
 pub trait Progress: Send + Sync {
     fn started(&self, action: &Action);
     fn finished(&self, action: &Action, error: Option<&str>);
+    /// A switch to another version begins (before anything is stopped).
+    fn switch_started(&self, _from: Option<&str>, _to: &str) {}
 }
 
 /// A progress sink that only logs.
