@@ -23,6 +23,9 @@ use turnout_crds::notify::{NotifyEvent, SinkKind};
 use super::sinks::SinkUrl;
 use crate::metrics::{Metrics, NotifyLabel};
 
+/// How long queued posts get at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// How a post is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
