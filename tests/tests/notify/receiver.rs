@@ -51,7 +51,7 @@ impl Recorder {
         };
         let mut reader = BufReader::new(stream);
         while let Some(req) = read_request(&mut reader) {
-            self.0.lock().unwrap().push(req);
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(req);
             let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
             if writer.write_all(ok.as_bytes()).is_err() {
                 return;
@@ -60,7 +60,7 @@ impl Recorder {
     }
 
     pub fn requests(&self) -> Vec<Request> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The JSON bodies received, in order.
