@@ -10,6 +10,7 @@
 pub mod datasync;
 pub mod load;
 pub mod names;
+pub mod notify;
 pub mod plan;
 pub mod port;
 pub mod selection;

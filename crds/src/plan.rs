@@ -85,6 +85,11 @@ pub struct PortPlanSpec {
 
     /// The versions of the application; exactly one is active at a time.
     pub versions: Vec<VersionSpec>,
+
+    /// Where turnout posts what happens on the host (switches, blockers,
+    /// drift, crash loops); a selection's own sinks follow these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Notification>,
 }
 
 /// How a switch moves from the running version to the selected one.

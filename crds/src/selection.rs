@@ -64,6 +64,10 @@ pub struct VersionSelectionSpec {
     /// overrides the plan's `rollback`. Off when neither says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<crate::plan::Rollback>,
+    /// Where turnout posts what happens to this selection, after the plan's
+    /// own sinks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Notification>,
 }
 
 /// What happens to managed containers when the selection is deleted.

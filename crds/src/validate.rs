@@ -7,6 +7,7 @@ mod container;
 mod data;
 mod limits;
 mod metadata;
+mod notify;
 mod ports;
 mod switching;
 mod sync;
@@ -28,6 +29,7 @@ pub use limits::{
     MAX_VIOLATIONS, first_few,
 };
 pub use metadata::validate_metadata_name;
+pub use notify::{MAX_NOTIFICATIONS, sink_name_problem};
 use ports::{
     check_port_conflicts, check_port_ranges, check_ranges, check_ranges_across_versions,
     check_ranges_against_infrastructure,
@@ -77,6 +79,8 @@ pub enum ViolationKind {
     /// A bind mount of a host path a container must not have, or a path
     /// mounted twice.
     InvalidMount,
+    /// A notification sink with a bad name, an unknown event or no single URL source.
+    InvalidNotification,
     /// A DataSync's source (another environment) cannot be used.
     InvalidSource,
     /// A switch strategy the plan cannot use, or a rollback out of bounds.
@@ -113,6 +117,7 @@ impl ViolationKind {
             ViolationKind::InvalidContainer => "InvalidContainer",
             ViolationKind::InvalidMount => "InvalidMount",
             ViolationKind::InvalidSwitch => "InvalidSwitch",
+            ViolationKind::InvalidNotification => "InvalidNotification",
             ViolationKind::Empty => "Empty",
             ViolationKind::TooLarge => "TooLarge",
             ViolationKind::TooManyViolations => "TooManyViolations",
@@ -271,6 +276,7 @@ pub fn validate_plan(plan: &PortPlanSpec) -> Vec<Violation> {
     }
     check_data_bindings(plan, &mut r);
     switching::check_rollback("spec.rollback", plan.rollback.as_ref(), &mut r);
+    notify::check_notifications("spec.notifications", &plan.notifications, &mut r);
     r.finish()
 }
 
@@ -351,6 +357,7 @@ pub fn validate_selection(
     );
     switching::check_rollback("spec.rollback", selection.rollback.as_ref(), &mut r);
     switching::check_strategy_for(plan, selection, &mut r);
+    notify::check_notifications("spec.notifications", &selection.notifications, &mut r);
     r.finish()
 }
 

@@ -207,6 +207,7 @@ fn any_plan() -> impl Strategy<Value = PortPlanSpec> {
                 rollback: None,
                 infrastructure,
                 versions,
+                notifications: Vec::new(),
             },
         )
 }

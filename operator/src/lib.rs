@@ -16,6 +16,7 @@ pub mod http;
 pub mod import;
 pub mod lock;
 pub mod metrics;
+pub mod notify;
 pub mod output;
 pub mod probe;
 pub mod reconcile;

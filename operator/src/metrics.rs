@@ -27,6 +27,13 @@ pub struct PhaseLabel {
     pub phase: &'static str,
 }
 
+/// A notification's sink kind and event.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabel {
+    pub kind: &'static str,
+    pub event: &'static str,
+}
+
 /// All of turnout's metrics and the registry that serves them.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +46,10 @@ pub struct Metrics {
     pub rollbacks: Counter,
     /// 1 while this instance holds the Lease (`turnout run`).
     pub leader: Gauge,
+    /// Notifications delivered, given up on, and dropped on a full queue.
+    pub notifications_sent: Family<NotifyLabel, Counter>,
+    pub notifications_failed: Family<NotifyLabel, Counter>,
+    pub notifications_dropped: Family<NotifyLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -86,7 +97,34 @@ impl Metrics {
             "1 while this instance holds the Lease and serves selections (turnout run)",
             leader.clone(),
         );
+        let [
+            notifications_sent,
+            notifications_failed,
+            notifications_dropped,
+        ] = [(); 3].map(|()| Family::<NotifyLabel, Counter>::default());
+        for (name, help, family) in [
+            (
+                "notifications_sent",
+                "Notifications a sink accepted",
+                &notifications_sent,
+            ),
+            (
+                "notifications_failed",
+                "Notifications given up on after their retries",
+                &notifications_failed,
+            ),
+            (
+                "notifications_dropped",
+                "Notifications dropped because the queue was full",
+                &notifications_dropped,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
         Metrics {
+            notifications_sent,
+            notifications_failed,
+            notifications_dropped,
             registry,
             reconciles,
             errors,

@@ -3,7 +3,8 @@
 //! 1. a switch future -> dao, turnout vs the original script's docker CLI calls;
 //! 2. drift correction latency of `turnout standalone`;
 //! 3. a converged reconcile: engine calls and time;
-//! 5. the idle standalone process: CPU and RSS.
+//! 5. the idle standalone process: CPU and RSS;
+//! 8. a switch with notification sinks that never answer or refuse, against none.
 //!
 //! (4, the pure core, is `cargo bench -p turnout --bench core`.)
 //!
@@ -13,19 +14,21 @@
 //!
 //! Run with `make bench`, or `cargo bench -p turnout-e2e --bench host`
 //! (release build; needs `target/release/turnout`, built if missing).
-//! Knobs (environment): BENCH_ONLY=switch,drift,converged,idle (default all),
+//! Knobs (environment): BENCH_ONLY=switch,drift,converged,idle,notify (default all),
 //! BENCH_SWITCH_RUNS (5), BENCH_DRIFT_SAMPLES (30), BENCH_RECONCILES (50),
-//! BENCH_IDLE_SECONDS (60; committed figures come from 60).
+//! BENCH_IDLE_SECONDS (60; committed figures come from 60), BENCH_NOTIFY_RUNS (5).
 //!
 //! `operator-drift` (not in the default set: it starts a kube-apiserver
 //! with scripts/kube-up.sh) measures drift correction under `turnout run`.
 //!
 //! Containers live under the plans bench-switch, bench-standalone,
-//! bench-converged and bench-operator on host ports 22000-22399, and are
-//! removed at the end.
+//! bench-converged and bench-operator on host ports 22000-22399 (and
+//! notif-bench on 25405-25449), and are removed at the end.
 
 #[path = "host/converged.rs"]
 mod converged;
+#[path = "host/notify.rs"]
+mod notify;
 #[path = "host/operator.rs"]
 mod operator;
 #[path = "host/standalone.rs"]
@@ -106,6 +109,9 @@ fn main() {
             on("idle"),
             on("drift"),
         );
+    }
+    if on("notify") {
+        notify::run(&rt, env_num("BENCH_NOTIFY_RUNS", 5) as usize);
     }
     if only.split(',').any(|s| s.trim() == "operator-drift") {
         operator::run(&rt, &bin, env_num("BENCH_DRIFT_SAMPLES", 30) as usize);

@@ -36,6 +36,7 @@ pub fn plan() -> PortPlanSpec {
         rollback: None,
         infrastructure: Vec::new(),
         versions: Vec::new(),
+        notifications: Vec::new(),
     }
 }
 
@@ -279,6 +280,7 @@ pub fn selection(plan_ref: &str, active: &str) -> VersionSelectionSpec {
         paused: false,
         on_delete: OnDelete::Keep,
         rollback: None,
+        notifications: Vec::new(),
     }
 }
 

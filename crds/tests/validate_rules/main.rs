@@ -10,6 +10,7 @@ mod containers;
 mod data;
 mod documents;
 mod names;
+mod notify;
 mod ports;
 mod ranges;
 

@@ -202,10 +202,16 @@ impl RunArgs {
         metrics.leader.set(1);
 
         let reconciler = kube_reconciler(&client, runtime, &state, &sync, crash.limit());
+        let (notifier, delivery) = crate::notify::Notifier::start(
+            crate::notify::Delivery::default(),
+            metrics.clone(),
+            crate::notify::host_name(),
+        );
         let ctx = Arc::new(
             Context::new(client, reconciler, sync.clone())
                 .with_selector(selector.clone())
-                .with_metrics(metrics.clone()),
+                .with_metrics(metrics.clone())
+                .with_notifier(notifier),
         );
         let controllers = futures::future::join(
             controller::run(ctx.clone(), namespace.clone(), selector),
@@ -233,6 +239,9 @@ impl RunArgs {
             _ = &mut controllers => None,
             g = ctx.host.lock() => Some(g),
         };
+        delivery
+            .finish(crate::notify::deliver::SHUTDOWN_GRACE)
+            .await;
         if lost.is_some() {
             return Ok(ExitCode::FAILURE);
         }

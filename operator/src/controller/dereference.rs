@@ -1,24 +1,30 @@
 //! Dereference: a selection's PortPlan and the values of the Secrets it
-//! names, read for one reconcile with named `get`s only (the operator may
+//! and the selection name (containers' secrets, notification sinks' URLs), read for one reconcile with named `get`s only (the operator may
 //! not list or watch Secrets).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::Api;
 use turnout_crds::PortPlan;
+use turnout_crds::notify::Notification;
 use turnout_crds::plan::PortPlanSpec;
 
 use super::ControllerError;
 use crate::core::target::SecretMap;
 
-/// The Secrets a plan references: (name, key) pairs.
-pub fn secret_refs(plan: &PortPlanSpec) -> Vec<(String, String)> {
-    let mut refs: Vec<(String, String)> = plan
+/// The Secrets a plan references (its containers' and its notification
+/// sinks'), and those of `sinks` (a selection's own): (name, key) pairs.
+pub fn secret_refs(plan: &PortPlanSpec, sinks: &[Notification]) -> Vec<(String, String)> {
+    let containers = plan
         .infrastructure
         .iter()
         .chain(plan.versions.iter().flat_map(|v| v.containers.iter()))
         .flat_map(|c| c.secrets.iter())
-        .filter_map(|s| s.from.secret_key_ref.as_ref())
+        .map(|s| &s.from);
+    let sinks = plan.notifications.iter().chain(sinks).map(|n| &n.url);
+    let mut refs: Vec<(String, String)> = containers
+        .chain(sinks)
+        .filter_map(|from| from.secret_key_ref.as_ref())
         .map(|r| (r.name.clone(), r.key.clone()))
         .collect();
     refs.sort();
@@ -34,6 +40,17 @@ pub async fn load_plan(
     ns: &str,
     plan: &str,
 ) -> Result<(PortPlanSpec, SecretMap), ControllerError> {
+    load_plan_for(client, ns, plan, &[]).await
+}
+
+/// [`load_plan`], also reading the Secrets `sinks` (a selection's
+/// notification sinks) name.
+pub async fn load_plan_for(
+    client: &Client,
+    ns: &str,
+    plan: &str,
+    sinks: &[Notification],
+) -> Result<(PortPlanSpec, SecretMap), ControllerError> {
     let plans: Api<PortPlan> = Api::namespaced(client.clone(), ns);
     let Some(found) = plans.get_opt(plan).await? else {
         return Err(ControllerError::PlanMissing {
@@ -43,7 +60,7 @@ pub async fn load_plan(
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut values = SecretMap::new();
-    for (secret, key) in secret_refs(&found.spec) {
+    for (secret, key) in secret_refs(&found.spec, sinks) {
         let s = secrets
             .get_opt(&secret)
             .await

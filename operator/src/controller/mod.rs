@@ -36,7 +36,7 @@ use crate::runtime::settle::settled_events;
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::sync::run::SyncOptions;
 
-pub use dereference::{load_plan, secret_refs};
+pub use dereference::{load_plan, load_plan_for, secret_refs};
 pub use events::recorder;
 pub use selection::{FINALIZER, cleanup, reconcile, reconcile_with_finalizer};
 pub use status::{FIELD_MANAGER, apply_status};
@@ -90,6 +90,8 @@ pub struct Context<R, H> {
     pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown: no action starts after it.
     pub cancel: CancellationToken,
+    /// Where the selections' notifications go (none: not sent).
+    pub notifier: Option<crate::notify::Notifier>,
     /// Consecutive failed reconciles per selection (namespace/name), for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -105,6 +107,7 @@ impl<R, H> Context<R, H> {
             host: tokio::sync::Mutex::new(()),
             metrics: Arc::default(),
             cancel: CancellationToken::new(),
+            notifier: None,
             failures: Mutex::default(),
         }
     }
@@ -138,6 +141,12 @@ impl<R, H> Context<R, H> {
     /// Count reconciles into `metrics` (the ones `/metrics` serves).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Send the selections' notifications through `notifier`.
+    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Self {
+        self.notifier = Some(notifier);
         self
     }
 

@@ -67,13 +67,24 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     if ctx.stopping() {
         return Ok(Action::await_change());
     }
-    let (plan, secrets) = dereference::load_plan(&ctx.client, &ns, &sel.spec.plan_ref).await?;
+    let (plan, secrets) = dereference::load_plan_for(
+        &ctx.client,
+        &ns,
+        &sel.spec.plan_ref,
+        &sel.spec.notifications,
+    )
+    .await?;
     let target = target_of(&sel, plan, secrets);
     let collected = Collect::default();
+    let progress = crate::notify::Notifying {
+        inner: &collected,
+        notifier: ctx.notifier.as_ref(),
+        target: &target,
+    };
     let started = std::time::Instant::now();
     let outcome = ctx
         .reconciler
-        .reconcile(&target, &Run::new(&collected, ctx.cancel.clone()))
+        .reconcile(&target, &Run::new(&progress, ctx.cancel.clone()))
         .await;
     // The host is free again: what follows only talks to the API server, and
     // a slow API must not hold up a shutdown waiting for the host.
@@ -81,6 +92,15 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
     ctx.metrics
         .observe(&outcome, started.elapsed(), was_converged(&sel));
     let status = status_of(&target, &outcome, sel.status.as_ref());
+    if let Some(n) = &ctx.notifier {
+        n.after_reconcile(
+            &target,
+            sel.status.as_ref(),
+            &status,
+            &outcome,
+            was_converged(&sel),
+        );
+    }
     let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
     apply_status(&selections, &sel.name_any(), "VersionSelection", &status).await?;
     report(&ctx, &sel, collected.take(), &status).await;

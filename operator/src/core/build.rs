@@ -91,6 +91,7 @@ mod tests {
             exclusive_versions: true,
             switch_strategy: Default::default(),
             rollback: None,
+            notifications: Vec::new(),
             infrastructure: vec![c("db")],
             versions: vec![
                 VersionSpec {

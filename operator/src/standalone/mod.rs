@@ -97,7 +97,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     info!(engine = %runtime.describe(), "driving the Docker engine");
     triggers::spawn_events(runtime.clone(), tx.clone());
     triggers::spawn_ticker(opts.resync, tx.clone());
+    let (notifier, delivery) = crate::notify::Notifier::start(
+        crate::notify::Delivery::default(),
+        shared.metrics.clone(),
+        crate::notify::host_name(),
+    );
     let mut host = Host::new(opts, file, revision, runtime, shared, cancel.clone());
+    host.notifier = Some(notifier);
     loop {
         let wait = host.step().await;
         if cancel.is_cancelled() {
@@ -112,6 +118,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
     }
     info!("shutting down");
+    delivery
+        .finish(crate::notify::deliver::SHUTDOWN_GRACE)
+        .await;
     Ok(())
 }
 
@@ -174,6 +183,7 @@ struct Host {
     reload: bool,
     prev_status: Option<VersionSelectionStatus>,
     converged_on: Option<Target>,
+    notifier: Option<crate::notify::Notifier>,
 }
 
 impl Host {
@@ -204,6 +214,7 @@ impl Host {
             reload: true,
             prev_status: None,
             converged_on: None,
+            notifier: None,
         }
     }
 
@@ -242,7 +253,12 @@ impl Host {
             return self.opts.resync;
         };
         let started = Instant::now();
-        let run = Run::new(&Logged, self.cancel.clone());
+        let progress = crate::notify::Notifying {
+            inner: &Logged,
+            notifier: self.notifier.as_ref(),
+            target: &t,
+        };
+        let run = Run::new(&progress, self.cancel.clone());
         let outcome = self
             .reconciler
             .reconcile(&t, &run)
@@ -253,6 +269,9 @@ impl Host {
             .metrics
             .observe(&outcome, started.elapsed(), was);
         let status = status_of(&t, &outcome, self.prev_status.as_ref());
+        if let Some(n) = &self.notifier {
+            n.after_reconcile(&t, self.prev_status.as_ref(), &status, &outcome, was);
+        }
         log_outcome(&outcome);
         let converged = matches!(&outcome, Outcome::Applied(a) if a.converged());
         if converged {
