@@ -1,5 +1,6 @@
 //! The HTTP endpoints of `turnout standalone` and `turnout run`: `/status`
-//! (JSON), `/healthz`, `/readyz`, `/metrics` (Prometheus text), and
+//! (JSON), the status page (`/ui`, `/portmap.svg`; see [`ui`]), `/healthz`,
+//! `/readyz`, `/metrics` (Prometheus text), and
 //! `POST /hooks/git` (signed; see [`webhook`]). Bind it to loopback unless
 //! you mean it.
 //!
@@ -20,6 +21,7 @@
 
 mod conns;
 mod state;
+pub mod ui;
 pub mod webhook;
 
 use std::convert::Infallible;
@@ -211,6 +213,9 @@ async fn respond(
     if req.method() != Method::GET {
         return Ok(closing(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()));
     }
+    if let Some(r) = ui::serve(req.uri().path(), &shared) {
+        return Ok(r);
+    }
     Ok(match req.uri().path() {
         "/healthz" | "/readyz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
         "/metrics" => reply(
@@ -229,7 +234,7 @@ async fn respond(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "try /status, /healthz or /metrics\n".into(),
+            "try /ui (the status page), /status, /portmap.svg, /healthz or /metrics\n".into(),
         ),
     })
 }

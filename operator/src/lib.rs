@@ -17,6 +17,7 @@ pub mod import;
 pub mod lock;
 pub mod metrics;
 pub mod output;
+pub mod portmap;
 pub mod probe;
 pub mod reconcile;
 pub mod runtime;
