@@ -233,6 +233,13 @@ fn the_original_plan_is_drawn_with_its_9200_clash() {
         .output()
         .expect("turnout runs");
     assert!(out.status.success(), "{}", output_text(&out));
+    // The picture in the README is this one (`make generate` redraws it).
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/original-plan-ports.svg");
+    assert!(
+        std::fs::read(&docs).is_ok_and(|d| d == out.stdout),
+        "{} differs from `turnout ports examples/original-plan.yaml --svg`; run `make generate`",
+        docs.display()
+    );
     let svg = artifacts().join("original-plan.svg");
     std::fs::write(&svg, &out.stdout).expect("write the svg");
     // The browser parses it as SVG (a malformed file shows a parser error).

@@ -12,7 +12,9 @@ use super::{Map, MarkKind, Row, RowKind};
 
 const LEFT: f64 = 170.0;
 const RIGHT: f64 = 30.0;
-const TOP: f64 = 96.0;
+/// Where the lanes start: lower when clash labels need the room above.
+const TOP: f64 = 60.0;
+const TOP_WITH_CLASHES: f64 = 96.0;
 const ROW_H: f64 = 40.0;
 const PLOT_WIDTH: f64 = 1000.0;
 const LINE: f64 = 16.0;
@@ -34,7 +36,12 @@ fn colour(i: usize) -> &'static str {
 
 pub(super) fn draw(map: &Map) -> String {
     let axis = Axis::new(&map.intervals(), PLOT_WIDTH);
-    let rows_bottom = TOP + map.rows.len() as f64 * ROW_H;
+    let top = if map.violations.iter().any(|v| v.port.is_some()) {
+        TOP_WITH_CLASHES
+    } else {
+        TOP
+    };
+    let rows_bottom = top + map.rows.len() as f64 * ROW_H;
     let legend = legend_lines(map);
     let height = rows_bottom + 60.0 + legend.len() as f64 * LINE + 20.0;
     let width = (LEFT + axis.width + RIGHT).max(720.0);
@@ -53,9 +60,9 @@ pub(super) fn draw(map: &Map) -> String {
         &[("fill", MUTED), ("class", "subtitle")],
     );
     for (i, row) in map.rows.iter().enumerate() {
-        lane(&mut svg, &axis, row, TOP + i as f64 * ROW_H, i);
+        lane(&mut svg, &axis, row, top + i as f64 * ROW_H, i);
     }
-    clashes(&mut svg, &axis, map, rows_bottom, width);
+    clashes(&mut svg, &axis, map, (top, rows_bottom), width);
     port_axis(&mut svg, &axis, rows_bottom + 8.0);
     let mut y = rows_bottom + 64.0;
     for (text, attrs) in &legend {
@@ -179,7 +186,7 @@ fn lane(svg: &mut Svg, axis: &Axis, row: &Row, y: f64, i: usize) {
 /// A red line across every lane at each port the validator names, topped by
 /// the port and the rules broken there (labels that would touch are
 /// stacked).
-fn clashes(svg: &mut Svg, axis: &Axis, map: &Map, bottom: f64, page_width: f64) {
+fn clashes(svg: &mut Svg, axis: &Axis, map: &Map, (top, bottom): (f64, f64), page_width: f64) {
     let mut by_port: BTreeMap<u16, Vec<&Violation>> = BTreeMap::new();
     for v in &map.violations {
         if let Some(p) = v.port {
@@ -215,23 +222,23 @@ fn clashes(svg: &mut Svg, axis: &Axis, map: &Map, bottom: f64, page_width: f64) 
             ]);
             svg.rect(
                 x - 6.0,
-                TOP - 14.0,
+                top - 14.0,
                 12.0,
-                bottom - TOP + 14.0,
+                bottom - top + 14.0,
                 &[("fill", RED), ("fill-opacity", "0.08")],
                 &v.to_string(),
             );
             svg.end();
         }
         let red = [("stroke", RED), ("stroke-width", "2.5")];
-        svg.line((x, TOP - 14.0 - level * 13.0), (x, bottom), &red);
+        svg.line((x, top - 14.0 - level * 13.0), (x, bottom), &red);
         let attrs = [
             ("fill", RED),
             ("font-size", "11"),
             ("font-weight", "bold"),
             ("text-anchor", anchor),
         ];
-        svg.text(lx, TOP - 18.0 - level * 13.0, &label, &attrs);
+        svg.text(lx, top - 18.0 - level * 13.0, &label, &attrs);
     }
 }
 

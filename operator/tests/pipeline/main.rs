@@ -13,7 +13,8 @@
 //! - [`readiness`]: probes that pass, fail, and hold back a version;
 //! - [`secrets`]: secret values reach containers only as files;
 //! - [`crash`]: a container that keeps going down is held, not restarted forever;
-//! - [`adoption`]: containers made by hand taken over, refused, or put back.
+//! - [`adoption`]: containers made by hand taken over, refused, or put back;
+//! - [`status_page`]: what the status page reads of a reconcile (images, blockers).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -25,6 +26,7 @@ mod drift;
 mod preflight;
 mod readiness;
 mod secrets;
+mod status_page;
 mod switch;
 
 use std::collections::BTreeSet;

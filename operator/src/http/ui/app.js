@@ -151,7 +151,7 @@ function renderSyncs(doc) {
     el('span', 'mono', w.checksum),
     w.lineage ? [w.lineage.environment, w.lineage.plan, w.lineage.version, w.lineage.database].filter(Boolean).join(' / ') : (w.read ? 'read as a source' : ''),
   ]));
-  document.querySelector('#lineage tbody').replaceChildren(...lineage);
+  document.querySelector('#lineage tbody').replaceChildren(...(lineage.length ? lineage : [row(['nothing copied yet', '', '', '', ''], 'muted')]));
 }
 
 // The port map comes from the server as SVG text whose every value is
