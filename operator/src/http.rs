@@ -213,7 +213,13 @@ async fn respond(
     if req.method() != Method::GET {
         return Ok(closing(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()));
     }
-    if let Some(r) = ui::serve(req.uri().path(), &shared) {
+    let selection = ui::selection(req.uri().query());
+    if let Some(off) = shared.page_off
+        && (req.uri().path() == "/status" || ui::is_page(req.uri().path()))
+    {
+        return Ok(reply(StatusCode::NOT_FOUND, "text/plain", off.into()));
+    }
+    if let Some(r) = ui::serve(req.uri().path(), selection.as_deref(), &shared) {
         return Ok(r);
     }
     Ok(match req.uri().path() {
@@ -223,7 +229,7 @@ async fn respond(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             shared.metrics.encode(),
         ),
-        "/status" => match shared.status_json() {
+        "/status" => match shared.status_json(selection.as_deref()) {
             Some(json) => reply(StatusCode::OK, "application/json", json),
             None => reply(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -90,6 +90,9 @@ pub struct Context<R, H> {
     pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown: no action starts after it.
     pub cancel: CancellationToken,
+    /// Where each selection's latest status goes for the status page
+    /// (`turnout run --listen`); None: nowhere.
+    pub views: Option<Arc<crate::http::Shared>>,
     /// Consecutive failed reconciles per selection (namespace/name), for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -105,6 +108,7 @@ impl<R, H> Context<R, H> {
             host: tokio::sync::Mutex::new(()),
             metrics: Arc::default(),
             cancel: CancellationToken::new(),
+            views: None,
             failures: Mutex::default(),
         }
     }
@@ -133,6 +137,12 @@ impl<R, H> Context<R, H> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
+    }
+
+    /// Publish each selection's status to the status page served from `shared`.
+    pub fn with_views(mut self, shared: Arc<crate::http::Shared>) -> Self {
+        self.views = Some(shared);
+        self
     }
 
     /// Count reconciles into `metrics` (the ones `/metrics` serves).

@@ -27,8 +27,21 @@ pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 
 /// The port map opened on its own: a picture, nothing to run.
 const SVG_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// The answer to a GET of `path` when it is the page's, else None.
-pub fn serve(path: &str, shared: &Shared) -> Option<Response<Full<Bytes>>> {
+/// Whether `path` belongs to the status page.
+pub fn is_page(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/ui" | "/ui/" | "/ui/app.js" | "/ui/app.css" | "/ui/selections" | "/portmap.svg"
+    )
+}
+
+/// The answer to a GET of `path` (about `selection`, None: the first) when
+/// it is the page's, else None.
+pub fn serve(
+    path: &str,
+    selection: Option<&str>,
+    shared: &Shared,
+) -> Option<Response<Full<Bytes>>> {
     let r = match path {
         "/" => {
             let mut r = plain(StatusCode::SEE_OTHER, "text/plain", "/ui\n".into());
@@ -39,7 +52,11 @@ pub fn serve(path: &str, shared: &Shared) -> Option<Response<Full<Bytes>>> {
         "/ui" | "/ui/" => page(INDEX, "text/html; charset=utf-8"),
         "/ui/app.js" => page(APP_JS, "text/javascript; charset=utf-8"),
         "/ui/app.css" => page(APP_CSS, "text/css; charset=utf-8"),
-        "/portmap.svg" => match shared.portmap_svg() {
+        "/ui/selections" => {
+            let json = serde_json::to_string(&shared.selections()).unwrap_or_default();
+            plain(StatusCode::OK, "application/json", json)
+        }
+        "/portmap.svg" => match shared.portmap_svg(selection) {
             Some(svg) => {
                 let mut r = plain(StatusCode::OK, "image/svg+xml; charset=utf-8", svg);
                 secure(&mut r, SVG_POLICY);
@@ -54,6 +71,35 @@ pub fn serve(path: &str, shared: &Shared) -> Option<Response<Full<Bytes>>> {
         _ => return None,
     };
     Some(r)
+}
+
+/// The `selection` parameter of a query string (`?selection=ns%2Fname`),
+/// percent-decoded. Used only to look a key up, never echoed or executed.
+pub fn selection(query: Option<&str>) -> Option<String> {
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("selection="))?;
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn plain(code: StatusCode, ctype: &'static str, body: String) -> Response<Full<Bytes>> {
@@ -108,22 +154,57 @@ mod tests {
     fn the_page_and_its_files_carry_the_strict_policy() {
         let shared = Shared::default();
         for path in ["/ui", "/ui/app.js", "/ui/app.css"] {
-            let r = serve(path, &shared).expect("a page path");
+            let r = serve(path, None, &shared).expect("a page path");
             assert_eq!(r.status(), StatusCode::OK, "{path}");
             assert_eq!(header_of(&r, header::CONTENT_SECURITY_POLICY), PAGE_POLICY);
             assert_eq!(header_of(&r, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
         }
         assert!(!PAGE_POLICY.contains("unsafe"));
-        let root = serve("/", &shared).expect("the root redirects");
+        let root = serve("/", None, &shared).expect("the root redirects");
         assert_eq!(root.status(), StatusCode::SEE_OTHER);
         assert_eq!(header_of(&root, header::LOCATION), "/ui");
-        assert!(serve("/status", &shared).is_none(), "left to the server");
-        let map = serve("/portmap.svg", &shared).expect("the map's path");
+        assert!(
+            serve("/status", None, &shared).is_none(),
+            "left to the server"
+        );
+        for path in [
+            "/",
+            "/ui",
+            "/ui/",
+            "/ui/app.js",
+            "/ui/app.css",
+            "/ui/selections",
+            "/portmap.svg",
+        ] {
+            assert!(
+                is_page(path) && serve(path, None, &shared).is_some(),
+                "{path}"
+            );
+        }
+        assert!(!is_page("/metrics") && serve("/metrics", None, &shared).is_none());
+        let map = serve("/portmap.svg", None, &shared).expect("the map's path");
         assert_eq!(
             map.status(),
             StatusCode::SERVICE_UNAVAILABLE,
             "nothing published yet"
         );
+    }
+
+    #[test]
+    fn the_selection_is_read_from_the_query() {
+        assert_eq!(
+            selection(Some("selection=ns%2Fhost")).as_deref(),
+            Some("ns/host")
+        );
+        assert_eq!(
+            selection(Some("a=1&selection=ns/h")).as_deref(),
+            Some("ns/h")
+        );
+        assert_eq!(selection(Some("selection=%zz")), None);
+        assert_eq!(selection(Some("selection=%2")), None);
+        assert_eq!(selection(Some("selection=%")), None);
+        assert_eq!(selection(Some("other=1")), None);
+        assert_eq!(selection(None), None);
     }
 
     #[test]

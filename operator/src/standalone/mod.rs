@@ -306,7 +306,8 @@ impl Host {
         {
             warn!(file = %path.display(), error = %e, "cannot write the status file");
         }
-        self.shared.publish(doc, t.plan.clone());
+        self.shared
+            .publish_alone(&t.selection_name, doc, t.plan.clone());
         self.prev_status = Some(status);
     }
 

@@ -4,6 +4,10 @@
 'use strict';
 
 const POLL_MS = 1500;
+// Under `turnout run` one page per selection: ?selection=namespace/name.
+const SELECTION = new URLSearchParams(location.search).get('selection');
+const QUERY = SELECTION ? '?selection=' + encodeURIComponent(SELECTION) : '';
+let polls = 0;
 const PHASES = [['stopMs', 'stop'], ['syncMs', 'sync'], ['startMs', 'start'], ['readyMs', 'ready']];
 let lastUpdated = null;
 
@@ -158,7 +162,7 @@ function renderSyncs(doc) {
 // escaped; it is parsed as XML (never as HTML) and refused if it holds
 // anything but drawing elements.
 async function renderPortmap() {
-  const r = await fetch('/portmap.svg', { cache: 'no-store' });
+  const r = await fetch('/portmap.svg' + QUERY, { cache: 'no-store' });
   if (!r.ok) return;
   const parsed = new DOMParser().parseFromString(await r.text(), 'image/svg+xml');
   const svg = parsed.documentElement;
@@ -166,9 +170,24 @@ async function renderPortmap() {
   document.getElementById('portmap').replaceChildren(document.importNode(svg, true));
 }
 
+// Links to the other selections this turnout reconciles, when there are several.
+async function renderSelections() {
+  const r = await fetch('/ui/selections', { cache: 'no-store' });
+  if (!r.ok) return;
+  const keys = await r.json();
+  const nav = document.getElementById('selections');
+  nav.hidden = keys.length < 2;
+  nav.replaceChildren(...keys.map((k) => {
+    const a = el('a', k === SELECTION ? 'current' : null, k);
+    a.href = '/ui?selection=' + encodeURIComponent(k);
+    return a;
+  }));
+}
+
 async function tick() {
   try {
-    const r = await fetch('/status', { cache: 'no-store' });
+    if (polls++ % 10 === 0) await renderSelections();
+    const r = await fetch('/status' + QUERY, { cache: 'no-store' });
     if (r.status === 503) {
       text('conn', 'waiting for the first reconcile…');
     } else if (!r.ok) {
