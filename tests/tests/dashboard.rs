@@ -27,6 +27,10 @@ impl Drop for Turnout {
 }
 
 fn standalone(file: &Path, dir: &Path) -> Turnout {
+    standalone_on(file, dir, LISTEN)
+}
+
+fn standalone_on(file: &Path, dir: &Path, listen: u16) -> Turnout {
     let child = Command::new(turnout_bin())
         .args(["standalone", "--file"])
         .arg(file)
@@ -34,7 +38,7 @@ fn standalone(file: &Path, dir: &Path) -> Turnout {
         .arg(dir.join("state"))
         .arg("--status-file")
         .arg(dir.join("status.json"))
-        .args(["--listen", &format!("127.0.0.1:{LISTEN}"), "--resync", "5"])
+        .args(["--listen", &format!("127.0.0.1:{listen}"), "--resync", "5"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -265,5 +269,101 @@ fn the_original_plan_is_drawn_with_its_9200_clash() {
         &artifacts().join("original-plan.png"),
         (1220, 540),
         1000,
+    );
+}
+
+/// Removes the container this test started by hand (never one turnout made).
+struct Squatter(&'static str);
+
+impl Drop for Squatter {
+    fn drop(&mut self) {
+        let _ = docker_raw(&["rm", "-f", self.0]);
+    }
+}
+
+#[test]
+fn a_blocked_switch_shows_the_foreign_listener_on_the_map() {
+    require_docker(&[BUSYBOX]);
+    chromium();
+    let (plan, base, listen, devtools) = ("dash-block", 25340, 25392, 25393);
+    let _cleanup = Cleanup(plan.to_string());
+    remove_plan_containers(plan);
+    let dir = temp_dir(plan);
+    let file = dir.join("desired.yaml");
+    write(&file, &demo_plan(plan, base, "future"));
+    let _t = standalone_on(&file, &dir, listen);
+    assert!(
+        wait_until(WAIT, || http_get(listen, "/status")
+            .contains("\"activeVersion\": \"future\"")),
+        "turnout converged on future: {}",
+        http_get(listen, "/status")
+    );
+    // Something turnout does not manage takes a port blockchain needs.
+    let taken = base + 30;
+    let squatter = Squatter("dash-block-squatter");
+    let _ = docker_raw(&["rm", "-f", squatter.0]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        squatter.0,
+        "-p",
+        &format!("127.0.0.1:{taken}:8080"),
+        BUSYBOX,
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+    ]);
+    write(&file, &demo_plan(plan, base, "blockchain"));
+
+    let mut b = Browser::open(
+        &dir.join("chromium"),
+        devtools,
+        &format!("http://127.0.0.1:{listen}/ui"),
+    );
+    assert!(
+        b.wait_for(
+            &format!("document.querySelector('#portmap .foreign[data-port=\"{taken}\"]') !== null"),
+            WAIT
+        ),
+        "the foreign listener is on the map: {}",
+        b.eval("document.body.innerText")
+    );
+    assert_eq!(
+        b.eval("document.getElementById('active').textContent"),
+        "future"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('desired').textContent"),
+        "blockchain"
+    );
+    let blockers = strings(
+        &b.eval("[...document.querySelectorAll('#blocker-list li')].map(li => li.textContent)"),
+    );
+    let want = format!(
+        "port {taken}/tcp, planned for {plan}-blockchain-service-1, is held by container {}",
+        squatter.0
+    );
+    assert!(blockers.contains(&want), "{want} in {blockers:?}");
+    let ready = b.eval("document.getElementById('ready-message').textContent");
+    assert!(
+        ready
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was stopped")),
+        "{ready}"
+    );
+    assert!(
+        strings(
+            &b.eval("[...document.querySelectorAll('#portmap .lane')].map(l => l.dataset.row)")
+        )
+        .contains(&"blockchain (wanted)".to_string())
+    );
+    screenshot(
+        &dir.join("chromium-shot"),
+        &format!("http://127.0.0.1:{listen}/ui"),
+        &artifacts().join("status-page-blocked.png"),
+        (1280, 1500),
+        5000,
     );
 }

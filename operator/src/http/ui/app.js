@@ -87,9 +87,11 @@ function holderText(h) {
   return JSON.stringify(h);
 }
 
+// A blocker as the status document has it: `reason` in camelCase, its
+// fields as the Rust names them (wanted_by).
 function blockerText(b) {
   if (b.reason === 'portConflict') {
-    return 'port ' + b.port + '/' + b.protocol + ', planned for ' + b.wantedBy + ', is held by ' + holderText(b.holder);
+    return 'port ' + b.port + '/' + b.protocol + ', planned for ' + b.wanted_by + ', is held by ' + holderText(b.holder);
   }
   const rest = Object.entries(b).filter(([k]) => k !== 'reason').map(([k, v]) => k + ': ' + (typeof v === 'string' ? v : JSON.stringify(v)));
   return b.reason + ' — ' + rest.join(', ');
