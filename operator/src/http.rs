@@ -231,6 +231,11 @@ async fn respond(
         ),
         "/status" => match shared.status_json(selection.as_deref()) {
             Some(json) => reply(StatusCode::OK, "application/json", json),
+            None if selection.is_some() && !shared.selections().is_empty() => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "no status for that selection; /ui/selections lists those with one\n".into(),
+            ),
             None => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain",
