@@ -20,7 +20,13 @@ const MAX_MESSAGE: usize = 32 * 1024 * 1024;
 /// The Chromium binary; fails the test with what to run when it is missing.
 pub fn chromium() -> PathBuf {
     if let Some(bin) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(bin);
+        let bin = PathBuf::from(bin);
+        assert!(
+            bin.is_file(),
+            "CHROMIUM={} is not a file; unset it and run `make setup`",
+            bin.display()
+        );
+        return bin;
     }
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         for name in ["chromium", "chromium-browser"] {
