@@ -11,6 +11,8 @@ setup:
 	# The remote-engine tests reach a second engine over TLS and SSH.
 	test -x /usr/sbin/sshd && command -v ssh-keygen >/dev/null && command -v openssl >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server openssh-client openssl)
+	# The status page tests (tests/tests/dashboard.rs) load the page in headless Chromium.
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 images:
 	scripts/build-images.sh
@@ -68,3 +70,4 @@ fmt:
 # Regenerate what is generated from the Rust types.
 generate:
 	$(CARGO) run -q -p turnout -- crds > manifests/01-crds.yaml
+	$(CARGO) run -q -p turnout -- ports examples/original-plan.yaml --svg > docs/original-plan-ports.svg

@@ -141,6 +141,9 @@ pub struct ContainerStatus {
     pub state: String,
     /// Whether its readiness probe passed.
     pub ready: bool,
+    /// The image it was created from, as the engine reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Published ports, e.g. `0.0.0.0:3306->3306/tcp`.
     #[serde(default)]
     pub ports: Vec<String>,

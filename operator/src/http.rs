@@ -1,5 +1,6 @@
 //! The HTTP endpoints of `turnout standalone` and `turnout run`: `/status`
-//! (JSON), `/healthz`, `/readyz`, `/metrics` (Prometheus text), and
+//! (JSON), the status page (`/ui`, `/portmap.svg`; see [`ui`]), `/healthz`,
+//! `/readyz`, `/metrics` (Prometheus text), and
 //! `POST /hooks/git` (signed; see [`webhook`]). Bind it to loopback unless
 //! you mean it.
 //!
@@ -20,6 +21,7 @@
 
 mod conns;
 mod state;
+pub mod ui;
 pub mod webhook;
 
 use std::convert::Infallible;
@@ -211,6 +213,15 @@ async fn respond(
     if req.method() != Method::GET {
         return Ok(closing(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()));
     }
+    let selection = ui::selection(req.uri().query());
+    if let Some(off) = shared.page_off
+        && (req.uri().path() == "/status" || ui::is_page(req.uri().path()))
+    {
+        return Ok(reply(StatusCode::NOT_FOUND, "text/plain", off.into()));
+    }
+    if let Some(r) = ui::serve(req.uri().path(), selection.as_deref(), &shared) {
+        return Ok(r);
+    }
     Ok(match req.uri().path() {
         "/healthz" | "/readyz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
         "/metrics" => reply(
@@ -218,8 +229,13 @@ async fn respond(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             shared.metrics.encode(),
         ),
-        "/status" => match shared.status_json() {
+        "/status" => match shared.status_json(selection.as_deref()) {
             Some(json) => reply(StatusCode::OK, "application/json", json),
+            None if selection.is_some() && !shared.selections().is_empty() => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "no status for that selection; /ui/selections lists those with one\n".into(),
+            ),
             None => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain",
@@ -229,7 +245,7 @@ async fn respond(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "try /status, /healthz or /metrics\n".into(),
+            "try /ui (the status page), /status, /portmap.svg, /healthz or /metrics\n".into(),
         ),
     })
 }

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod metrics;
 pub mod notify;
 pub mod output;
+pub mod portmap;
 pub mod probe;
 pub mod reconcile;
 pub mod runtime;

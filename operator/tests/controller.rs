@@ -299,3 +299,70 @@ async fn deleting_a_selection_honours_on_delete() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_status_page_shows_each_selection_and_forgets_a_deleted_one() {
+    let (client, server) = double(Box::new(|method, path, body| {
+        let reply = match (method, path) {
+            (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => {
+                plan_object(&plan_with_secret())
+            }
+            (&Method::GET, p) if p.ends_with("/secrets/shop-db") => json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "shop-db"},
+                "data": {"root-password": "czNjcjN0"}
+            }),
+            (&Method::PATCH, _) => {
+                let mut obj = serde_json::to_value(selection()).unwrap();
+                obj["status"] = body["status"].clone();
+                obj
+            }
+            _ => body.clone(),
+        };
+        let code = if method == Method::POST {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (code, reply)
+    }));
+    let rt = runtime_with_images();
+    let dir = temp_dir("controller-views");
+    let shared = Arc::new(turnout::http::Shared::default());
+    let ctx = Arc::new(
+        Context::new(
+            client,
+            Reconciler::new(
+                rt.clone(),
+                StaticHost::default(),
+                SecretFiles::new(dir.join("secrets")),
+            ),
+            sync_options(&dir),
+        )
+        .with_views(shared.clone()),
+    );
+    reconcile(Arc::new(selection()), ctx.clone())
+        .await
+        .expect("reconcile");
+    assert_eq!(shared.selections(), ["default/host"]);
+    let doc: Value =
+        serde_json::from_str(&shared.status_json(Some("default/host")).unwrap()).unwrap();
+    assert_eq!(doc["status"]["activeVersion"], "a");
+    assert_eq!(doc["desiredVersion"], "a");
+    assert_eq!(doc["plan"], PLAN);
+    assert!(
+        !doc.to_string().contains("s3cr3t"),
+        "no secret value on the page"
+    );
+    let map = shared.portmap_svg(Some("default/host")).unwrap();
+    assert!(map.contains(">a (active)<"), "{map}");
+
+    turnout::controller::cleanup(Arc::new(selection()), ctx.clone())
+        .await
+        .expect("cleanup");
+    assert!(
+        shared.selections().is_empty(),
+        "a deleted selection leaves the page"
+    );
+    drop(ctx);
+    server.await.unwrap();
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod browser;
 pub mod handmade;
 pub mod plan;
 pub mod second;

@@ -103,7 +103,9 @@ impl ApplyArgs {
         bar.finish_and_clear();
         let status = status_of(&target, &outcome, None);
         if let Some(path) = &status_file {
-            write_atomically(path, &status_document(&files, &target, &status, engine))?;
+            let mut doc = status_document(&files, &target, &status, engine);
+            doc.blockers = crate::status::blockers_of(&outcome);
+            write_atomically(path, &doc)?;
         }
         if let Outcome::Invalid(v) = &outcome {
             for x in v {
@@ -155,6 +157,7 @@ fn status_document(
         data_syncs: Vec::new(),
         data: Default::default(),
         applied_revision: None,
+        blockers: Vec::new(),
         engine: Some(engine),
     }
 }

@@ -14,19 +14,26 @@ use crate::output::{Format, Table, write_data};
 /// Print the port table of a plan: infrastructure ports, and each version's ranges and assigned ports.
 ///
 /// Example: turnout ports examples/three-versions.yaml
+///
+/// With --svg, draw it instead: the port map, an SVG picture of the ports
+/// with the plan's clashes in red (turnout ports examples/original-plan.yaml --svg > plan.svg).
 #[derive(Debug, clap::Args)]
 pub struct PortsArgs {
     /// A YAML file holding one PortPlan.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    #[arg(short, long, value_enum, default_value_t = Format::Table, conflicts_with = "svg")]
     pub output: Format,
+    /// Print the port map as SVG: ranges as bands on a broken port axis,
+    /// clashes in red with the rule they break.
+    #[arg(long)]
+    pub svg: bool,
 }
 
 impl PortsArgs {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        run(&self.file, self.output)
+        run(&self.file, self.output, self.svg)
     }
 }
 
@@ -124,7 +131,7 @@ fn table(name: &str, spec: &PortPlanSpec) -> PortTable {
     }
 }
 
-fn run(file: &Path, format: Format) -> anyhow::Result<ExitCode> {
+fn run(file: &Path, format: Format, svg: bool) -> anyhow::Result<ExitCode> {
     let docs = Documents::read(file)?;
     let plan = match docs.plans.as_slice() {
         [one] => one,
@@ -139,8 +146,14 @@ fn run(file: &Path, format: Format) -> anyhow::Result<ExitCode> {
         ),
     };
     let name = plan.value.metadata.name.clone().unwrap_or_default();
-    let t = table(&name, &plan.value.spec);
     let mut out = std::io::stdout().lock();
+    if svg {
+        // The picture of an invalid plan is the point (its clashes in red),
+        // so it is drawn whatever the validator says.
+        out.write_all(crate::portmap::render(&name, &plan.value.spec, None).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t = table(&name, &plan.value.spec);
     match format {
         Format::Table => print_human(&mut out, &t)?,
         f => write_data(&mut out, f, &t)?,

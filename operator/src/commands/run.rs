@@ -44,9 +44,16 @@ pub struct RunArgs {
     /// Only selections matching this label selector.
     #[arg(long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Serve /metrics, /healthz and /readyz on this address.
+    /// Serve /metrics, /healthz and /readyz on this address (and, with
+    /// --status-page, the status page and /status).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9477")]
     pub listen: SocketAddr,
+    /// Also serve the read-only status page (/ui, /status, /portmap.svg)
+    /// of the selections this instance reconciles. Off by default: --listen
+    /// is on every address of the host, and the page shows container
+    /// names, images, ports and the processes holding planned ports.
+    #[arg(long)]
+    pub status_page: bool,
     #[command(flatten)]
     pub lease: LeaseArgs,
     #[command(flatten)]
@@ -56,6 +63,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub data: DataArgs,
 }
+
+const PAGE_OFF: &str = "the status page is off: start `turnout run` with --status-page to serve it (and /status) on --listen\n";
 
 /// Leader election.
 #[derive(clap::Args, Debug, Clone)]
@@ -162,14 +171,22 @@ impl RunArgs {
         let runtime = Arc::new(DockerRuntime::connect_to(address).await?);
         info!(engine = %runtime.describe(), "driving the Docker engine");
         let metrics = Arc::new(Metrics::new());
-        let shared = Arc::new(Shared::with_metrics(metrics.clone()));
+        let mut shared = Shared::with_metrics(metrics.clone());
+        if !self.status_page {
+            shared.page_off = Some(PAGE_OFF);
+        }
+        let shared = Arc::new(shared);
         let listen = self.listen;
         let listener = crate::http::bind(listen).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {listen}: {e}; pick another address with --listen")
         })?;
-        tokio::spawn(crate::http::serve(listener, shared));
-        info!(%listen, "serving /metrics, /healthz and /readyz");
-        self.lead(client, lease_cfg, runtime, metrics).await
+        tokio::spawn(crate::http::serve(listener, shared.clone()));
+        if self.status_page {
+            info!(%listen, "serving the status page, /status, /metrics, /healthz and /readyz");
+        } else {
+            info!(%listen, "serving /metrics, /healthz and /readyz (the status page is off; --status-page turns it on)");
+        }
+        self.lead(client, lease_cfg, runtime, shared).await
     }
 
     /// Takes the Lease, runs the controllers while it is held, and stops
@@ -179,14 +196,16 @@ impl RunArgs {
         client: kube::Client,
         lease_cfg: LeaseConfig,
         runtime: Arc<DockerRuntime>,
-        metrics: Arc<Metrics>,
+        shared: Arc<Shared>,
     ) -> anyhow::Result<ExitCode> {
+        let metrics = shared.metrics.clone();
         let RunArgs {
             namespace,
             selector,
             state,
             data,
             crash,
+            status_page,
             ..
         } = self;
         let sync = data.switch_options();
@@ -202,17 +221,19 @@ impl RunArgs {
         metrics.leader.set(1);
 
         let reconciler = kube_reconciler(&client, runtime, &state, &sync, crash.limit());
+        let mut ctx = Context::new(client, reconciler, sync.clone())
+            .with_selector(selector.clone())
+            .with_metrics(metrics.clone());
         let (notifier, delivery) = crate::notify::Notifier::start(
             crate::notify::Delivery::default(),
             metrics.clone(),
             crate::notify::host_name(),
         );
-        let ctx = Arc::new(
-            Context::new(client, reconciler, sync.clone())
-                .with_selector(selector.clone())
-                .with_metrics(metrics.clone())
-                .with_notifier(notifier),
-        );
+        ctx = ctx.with_notifier(notifier);
+        if status_page {
+            ctx = ctx.with_views(shared);
+        }
+        let ctx = Arc::new(ctx);
         let controllers = futures::future::join(
             controller::run(ctx.clone(), namespace.clone(), selector),
             controller::datasync::run(ctx.clone(), namespace),

@@ -92,6 +92,9 @@ pub struct Context<R, H> {
     pub cancel: CancellationToken,
     /// Where the selections' notifications go (none: not sent).
     pub notifier: Option<crate::notify::Notifier>,
+    /// Where each selection's latest status goes for the status page
+    /// (`turnout run --listen`); None: nowhere.
+    pub views: Option<Arc<crate::http::Shared>>,
     /// Consecutive failed reconciles per selection (namespace/name), for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -108,6 +111,7 @@ impl<R, H> Context<R, H> {
             metrics: Arc::default(),
             cancel: CancellationToken::new(),
             notifier: None,
+            views: None,
             failures: Mutex::default(),
         }
     }
@@ -136,6 +140,12 @@ impl<R, H> Context<R, H> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
+    }
+
+    /// Publish each selection's status to the status page served from `shared`.
+    pub fn with_views(mut self, shared: Arc<crate::http::Shared>) -> Self {
+        self.views = Some(shared);
+        self
     }
 
     /// Count reconciles into `metrics` (the ones `/metrics` serves).

@@ -101,10 +101,46 @@ pub async fn reconcile<R: ContainerRuntime, H: HostPorts>(
             was_converged(&sel),
         );
     }
+    show(&ctx, &key_of(&sel), &target, &status, &outcome);
     let selections: Api<VersionSelection> = Api::namespaced(ctx.client.clone(), &ns);
     apply_status(&selections, &sel.name_any(), "VersionSelection", &status).await?;
     report(&ctx, &sel, collected.take(), &status).await;
     Ok(next(&ctx, &key_of(&sel), &outcome))
+}
+
+/// The status page's view of the selection (`turnout run --listen`): the
+/// document `/status` serves in standalone mode. DataSyncs are objects of
+/// the cluster (`kubectl get datasyncs`) and are not repeated here.
+fn show<R, H>(
+    ctx: &Context<R, H>,
+    key: &str,
+    target: &Target,
+    status: &VersionSelectionStatus,
+    outcome: &Outcome,
+) {
+    let Some(views) = &ctx.views else { return };
+    let data = match crate::sync::record::Records::load(&ctx.sync_options.state_dir) {
+        Ok(r) => r.entries,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the data records for the status page");
+            Default::default()
+        }
+    };
+    let doc = crate::status::StandaloneStatus {
+        file: format!("VersionSelection {key}"),
+        plan: target.plan_name.clone(),
+        selection: key.to_string(),
+        desired_version: target.selection.active_version.clone(),
+        file_error: None,
+        updated_at: jiff::Timestamp::now().to_string(),
+        status: status.clone(),
+        data_syncs: Vec::new(),
+        applied_revision: None,
+        data,
+        blockers: crate::status::blockers_of(outcome),
+        engine: None,
+    };
+    views.publish(key, doc, target.plan.clone());
 }
 
 /// Events: each action, and why the selection is not Ready.
@@ -168,6 +204,9 @@ pub async fn cleanup<R: ContainerRuntime, H: HostPorts>(
     sel: Arc<VersionSelection>,
     ctx: Arc<Context<R, H>>,
 ) -> Result<Action, ControllerError> {
+    if let Some(views) = &ctx.views {
+        views.forget(&key_of(&sel));
+    }
     if sel.spec.on_delete != turnout_crds::selection::OnDelete::Stop {
         ctx.succeeded(&key_of(&sel));
         return Ok(Action::await_change());

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use turnout_crds::port::{BindAddress, Protocol, bind_overlaps};
 
 use super::adopt::{kept_name, refusal};
@@ -24,7 +24,7 @@ pub struct Listener {
 }
 
 /// Who holds a port turnout needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Holder {
     /// A container turnout does not manage for this plan.
@@ -54,7 +54,7 @@ impl fmt::Display for Holder {
 }
 
 /// Why a change cannot begin.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "reason")]
 pub enum Blocker {
     /// A planned host port is held by something turnout does not manage.

@@ -281,7 +281,7 @@ impl Host {
             let rt = self.reconciler.runtime.as_ref();
             file_syncs::run_file_syncs(rt, &self.opts.sync, &t, &self.file_syncs).await;
         }
-        self.publish(&t, status);
+        self.publish(&t, status, crate::status::blockers_of(&outcome));
         if converged {
             self.opts.resync
         } else {
@@ -289,8 +289,14 @@ impl Host {
         }
     }
 
-    /// The status document: to the HTTP endpoints and the status file.
-    fn publish(&mut self, t: &Target, status: VersionSelectionStatus) {
+    /// The status document: to the HTTP endpoints (with the plan, for the
+    /// port map) and the status file.
+    fn publish(
+        &mut self,
+        t: &Target,
+        status: VersionSelectionStatus,
+        blockers: Vec<crate::core::Blocker>,
+    ) {
         let mut data_syncs = crate::sync::run::store_of(&self.opts.sync).all();
         data_syncs.truncate(10);
         let data = match crate::sync::record::Records::load(&self.opts.sync.state_dir) {
@@ -311,6 +317,7 @@ impl Host {
             file_error: self.file_error.clone(),
             updated_at: jiff::Timestamp::now().to_string(),
             status: status.clone(),
+            blockers,
             engine: Some(self.engine.clone()),
         };
         if let Some(path) = &self.opts.status_file
@@ -318,7 +325,8 @@ impl Host {
         {
             warn!(file = %path.display(), error = %e, "cannot write the status file");
         }
-        self.shared.publish(doc);
+        self.shared
+            .publish_alone(&t.selection_name, doc, t.plan.clone());
         self.prev_status = Some(status);
     }
 

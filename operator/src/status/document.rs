@@ -30,6 +30,11 @@ pub struct StandaloneStatus {
     /// came from (`turnout lineage`), keyed by `container/database`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub data: std::collections::BTreeMap<String, crate::sync::record::Written>,
+    /// Why the last reconcile could not begin a change (a foreign listener
+    /// on a planned port, a missing image, ...): the Ready condition's
+    /// message, as data, so the status page can place each on the port map.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<crate::core::preflight::Blocker>,
     /// The Docker engine this turnout drives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,

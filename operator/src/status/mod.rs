@@ -233,6 +233,7 @@ fn containers_of(
             role: o.role().map(|r| r.label().to_string()).unwrap_or_default(),
             state: o.state.as_str().to_string(),
             ready: o.state == RunState::Running && ready.is_some_and(|r| r.contains(&o.name)),
+            image: (!o.image.is_empty()).then(|| o.image.clone()),
             ports: o.ports.iter().map(ToString::to_string).collect(),
         })
         .collect()
@@ -265,6 +266,14 @@ fn switch_record(outcome: &Outcome) -> Option<SwitchRecord> {
         phases: a.timings.clone(),
         data_sync: a.data_sync.clone(),
     })
+}
+
+/// What keeps `outcome` from beginning a change (empty unless Blocked).
+pub fn blockers_of(outcome: &Outcome) -> Vec<crate::core::preflight::Blocker> {
+    match outcome {
+        Outcome::Blocked { blockers, .. } => blockers.clone(),
+        _ => Vec::new(),
+    }
 }
 
 /// The `Ready` condition of a status.

@@ -15,7 +15,8 @@
 //! - [`crash`]: a container that keeps going down is held, not restarted forever;
 //! - [`adoption`]: containers made by hand taken over, refused, or put back;
 //! - [`rollback`]: a switch that does not come up goes back, and stays back;
-//! - [`strategy`]: switching by pause/unpause (Pause) or stop-while-start (Overlap).
+//! - [`strategy`]: switching by pause/unpause (Pause) or stop-while-start (Overlap);
+//! - [`status_page`]: what the status page reads of a reconcile (images, blockers).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -28,6 +29,7 @@ mod preflight;
 mod readiness;
 mod rollback;
 mod secrets;
+mod status_page;
 mod strategy;
 mod switch;
 
