@@ -4,7 +4,7 @@
 //! goes back to the version that worked each time, says why (Ready False
 //! `RolledBack`, the switch record, a Warning Event, the metric), keeps the
 //! database container and its rows, and does not try the failed spec again
-//! until the selection changes.
+//! until the selection or its plan changes.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,7 +28,7 @@ const LISTEN: u16 = 28950;
 /// What the `exits` version's container prints before it exits with code 3.
 const EXIT_LINE: &str = "krb-exits: no configuration at /etc/krb/app.conf";
 
-fn db() -> String {
+fn db_name() -> String {
     format!("{PLAN}-mariadb")
 }
 
@@ -50,7 +50,7 @@ fn one_service(p: PlanBuilder, name: &str, port: u16, c: Container) -> PlanBuild
 /// listens); the selection on `good`, with rollback after 5 s.
 fn plan() -> PlanBuilder {
     let secret_path = "/run/secrets/db-root";
-    let mariadb = container(&db(), MARIADB.image)
+    let mariadb = container(&db_name(), MARIADB.image)
         .engine("mariadb")
         .env(MARIADB.password_env, secret_path)
         .env("MARIADB_DATABASE", "krb_marks")
@@ -130,7 +130,7 @@ fn operator(dir: &Path, sa: &Path) -> Operator {
 fn sql(statement: &str) -> String {
     docker(&[
         "exec",
-        &db(),
+        &db_name(),
         "sh",
         "-c",
         "MYSQL_PWD=\"$(cat /run/secrets/db-root)\" exec mariadb -uroot -N -B krb_marks -e \"$1\"",
@@ -182,27 +182,25 @@ fn rolled_back_from(c: &Cluster, failed: &str, log: &dyn Fn() -> String) -> Valu
     s
 }
 
-/// `good` runs again (started anew since `before`), nothing else of the
-/// plan but MariaDB, which is the same container, its row intact.
-fn back_on_good(good_before: &str, db_id: &str, mark: &str) {
+/// `good` runs again (started anew since `good_before`), nothing else of
+/// the plan but MariaDB, which is the same container, its row intact.
+fn back_on_good(good_before: &str, db: &Database) {
     let good = service("good");
-    assert_eq!(running(PLAN), {
-        let mut v = vec![db(), good.clone()];
-        v.sort();
-        v
-    });
+    let mut want = vec![db_name(), good.clone()];
+    want.sort();
+    assert_eq!(running(PLAN), want);
     assert_ne!(
         started_at(&good),
         good_before,
         "{good} was stopped for the switch and started again"
     );
     assert_eq!(
-        inspect(&db(), "{{.Id}}"),
-        db_id,
-        "MariaDB was not recreated"
+        inspect(&db_name(), "{{.Id}}"),
+        db.id,
+        "MariaDB not recreated"
     );
-    assert_eq!(inspect(&db(), "{{.State.Running}}"), "true");
-    assert_eq!(sql("SELECT v FROM marks"), mark, "MariaDB kept its row");
+    assert_eq!(inspect(&db_name(), "{{.State.Running}}"), "true");
+    assert_eq!(sql("SELECT v FROM marks"), db.mark, "MariaDB kept its row");
 }
 
 /// A Warning Event with reason RolledBack about the selection.
@@ -217,6 +215,12 @@ fn warning_event(c: &Cluster) -> bool {
                 && e["involvedObject"]["name"] == SELECTION
         })
     })
+}
+
+/// MariaDB's container and the row the test wrote into it.
+struct Database {
+    id: String,
+    mark: String,
 }
 
 #[test]
@@ -235,14 +239,8 @@ fn a_switch_that_does_not_come_up_is_rolled_back_and_held_under_the_operator() {
     let _op = operator(&dir, &sa);
     let log = || std::fs::read_to_string(dir.join("operator.log")).unwrap_or_default();
 
-    let converged = wait_until(Duration::from_secs(180), || {
-        let s = selection(&cluster);
-        s["status"]["activeVersion"] == "good"
-            && s["status"]["observedGeneration"] == s["metadata"]["generation"]
-            && ready_condition_of(&s)["status"] == "True"
-    });
     assert!(
-        converged,
+        wait_until(Duration::from_secs(180), || ready_on(&cluster, "good")),
         "Ready on good: {}\noperator log:\n{}",
         selection(&cluster),
         log()
@@ -251,26 +249,55 @@ fn a_switch_that_does_not_come_up_is_rolled_back_and_held_under_the_operator() {
     sql(&format!(
         "CREATE TABLE marks (v VARCHAR(64)); INSERT INTO marks VALUES ('{mark}')"
     ));
-    let db_id = inspect(&db(), "{{.Id}}");
-    let good_before = started_at(&service("good"));
+    let db = Database {
+        id: inspect(&db_name(), "{{.Id}}"),
+        mark,
+    };
 
-    // A version whose container exits: back on good, and why.
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        SELECTION,
-        "-n",
-        NS,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"exits"}}"#,
+    let s = a_version_that_exits_is_rolled_back(&cluster, &db, &log);
+    held_without_flapping(&cluster, &s, &log);
+    a_version_that_never_gets_ready_is_rolled_back(&cluster, &db, &s, &log);
+    a_fixed_plan_is_tried_again(&cluster, &db, &log);
+
+    // The password reached MariaDB, and nothing anyone reads.
+    let events = cluster.ok(&["get", "events", "-n", NS, "-o", "json"]);
+    assert!(!selection(&cluster).to_string().contains(&password));
+    assert!(!events.contains(&password), "the password is in no Event");
+    assert!(!log().contains(&password), "the password is not logged");
+}
+
+/// Whether the selection's current generation reports Ready on `version`.
+fn ready_on(c: &Cluster, version: &str) -> bool {
+    let s = selection(c);
+    s["status"]["activeVersion"] == version
+        && s["status"]["observedGeneration"] == s["metadata"]["generation"]
+        && ready_condition_of(&s)["status"] == "True"
+}
+
+fn switch_to(c: &Cluster, version: &str) {
+    let patch = json!({"spec": {"activeVersion": version}}).to_string();
+    c.ok(&[
+        "patch", "vsel", SELECTION, "-n", NS, "--type", "merge", "-p", &patch,
     ]);
-    let s = rolled_back_from(&cluster, "exits", &log);
-    let message = ready_condition_of(&s)["message"]
+}
+
+fn ready_message(s: &Value) -> String {
+    ready_condition_of(s)["message"]
         .as_str()
         .unwrap_or_default()
-        .to_string();
+        .to_string()
+}
+
+/// `exits`: back on good, and why (the status, an Event, the metric).
+fn a_version_that_exits_is_rolled_back(
+    c: &Cluster,
+    db: &Database,
+    log: &dyn Fn() -> String,
+) -> Value {
+    let good_before = started_at(&service("good"));
+    switch_to(c, "exits");
+    let s = rolled_back_from(c, "exits", log);
+    let message = ready_message(&s);
     let exits = service("exits");
     for needle in [
         exits.as_str(),
@@ -280,41 +307,34 @@ fn a_switch_that_does_not_come_up_is_rolled_back_and_held_under_the_operator() {
     ] {
         assert!(message.contains(needle), "{needle:?} in {message:?}");
     }
-    back_on_good(&good_before, &db_id, &mark);
+    back_on_good(&good_before, db);
     assert_eq!(inspect(&exits, "{{.State.Running}}"), "false");
     assert_eq!(inspect(&exits, "{{.State.ExitCode}}"), "3");
     assert!(
-        wait_until(Duration::from_secs(30), || warning_event(&cluster)),
+        wait_until(Duration::from_secs(30), || warning_event(c)),
         "a Warning Event RolledBack: {}",
-        cluster.ok(&["get", "events", "-n", NS])
+        c.ok(&["get", "events", "-n", NS])
     );
     assert!(
         wait_until(Duration::from_secs(10), || rollbacks() == 1.0),
         "turnout_rollbacks_total is 1: {}",
         http_get(LISTEN, "/metrics")
     );
+    s
+}
 
-    held_without_flapping(&cluster, &s, &log);
-    let switches = s["status"]["history"].as_array().map_or(0, Vec::len);
-
-    // A new generation asking for a version that never gets ready.
+/// A new generation asking for `hangs`: back on good by the deadline.
+fn a_version_that_never_gets_ready_is_rolled_back(
+    c: &Cluster,
+    db: &Database,
+    before: &Value,
+    log: &dyn Fn() -> String,
+) {
+    let switches = before["status"]["history"].as_array().map_or(0, Vec::len);
     let good_before = started_at(&service("good"));
-    cluster.ok(&[
-        "patch",
-        "vsel",
-        SELECTION,
-        "-n",
-        NS,
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"activeVersion":"hangs"}}"#,
-    ]);
-    let s = rolled_back_from(&cluster, "hangs", &log);
-    let message = ready_condition_of(&s)["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    switch_to(c, "hangs");
+    let s = rolled_back_from(c, "hangs", log);
+    let message = ready_message(&s);
     let hangs = service("hangs");
     for needle in [
         hangs.as_str(),
@@ -329,19 +349,42 @@ fn a_switch_that_does_not_come_up_is_rolled_back_and_held_under_the_operator() {
         Some(switches + 1),
         "one more switch: {s}"
     );
-    back_on_good(&good_before, &db_id, &mark);
+    back_on_good(&good_before, db);
     assert!(!is_running(&hangs), "{hangs} was stopped");
     assert!(
         wait_until(Duration::from_secs(10), || rollbacks() == 2.0),
         "turnout_rollbacks_total is 2: {}",
         http_get(LISTEN, "/metrics")
     );
+}
 
-    // The password reached MariaDB, and nothing anyone reads.
-    let events = cluster.ok(&["get", "events", "-n", NS, "-o", "json"]);
-    assert!(!selection(&cluster).to_string().contains(&password));
-    assert!(!events.contains(&password), "the password is in no Event");
-    assert!(!log().contains(&password), "the password is not logged");
+/// The PortPlan fixed (`hangs` now listens), the selection untouched: a
+/// new attempt, which succeeds.
+fn a_fixed_plan_is_tried_again(c: &Cluster, db: &Database, log: &dyn Fn() -> String) {
+    let generation = selection(c)["metadata"]["generation"].clone();
+    let fixed = plan().edit(&service("hangs"), |h| {
+        h.command(&["httpd", "-f", "-p", "8080", "-h", "/www"])
+    });
+    c.apply(&to_yaml(&[fixed.port_plan()]));
+    assert!(
+        wait_until(Duration::from_secs(60), || ready_on(c, "hangs")),
+        "Ready on hangs once the plan was fixed: {}\noperator log:\n{}",
+        selection(c),
+        log()
+    );
+    let s = selection(c);
+    assert_eq!(s["metadata"]["generation"], generation, "same selection");
+    assert_eq!(s["status"]["lastSwitch"]["outcome"], "Succeeded", "{s}");
+    let mut want = vec![db_name(), service("hangs")];
+    want.sort();
+    assert_eq!(running(PLAN), want);
+    assert_eq!(
+        inspect(&db_name(), "{{.Id}}"),
+        db.id,
+        "MariaDB not recreated"
+    );
+    assert_eq!(sql("SELECT v FROM marks"), db.mark);
+    assert_eq!(rollbacks(), 2.0);
 }
 
 /// The failed spec is not tried again: ~15 s and a reconcile forced by an
