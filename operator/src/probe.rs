@@ -13,6 +13,12 @@ use crate::runtime::ContainerRuntime;
 /// Seconds a container has to become ready when the plan says nothing.
 pub const DEFAULT_READY_TIMEOUT_SECONDS: u32 = 60;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a TCP probe watches a connection for an immediate hang-up.
+/// Docker's userland proxy accepts on a published port whether or not
+/// anything listens in the container, and closes the connection as soon
+/// as its own connection to the container is refused: a connect alone
+/// would call every running container ready.
+const HANGUP_WINDOW: Duration = Duration::from_millis(200);
 
 /// The host address to reach a published container port on.
 fn host_addr(spec: &ContainerSpec, container_port: Port) -> Option<SocketAddr> {
@@ -36,7 +42,7 @@ pub async fn probe_once<R: ContainerRuntime>(runtime: &R, spec: &ContainerSpec) 
             let Some(addr) = host_addr(spec, t.port) else {
                 return false;
             };
-            return TcpStream::connect(addr).await.is_ok();
+            return tcp_ok(addr).await;
         }
         if let Some(h) = &probe.http {
             let Some(addr) = host_addr(spec, h.port) else {
@@ -55,6 +61,21 @@ pub async fn probe_once<R: ContainerRuntime>(runtime: &R, spec: &ContainerSpec) 
     tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
         .await
         .unwrap_or(false)
+}
+
+/// A listener accepted the connection: it spoke first, or it kept the
+/// connection open for [`HANGUP_WINDOW`]. Closed or reset at once is what
+/// a proxy with nothing behind it does.
+async fn tcp_ok(addr: SocketAddr) -> bool {
+    let Ok(s) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(HANGUP_WINDOW, s.peek(&mut byte)).await {
+        Err(_) => true,
+        Ok(Ok(n)) => n > 0,
+        Ok(Err(_)) => false,
+    }
 }
 
 async fn http_ok(addr: SocketAddr, path: &str) -> bool {

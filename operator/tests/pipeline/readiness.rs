@@ -1,6 +1,6 @@
 //! Readiness probes: a failing one reports NotReady in time, infrastructure
 //! that never gets ready holds back the version, and a passing one is
-//! waited for once.
+//! waited for once; a TCP probe that only reaches a proxy is not ready.
 
 use std::time::{Duration, Instant};
 
@@ -94,4 +94,63 @@ async fn a_passing_probe_is_waited_for_once_and_then_cached() {
         assert!(a.converged());
         assert_eq!(rt.take_calls(), [Call::List]);
     }
+}
+
+/// A listener on 127.0.0.1 that accepts every connection and, when
+/// `hang_up`, closes each at once, as Docker's userland proxy does on a
+/// published port when nothing listens in the container; otherwise it
+/// keeps them open, as a server waiting for its client to speak does.
+async fn listener(hang_up: bool) -> (u16, tokio::task::JoinHandle<()>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let port = l.local_addr().expect("its address").port();
+    let task = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            if !hang_up {
+                open.push(s);
+            }
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_tcp_probe_answered_only_by_a_proxy_that_hangs_up_is_not_ready() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("tcp-hangup"));
+    let db_on = |port: u16| {
+        shop().edit("db", |c| {
+            c.set(
+                "ports",
+                serde_json::json!([{"host": port, "container": 5432}]),
+            )
+            .readiness(Probe::tcp(5432).timeout(1))
+        })
+    };
+    let (port, proxy) = listener(true).await;
+    let a = applied(
+        r.reconcile(&target_for(&db_on(port), "a"), &Run::default())
+            .await,
+    );
+    proxy.abort();
+    assert!(
+        matches!(&a.error, Some(ApplyError::NotReady { container, .. }) if container == "db"),
+        "a connection closed at once is not a listener: {:?}",
+        a.error
+    );
+
+    let (port, server) = listener(false).await;
+    let a = applied(
+        r.reconcile(&target_for(&db_on(port), "a"), &Run::default())
+            .await,
+    );
+    server.abort();
+    assert!(
+        a.converged(),
+        "a listener that keeps the connection: {:?}",
+        a.error
+    );
+    assert!(a.ready.contains("db"));
 }

@@ -187,3 +187,54 @@ async fn a_first_start_has_nothing_to_go_back_to() {
     assert!(a.rolled_back.is_none());
     assert_eq!(a.error.as_ref().map(|e| e.reason()), Some("Unhealthy"));
 }
+
+#[tokio::test]
+async fn under_kubernetes_a_fixed_plan_is_a_new_attempt_though_the_selection_is_unchanged() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("rb-plan-fixed"));
+    // A selection object at generation 4: editing its PortPlan does not
+    // move that generation.
+    let in_cluster = |plan: &PlanBuilder, v: &str| {
+        let mut t = target_for(plan, v);
+        t.generation = Some(4);
+        t
+    };
+    let broken = watched(1);
+    assert!(
+        applied(
+            r.reconcile(&in_cluster(&broken, "a"), &Run::default())
+                .await
+        )
+        .converged()
+    );
+    rt.set_exec_exit("b-web", 1);
+    let a = applied(
+        r.reconcile(&in_cluster(&broken, "b"), &Run::default())
+            .await,
+    );
+    assert!(a.rolled_back.is_some(), "{:?}", a.error);
+    rt.take_calls();
+    let a = applied(
+        r.reconcile(&in_cluster(&broken, "b"), &Run::default())
+            .await,
+    );
+    assert!(a.rolled_back.is_some());
+    assert!(
+        mutating(&rt.take_calls()).is_empty(),
+        "the same spec is held"
+    );
+
+    // The plan's probe of b-web was wrong; the fixed one passes.
+    let fixed = broken.edit("b-web", |c| {
+        c.readiness(Probe::exec(&["check", "--live"]).timeout(5))
+    });
+    rt.set_exec_exit("b-web", 0);
+    let a = applied(r.reconcile(&in_cluster(&fixed, "b"), &Run::default()).await);
+    assert!(
+        a.converged() && a.rolled_back.is_none(),
+        "tried again: {:?} {:?}",
+        a.error,
+        a.rolled_back
+    );
+    assert_eq!(rt.running(), names(&["db", "b-web", "b-worker"]));
+}

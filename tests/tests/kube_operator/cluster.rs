@@ -203,12 +203,17 @@ impl Drop for Operator {
 
 /// Object `kind`/`name` of namespace default as JSON (null when absent).
 pub fn object_json(c: &Cluster, kind: &str, name: &str) -> Value {
+    object_json_in(c, "default", kind, name)
+}
+
+/// Object `kind`/`name` of `namespace` as JSON (null when absent).
+pub fn object_json_in(c: &Cluster, namespace: &str, kind: &str, name: &str) -> Value {
     let out = c.kubectl(&[
         "get",
         kind,
         name,
         "-n",
-        "default",
+        namespace,
         "-o",
         "json",
         "--ignore-not-found",
@@ -218,7 +223,11 @@ pub fn object_json(c: &Cluster, kind: &str, name: &str) -> Value {
 
 /// The `Ready` condition of VersionSelection `selection` (null when absent).
 pub fn ready_condition(c: &Cluster, selection: &str) -> Value {
-    let s = object_json(c, "vsel", selection);
+    ready_condition_of(&object_json(c, "vsel", selection))
+}
+
+/// The `Ready` condition of a VersionSelection's JSON (null when absent).
+pub fn ready_condition_of(s: &Value) -> Value {
     s["status"]["conditions"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready").cloned())

@@ -13,7 +13,9 @@
 //! - events: engine events drive the operator (drift, crashes, crash loops);
 //! - promote: a DataSync from another environment, its engine reached over
 //!   TLS with certificates from a Secret (the second engine and certificates
-//!   of the remote-engine tests, under their lock).
+//!   of the remote-engine tests, under their lock);
+//! - rollback: a switch whose new version exits or never gets ready goes
+//!   back to the previous one, next to a real MariaDB, and is held there.
 //!
 //! Host ports 28500-28999; the API server's own ports are fixed (cluster.rs),
 //! so these tests run one at a time (.config/nextest.toml).
@@ -30,6 +32,7 @@ mod example;
 mod image;
 mod promote;
 mod rbac;
+mod rollback;
 #[allow(dead_code)]
 #[path = "../remote_engine/support.rs"]
 mod support;
