@@ -7,7 +7,9 @@
 //! Level-triggered: each call re-reads the host and computes the diff from
 //! scratch, so a reconcile interrupted anywhere is finished by the next one.
 //!
-//! - `apply.rs`: the actions, phase by phase, and the preflight that pulls images;
+//! - `apply.rs`: the preflight that pulls images, and the switch around the phases;
+//! - `phases.rs`: the actions, phase by phase (or overlapped), and the readiness waits;
+//! - `rollback.rs`: going back to the previous version, and holding the host there;
 //! - `switch.rs`: the data a switch copies (`syncOnSwitch`) and its intent on disk;
 //! - `readiness.rs`: which containers passed their probe;
 //! - `adopt.rs`: taking over a container made by hand, or putting it back.
@@ -16,6 +18,7 @@ mod adopt;
 mod apply;
 mod binds;
 mod crash;
+mod phases;
 mod readiness;
 mod rollback;
 mod switch;

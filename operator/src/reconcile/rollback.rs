@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::apply::Steps;
+use super::phases::Steps;
 use super::{ApplyError, Reconciler, Run, Target};
 use crate::core::model::Desired;
 use crate::core::{ActionKind, Phase};

@@ -37,7 +37,7 @@ use turnout::secrets::SecretFiles;
 use turnout::target::target_of;
 use turnout_crds::load::Documents;
 use turnout_e2e::{
-    Cleanup, demo_plan, docker, expected_running, remove_plan_containers, running,
+    Cleanup, demo, demo_plan, docker, expected_running, remove_plan_containers, running,
     version_containers, version_ports,
 };
 
@@ -184,9 +184,65 @@ fn script(to: &str) -> ScriptRun {
     }
 }
 
+/// The demo plan switched with `strategy`, selecting `active`.
+fn with_strategy(strategy: &str, active: &str) -> String {
+    demo(PLAN, BASE)
+        .set("switchStrategy", serde_json::json!(strategy))
+        .select(active)
+        .yaml()
+}
+
+/// Names of the plan's containers that run (not paused).
+fn running_only(plan: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        "status=running",
+        "--filter",
+        &format!("label=dev.turnout.plan={plan}"),
+    ]);
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// The engine calls of a warm-standby switch alone: 3 pauses, then 3 unpauses.
+fn engine_floor_pause(rt: &Runtime, r: &Bench) -> f64 {
+    let engine = r.runtime.as_ref();
+    let old = version_containers(PLAN, "future");
+    let new = version_containers(PLAN, "dao");
+    let t0 = Instant::now();
+    rt.block_on(async {
+        for res in join_all(old.iter().map(|c| engine.pause(c))).await {
+            res.expect("pause succeeds");
+        }
+        for res in join_all(new.iter().map(|c| engine.unpause(c))).await {
+            res.expect("unpause succeeds");
+        }
+    });
+    ms(t0.elapsed())
+}
+
+/// What each contender measured, in ms.
+#[derive(Default)]
+struct Runs {
+    lib: Vec<TurnoutRun>,
+    cli: Vec<f64>,
+    sh: Vec<ScriptRun>,
+    overlap: Vec<TurnoutRun>,
+    pause: Vec<TurnoutRun>,
+    floor: Vec<f64>,
+    floor_overlap: Vec<f64>,
+    floor_pause: Vec<f64>,
+    calls: String,
+    pause_calls: String,
+}
+
 pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
     println!(
-        "\n== 1. switch future -> dao: turnout vs the docker CLI script ({reps} runs each, alternating)"
+        "\n== 1. switch future -> dao: turnout (StopFirst, Overlap, Pause) vs the docker CLI script ({reps} runs each, alternating)"
     );
     remove_plan_containers(PLAN);
     let _cleanup = Cleanup(PLAN.to_string());
@@ -202,57 +258,140 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
     for v in ["future", "dao", "blockchain", "future"] {
         converge(rt, &r, &demo_plan(PLAN, BASE, v));
     }
-    let reset = || {
-        converge(rt, &r, &future);
-        check_on(PLAN, "future", "reset");
+    let reset_to = |yaml: &str| {
+        converge(rt, &r, yaml);
+        assert_eq!(
+            running_only(PLAN),
+            expected_running(PLAN, "future"),
+            "reset"
+        );
         std::thread::sleep(Duration::from_millis(500));
     };
+    let reset = || reset_to(&future);
+    let (future_overlap, dao_overlap) = (
+        with_strategy("Overlap", "future"),
+        with_strategy("Overlap", "dao"),
+    );
+    let (future_pause, dao_pause) = (
+        with_strategy("Pause", "future"),
+        with_strategy("Pause", "dao"),
+    );
     // One unmeasured run of each, then alternate which goes first.
     reset();
     let _ = turnout_library(rt, &r, &dao);
     reset();
     let _ = script("dao");
-    let (mut lib, mut cli, mut sh) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut floor, mut floor_overlap) = (Vec::new(), Vec::new());
-    let mut calls = String::new();
+    reset_to(&future_pause);
+    let _ = turnout_library(rt, &r, &dao_pause);
+    let mut m = Runs::default();
     for i in 0..reps {
-        let order: [u8; 3] = if i % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        let order: [u8; 5] = if i % 2 == 0 {
+            [0, 1, 2, 3, 4]
+        } else {
+            [4, 3, 2, 1, 0]
+        };
         for which in order {
-            reset();
-            match which {
-                0 => {
-                    let (t, c) = turnout_library(rt, &r, &dao);
-                    lib.push(t);
-                    calls = c;
-                    check_on(PLAN, "dao", "turnout (library)");
-                }
-                1 => {
-                    cli.push(turnout_cli(bin, &dao_file, &dir.join("state")));
-                    check_on(PLAN, "dao", "turnout apply");
-                }
-                _ => {
-                    sh.push(script("dao"));
-                    check_on(PLAN, "dao", "the script");
-                }
-            }
+            measure(
+                rt,
+                &r,
+                bin,
+                &dir,
+                which,
+                &mut m,
+                &reset,
+                &reset_to,
+                [
+                    &dao,
+                    &dao_file.display().to_string(),
+                    &future_overlap,
+                    &dao_overlap,
+                    &future_pause,
+                    &dao_pause,
+                ],
+            );
         }
         for overlap in [false, true] {
             reset();
             let t = engine_floor(rt, &r, overlap);
             if overlap {
-                &mut floor_overlap
+                &mut m.floor_overlap
             } else {
-                &mut floor
+                &mut m.floor
             }
             .push(t);
             check_on(PLAN, "dao", "the engine calls");
         }
+        reset_to(&future_pause);
+        m.floor_pause.push(engine_floor_pause(rt, &r));
     }
-    let col = |f: &dyn Fn(&TurnoutRun) -> f64| lib.iter().map(f).collect::<Vec<f64>>();
-    let lib_total = col(&|t| t.total);
-    let lib_no_ready = col(&|t| t.total - t.ready);
-    let sh_total: Vec<f64> = sh.iter().map(|s| s.stop + s.start).collect();
-    let sh_ready: Vec<f64> = sh.iter().map(|s| s.until_ready).collect();
+    report(&m);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One measured run of contender `which`, from its reset.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    rt: &Runtime,
+    r: &Bench,
+    bin: &Path,
+    dir: &Path,
+    which: u8,
+    m: &mut Runs,
+    reset: &dyn Fn(),
+    reset_to: &dyn Fn(&str),
+    [
+        dao,
+        dao_file,
+        future_overlap,
+        dao_overlap,
+        future_pause,
+        dao_pause,
+    ]: [&str; 6],
+) {
+    match which {
+        0 => {
+            reset();
+            let (t, c) = turnout_library(rt, r, dao);
+            m.lib.push(t);
+            m.calls = c;
+            check_on(PLAN, "dao", "turnout (library)");
+        }
+        1 => {
+            reset();
+            m.cli
+                .push(turnout_cli(bin, Path::new(dao_file), &dir.join("state")));
+            check_on(PLAN, "dao", "turnout apply");
+        }
+        2 => {
+            reset();
+            m.sh.push(script("dao"));
+            check_on(PLAN, "dao", "the script");
+        }
+        3 => {
+            reset_to(future_overlap);
+            m.overlap.push(turnout_library(rt, r, dao_overlap).0);
+            check_on(PLAN, "dao", "turnout Overlap");
+        }
+        _ => {
+            reset_to(future_pause);
+            let (t, c) = turnout_library(rt, r, dao_pause);
+            m.pause.push(t);
+            m.pause_calls = c;
+            assert_eq!(
+                running_only(PLAN),
+                expected_running(PLAN, "dao"),
+                "after Pause"
+            );
+        }
+    }
+}
+
+fn report(m: &Runs) {
+    let total = |v: &[TurnoutRun]| v.iter().map(|t| t.total).collect::<Vec<f64>>();
+    let lib_total = total(&m.lib);
+    let lib_no_ready: Vec<f64> = m.lib.iter().map(|t| t.total - t.ready).collect();
+    let sh_total: Vec<f64> = m.sh.iter().map(|s| s.stop + s.start).collect();
+    let sh_ready: Vec<f64> = m.sh.iter().map(|s| s.until_ready).collect();
     let base = median(&sh_total);
     let row = |name: &str, v: &[f64]| {
         println!(
@@ -262,33 +401,51 @@ pub fn run(rt: &Runtime, bin: &Path, reps: usize) {
             list(v)
         );
     };
-    row("turnout (library), total", &lib_total);
-    row("turnout (library), without ready wait", &lib_no_ready);
-    row("turnout apply (CLI process), total", &cli);
+    row("turnout StopFirst (library), total", &lib_total);
+    row("turnout StopFirst, without ready wait", &lib_no_ready);
+    row("turnout apply (CLI process), total", &m.cli);
+    row("turnout Overlap (library), total", &total(&m.overlap));
+    row("turnout Pause (library), total", &total(&m.pause));
     row("script: docker stop x6 + docker start", &sh_total);
     row("script + until dao answers HTTP", &sh_ready);
-    row("engine floor: 3 stops, then 3 starts", &floor);
-    row("engine floor: 3 stops and 3 starts at once", &floor_overlap);
+    row("engine floor: 3 stops, then 3 starts", &m.floor);
+    row(
+        "engine floor: 3 stops and 3 starts at once",
+        &m.floor_overlap,
+    );
+    row("engine floor: 3 pauses, then 3 unpauses", &m.floor_pause);
+    let phases = |v: &[TurnoutRun]| {
+        let col = |f: &dyn Fn(&TurnoutRun) -> f64| median(&v.iter().map(f).collect::<Vec<f64>>());
+        format!(
+            "stop {:.0} ms, start {:.0} ms, ready wait {:.0} ms",
+            col(&|t| t.stop),
+            col(&|t| t.start),
+            col(&|t| t.ready)
+        )
+    };
     println!(
-        "  turnout phases (median): stop {:.0} ms, start {:.0} ms, ready wait {:.0} ms; engine calls per switch: {calls}",
-        median(&col(&|t| t.stop)),
-        median(&col(&|t| t.start)),
-        median(&col(&|t| t.ready))
+        "  phases (median): StopFirst {}; Overlap {}; Pause {}",
+        phases(&m.lib),
+        phases(&m.overlap),
+        phases(&m.pause)
+    );
+    println!(
+        "  engine calls per switch: StopFirst {}; Pause {}",
+        m.calls, m.pause_calls
     );
     println!(
         "  script phases (median): 6 x docker stop {:.0} ms, docker start of 3 {:.0} ms",
-        median(&sh.iter().map(|s| s.stop).collect::<Vec<_>>()),
-        median(&sh.iter().map(|s| s.start).collect::<Vec<_>>())
+        median(&m.sh.iter().map(|s| s.stop).collect::<Vec<_>>()),
+        median(&m.sh.iter().map(|s| s.start).collect::<Vec<_>>())
     );
     let ratio = median(&lib_total) / base;
+    let overlap = median(&total(&m.overlap)) / base;
+    let pause = median(&total(&m.pause)) / base;
     println!(
-        "RESULT switch: turnout total {:.0} ms / script {:.0} ms = {ratio:.2}x (without ready wait {:.2}x; like-for-like with script+ready {:.2}x; CLI {:.2}x) vs target <= 0.50x: {}",
-        median(&lib_total),
-        base,
-        median(&lib_no_ready) / base,
+        "RESULT switch: StopFirst {ratio:.2}x, Overlap {overlap:.2}x, Pause {pause:.2}x the script ({base:.0} ms; like-for-like with script+ready: StopFirst {:.2}x; CLI {:.2}x). Targets: Overlap <= 0.50x: {}; Pause <= 0.10x: {}",
         median(&lib_total) / median(&sh_ready),
-        median(&cli) / base,
-        verdict(ratio <= 0.5)
+        median(&m.cli) / base,
+        verdict(overlap <= 0.5),
+        verdict(pause <= 0.1)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
