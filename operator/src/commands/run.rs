@@ -294,6 +294,7 @@ fn kube_reconciler(
     )
     .with_sync(Arc::new(copier), sync.state_dir.clone())
     .with_adoption_records(state.dir.join("adopted"))
+    .with_rollback_records(&state.dir)
     .with_crash_limit(crash)
     .with_protected_dirs([
         state.dir.clone(),
