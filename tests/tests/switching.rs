@@ -360,3 +360,66 @@ fn overlap_switches_with_both_versions_moving_at_once() {
     assert!(text.contains("switchStrategy Overlap"), "{text}");
     assert_eq!(states(plan, "green"), ["running"; 3], "nothing moved");
 }
+
+#[test]
+fn a_one_shot_apply_whose_switch_rolls_back_fails_and_says_so() {
+    require_docker(&[BUSYBOX]);
+    let plan = "e2e-rollback-apply";
+    remove_plan_containers(plan);
+    let _cleanup = Cleanup(plan.to_string());
+    let dir = temp_dir("rollback-apply");
+    let (data, state) = (dir.join("data"), dir.join("state"));
+    let file = dir.join("desired.yaml");
+    let yaml = |active: &str| {
+        PlanBuilder::new(plan)
+            .set("rollback", json!({"progressDeadlineSeconds": 10}))
+            .version("ok", |v| {
+                v.range("services", 25561, 25561).container(
+                    httpd(&format!("{plan}-ok"))
+                        .port_in(25561, 8080, "services")
+                        .readiness(Probe::http(8080).timeout(20)),
+                )
+            })
+            .version("broken", |v| {
+                v.range("services", 25562, 25562).container(
+                    container(&format!("{plan}-broken"), BUSYBOX)
+                        .command(&["sh", "-c", "echo 'broken: missing config'; exit 2"])
+                        .port_in(25562, 8080, "services")
+                        .readiness(Probe::http(8080).timeout(20)),
+                )
+            })
+            .select(active)
+            .yaml()
+    };
+    write(&file, &yaml("ok"));
+    apply_file(&file, &data, &state);
+    write(&file, &yaml("broken"));
+    let out = turnout_on(&["apply"], &file, &data, &state);
+    let text = output_text(&out);
+    assert!(
+        !out.status.success(),
+        "a rolled-back switch is a failure: {text}"
+    );
+    assert!(
+        text.contains("rolled back: version broken did not come up"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exited with code 2") && text.contains("broken: missing config"),
+        "{text}"
+    );
+    assert!(is_running(&format!("{plan}-ok")) && port_answers(25561));
+    // The same file again: held, nothing tried, still a failure.
+    let started = inspect(&format!("{plan}-broken"), "{{.State.StartedAt}}");
+    let again = turnout_on(&["apply"], &file, &data, &state);
+    assert!(!again.status.success());
+    assert!(
+        output_text(&again).contains("(RolledBack)"),
+        "{}",
+        output_text(&again)
+    );
+    assert_eq!(
+        inspect(&format!("{plan}-broken"), "{{.State.StartedAt}}"),
+        started
+    );
+}

@@ -113,12 +113,17 @@ impl ApplyArgs {
             }
         }
         let ready = ready_condition(&status);
-        let converged = matches!(&outcome, Outcome::Applied(a) if a.converged());
+        // Back on the previous version after a failed switch: the host is
+        // converged, but not on what the file asks for.
+        let rolled_back = matches!(&outcome, Outcome::Applied(a) if a.rolled_back.is_some());
+        let converged = !rolled_back && matches!(&outcome, Outcome::Applied(a) if a.converged());
         match ready {
             Some(c) => println!(
                 "{}: {} ({})",
                 if converged {
                     "converged"
+                } else if rolled_back {
+                    "rolled back"
                 } else {
                     "not converged"
                 },
