@@ -224,7 +224,14 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
         steps.done.extend(more.done);
         steps.ready = more.ready;
         steps.timings.rollback_ms = Some(super::apply::ms(t0));
-        if let Some(e) = more.error {
+        // Under Pause the failed version is then kept warm (started and
+        // frozen); that it cannot be does not undo going back, and the next
+        // reconcile tries again like any standby.
+        if more.failed_in == Some(Phase::Standby) {
+            if let Some(e) = &more.error {
+                warn!(error = %e, "went back, but the failed version cannot be kept warm");
+            }
+        } else if let Some(e) = more.error {
             steps.error = Some(ApplyError::RollbackFailed {
                 back_to: back_to.to_string(),
                 cause: cause.to_string(),

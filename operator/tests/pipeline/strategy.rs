@@ -136,3 +136,41 @@ async fn overlap_and_pause_are_refused_when_versions_share_a_port() {
     }
     assert!(mutating(&rt.take_calls()).is_empty());
 }
+
+#[tokio::test]
+async fn a_paused_switch_that_does_not_come_up_goes_back_and_keeps_the_failed_version_warm() {
+    let rt = runtime_with_images();
+    let r = reconciler_with(&rt, StaticHost::default(), &temp_dir("pause-rollback"));
+    let plan = with_strategy("Pause")
+        .set(
+            "rollback",
+            json!({"enabled": true, "progressDeadlineSeconds": 1}),
+        )
+        .edit("b-web", |c| {
+            c.readiness(Probe::exec(&["check", "--ready"]).timeout(60))
+        });
+    assert!(applied(r.reconcile(&target_for(&plan, "a"), &Run::default()).await).converged());
+    rt.set_exec_exit("b-web", 1);
+    rt.take_calls();
+    let a = applied(r.reconcile(&target_for(&plan, "b"), &Run::default()).await);
+    assert!(a.error.is_none(), "{:?}", a.error);
+    assert_eq!(
+        a.rolled_back.as_ref().map(|rb| rb.back_to.as_str()),
+        Some("a")
+    );
+    assert_eq!(rt.running(), names(&["db", "a-web", "a-api"]));
+    for warm in ["b-web", "b-worker"] {
+        assert_eq!(
+            state_of(&rt, warm),
+            Some(RunState::Paused),
+            "{warm} warm again"
+        );
+    }
+    // Thawed, found wanting, frozen again; a thawed again: no stop, no start.
+    let m = mutating(&rt.take_calls());
+    assert!(
+        m.iter()
+            .all(|c| matches!(c, Call::Pause(_) | Call::Unpause(_))),
+        "{m:?}"
+    );
+}
