@@ -44,7 +44,7 @@ pub enum Refused {
     DataSync {
         file: String,
         name: String,
-        violation: Violation,
+        violation: Box<Violation>,
     },
 }
 
@@ -89,7 +89,7 @@ pub fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), Refused> {
             return Err(Refused::DataSync {
                 file: shown,
                 name,
-                violation: first,
+                violation: Box::new(first),
             });
         }
         syncs.push((name, d.value.spec.clone()));
