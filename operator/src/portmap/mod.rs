@@ -7,8 +7,9 @@
 //! Pure: [`render`] takes the plan (and what was observed) and returns SVG
 //! text. `turnout ports FILE --svg` prints it; the status page serves it as
 //! `/portmap.svg`, and the map of an edit standalone mode refused (drawn by
-//! [`render_refused`], titled as not applied) as `/portmap.svg?refused=1`. `axis.rs` lays out the broken port axis, `draw.rs` draws,
-//! `svg.rs` writes (escaping every text).
+//! [`render_refused`], titled as not applied) as `/portmap.svg?refused=1`.
+//! `axis.rs` lays out the broken port axis, `draw.rs` draws, `svg.rs`
+//! writes (escaping every text).
 
 mod axis;
 mod draw;
