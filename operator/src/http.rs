@@ -219,7 +219,7 @@ async fn respond(
     {
         return Ok(reply(StatusCode::NOT_FOUND, "text/plain", off.into()));
     }
-    if let Some(r) = ui::serve(req.uri().path(), selection.as_deref(), &shared) {
+    if let Some(r) = ui::serve(req.uri().path(), req.uri().query(), &shared) {
         return Ok(r);
     }
     Ok(match req.uri().path() {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub mod browser;
 pub mod handmade;
+pub mod page;
 pub mod plan;
 pub mod second;
 pub mod stacks;

@@ -1,14 +1,16 @@
 //! End-to-end: the status page in a real browser (headless Chromium), served
 //! by `turnout standalone` on the real engine, and the port map of the
 //! original plan drawn by `turnout ports --svg`. Screenshots go to
-//! $CARGO_TARGET_DIR/dashboard-artifacts/ (target/ without it).
+//! $CARGO_TARGET_DIR/dashboard-artifacts/ (target/ without it). The edit
+//! tests move the host's ports: base 25300 and 25340 for the page and the
+//! blocked switch, 25700 for the refused edit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
 use turnout_e2e::browser::{Browser, chromium, run_once, screenshot};
+use turnout_e2e::page::{DemoHost, artifacts, strings, write};
 use turnout_e2e::*;
 
 const PLAN: &str = "dash-page";
@@ -16,51 +18,6 @@ const BASE: u16 = 25300;
 const LISTEN: u16 = 25390;
 const DEVTOOLS: u16 = 25391;
 const WAIT: Duration = Duration::from_secs(90);
-
-struct Turnout(Child);
-
-impl Drop for Turnout {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn standalone(file: &Path, dir: &Path) -> Turnout {
-    standalone_on(file, dir, LISTEN)
-}
-
-fn standalone_on(file: &Path, dir: &Path, listen: u16) -> Turnout {
-    let child = Command::new(turnout_bin())
-        .args(["standalone", "--file"])
-        .arg(file)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--status-file")
-        .arg(dir.join("status.json"))
-        .args(["--listen", &format!("127.0.0.1:{listen}"), "--resync", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("turnout starts");
-    Turnout(child)
-}
-
-fn artifacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
-    let dir = target.join("dashboard-artifacts");
-    std::fs::create_dir_all(&dir).expect("artifact dir");
-    dir
-}
-
-fn write(path: &Path, text: &str) {
-    let tmp = path.with_extension("new");
-    std::fs::write(&tmp, text).expect("write desired file");
-    std::fs::rename(&tmp, path).expect("replace desired file");
-}
 
 /// The whole response (head and body) of `GET path`.
 fn get_raw(path: &str) -> String {
@@ -75,32 +32,12 @@ fn get_raw(path: &str) -> String {
     text
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn the_status_page_shows_the_host_and_follows_a_switch_without_reload() {
     require_docker(&[BUSYBOX]);
     chromium();
-    let _cleanup = Cleanup(PLAN.to_string());
-    remove_plan_containers(PLAN);
-    let dir = temp_dir(PLAN);
-    let file = dir.join("desired.yaml");
-    write(&file, &demo_plan(PLAN, BASE, "future"));
-    let _t = standalone(&file, &dir);
-    assert!(
-        wait_until(WAIT, || http_get(LISTEN, "/status")
-            .contains("\"activeVersion\": \"future\"")),
-        "turnout converged on future: {}",
-        http_get(LISTEN, "/status")
-    );
+    let host = DemoHost::on_future(PLAN, BASE, LISTEN, WAIT);
+    let (dir, file) = (&host.dir, &host.file);
 
     // The page carries its policy; the root sends the browser to it.
     let page = get_raw("/ui");
@@ -167,7 +104,7 @@ fn the_status_page_shows_the_host_and_follows_a_switch_without_reload() {
 
     // A switch: the same page, never reloaded, shows it.
     b.eval("window.samePage = 'kept'");
-    write(&file, &demo_plan(PLAN, BASE, "dao"));
+    write(file, &demo_plan(PLAN, BASE, "dao"));
     assert!(
         b.wait_for(&active("dao"), WAIT),
         "the page follows the switch: {}",
@@ -204,7 +141,7 @@ fn the_status_page_shows_the_host_and_follows_a_switch_without_reload() {
         &format!("name: \"{hostile}\""),
     );
     assert_ne!(bad, good, "the plan names the container to rename");
-    write(&file, &bad);
+    write(file, &bad);
     assert!(b.wait_for(
         "document.getElementById('file-error').textContent.includes(\"<script>document.title='pwned'</script><img src=x>\")",
         WAIT,
@@ -286,18 +223,8 @@ fn a_blocked_switch_shows_the_foreign_listener_on_the_map() {
     require_docker(&[BUSYBOX]);
     chromium();
     let (plan, base, listen, devtools) = ("dash-block", 25340, 25392, 25393);
-    let _cleanup = Cleanup(plan.to_string());
-    remove_plan_containers(plan);
-    let dir = temp_dir(plan);
-    let file = dir.join("desired.yaml");
-    write(&file, &demo_plan(plan, base, "future"));
-    let _t = standalone_on(&file, &dir, listen);
-    assert!(
-        wait_until(WAIT, || http_get(listen, "/status")
-            .contains("\"activeVersion\": \"future\"")),
-        "turnout converged on future: {}",
-        http_get(listen, "/status")
-    );
+    let host = DemoHost::on_future(plan, base, listen, WAIT);
+    let (dir, file) = (&host.dir, &host.file);
     // Something turnout does not manage takes a port blockchain needs.
     let taken = base + 30;
     let squatter = Squatter("dash-block-squatter");
@@ -315,7 +242,7 @@ fn a_blocked_switch_shows_the_foreign_listener_on_the_map() {
         "-p",
         "8080",
     ]);
-    write(&file, &demo_plan(plan, base, "blockchain"));
+    write(file, &demo_plan(plan, base, "blockchain"));
 
     let mut b = Browser::open(
         &dir.join("chromium"),
@@ -365,5 +292,138 @@ fn a_blocked_switch_shows_the_foreign_listener_on_the_map() {
         &artifacts().join("status-page-blocked.png"),
         (1280, 1500),
         5000,
+    );
+}
+
+#[test]
+fn a_refused_edit_is_drawn_with_its_clash_beside_the_running_map() {
+    require_docker(&[BUSYBOX]);
+    chromium();
+    let (plan, base, listen, devtools) = ("refd-page", 25700, 25790, 25791);
+    let host = DemoHost::on_future(plan, base, listen, WAIT);
+    let (dir, file) = (&host.dir, &host.file);
+    let good = demo_plan(plan, base, "future");
+    let mut b = Browser::open(
+        &dir.join("chromium"),
+        devtools,
+        &format!("http://127.0.0.1:{listen}/ui"),
+    );
+    assert!(
+        b.wait_for(
+            "document.querySelector('#portmap .lane[data-row=\"future (active)\"]') !== null",
+            WAIT
+        ),
+        "the running map: {}",
+        b.eval("document.body.innerText")
+    );
+    assert_eq!(b.eval("document.getElementById('refused').hidden"), true);
+    let running_map = "document.querySelector('#portmap svg').outerHTML";
+    let before = b.eval(running_map);
+    let service = format!("{plan}-future-service-1");
+    let started = started_at(&service);
+    b.eval("window.samePage = 'kept'");
+
+    // blockchain's services range moved over the infrastructure's port
+    // (`base`, the db): refused, the host stays on future.
+    let mut docs = demo(plan, base).select("future").documents();
+    docs[0]["spec"]["versions"][2]["ranges"][0]["from"] = base.into();
+    write(file, &to_yaml(&docs));
+    let clash = format!(
+        "#refused-portmap .clash[data-rule=\"RangeCoversInfrastructurePort\"][data-port=\"{base}\"]"
+    );
+    assert!(
+        b.wait_for(
+            &format!("!document.getElementById('refused').hidden && document.querySelector('{clash}') !== null"),
+            WAIT
+        ),
+        "the refused edit's map shows the clash: {}",
+        b.eval("document.body.innerText")
+    );
+    // In red, with the rule and the port on the map itself.
+    assert_eq!(
+        b.eval(&format!(
+            "document.querySelector('{clash} rect').getAttribute('fill')"
+        )),
+        "#d1242f"
+    );
+    let labels = strings(
+        &b.eval("[...document.querySelectorAll('#refused-portmap text')].map(t => t.textContent)"),
+    );
+    let label = format!("{base} RangeCoversInfrastructurePort");
+    assert!(labels.contains(&label), "{label} in {labels:?}");
+    assert!(
+        labels.contains(&format!("Refused edit of plan {plan}, not applied")),
+        "{labels:?}"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('refused-title').textContent"),
+        format!("Refused edit of plan {plan}, not applied")
+    );
+    let rules = strings(&b.eval(
+        "[...document.querySelectorAll('#refused-rules li')].map(li => li.dataset.rule + ' ' + li.dataset.port + ' ' + li.textContent)",
+    ));
+    assert!(
+        rules.iter().any(
+            |r| r.starts_with(&format!("RangeCoversInfrastructurePort {base} "))
+                && r.contains(&format!("{plan}-db"))
+        ),
+        "{rules:?}"
+    );
+    let edited = strings(&b.eval(
+        "[...document.querySelectorAll('#refused-portmap .band title')].map(t => t.textContent)",
+    ));
+    let range = format!("blockchain: range services {base}-{}", base + 34);
+    assert!(edited.contains(&range), "{range} in {edited:?}");
+
+    // The running plan's map and the host are as they were.
+    assert_eq!(b.eval(running_map), before, "the running map is unchanged");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#portmap .clash').length"),
+        0
+    );
+    assert_eq!(
+        b.eval("document.getElementById('active').textContent"),
+        "future"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('desired').textContent"),
+        "future"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('file-error').hidden"),
+        false
+    );
+    let status = http_get(listen, "/status");
+    assert!(status.contains("\"activeVersion\": \"future\""), "{status}");
+    assert_eq!(running(plan), expected_running(plan, "future"));
+    assert_eq!(started_at(&service), started, "{service} was not restarted");
+    assert_eq!(
+        b.eval("window.samePage"),
+        "kept",
+        "the page was not reloaded"
+    );
+    screenshot(
+        &dir.join("chromium-shot"),
+        &format!("http://127.0.0.1:{listen}/ui"),
+        &artifacts().join("status-page-refused-edit.png"),
+        (1280, 2000),
+        5000,
+    );
+
+    // The edit fixed: the refused map goes away, on the same page.
+    write(file, &good);
+    assert!(
+        b.wait_for(
+            "document.getElementById('refused').hidden && document.querySelector('#refused-portmap svg') === null && document.getElementById('file-error').hidden",
+            WAIT
+        ),
+        "the refused map is gone: {}",
+        b.eval("document.body.innerText")
+    );
+    assert!(!http_get(listen, "/status").contains("refusedEdit"));
+    assert_eq!(
+        b.eval("window.samePage"),
+        "kept",
+        "the page was not reloaded"
     );
 }

@@ -157,6 +157,7 @@ fn status_document(
         selection: target.selection_name.clone(),
         desired_version: target.selection.active_version.clone(),
         file_error: None,
+        refused_edit: None,
         updated_at: jiff::Timestamp::now().to_string(),
         status: status.clone(),
         data_syncs: Vec::new(),

@@ -132,6 +132,7 @@ fn show<R, H>(
         selection: key.to_string(),
         desired_version: target.selection.active_version.clone(),
         file_error: None,
+        refused_edit: None,
         updated_at: jiff::Timestamp::now().to_string(),
         status: status.clone(),
         data_syncs: Vec::new(),

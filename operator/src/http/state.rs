@@ -1,6 +1,7 @@
 //! What the HTTP endpoints serve: the metrics, the latest status document
-//! and port map of each selection the driver reconciles, and the webhook's
-//! secret and the signal it gives the git follower.
+//! and port map of each selection the driver reconciles (and of the edit it
+//! last refused, in standalone mode), and the webhook's secret and the
+//! signal it gives the git follower.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -8,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use turnout_crds::plan::PortPlanSpec;
 
 use crate::metrics::Metrics;
-use crate::status::StandaloneStatus;
+use crate::status::{RefusedPlan, StandaloneStatus};
 
 /// The most selections whose status is kept for the page: one turnout
 /// drives one host, which runs a handful at most; the bound keeps a
@@ -33,10 +34,12 @@ pub struct Shared {
 }
 
 /// A status document and the plan it reports on (its port map is drawn
-/// when someone asks, not after every reconcile).
+/// when someone asks, not after every reconcile), and the plan of the edit
+/// the driver refused, if the file now holds one.
 struct Snapshot {
     doc: StandaloneStatus,
     plan: PortPlanSpec,
+    refused: Option<RefusedPlan>,
 }
 
 impl Shared {
@@ -82,6 +85,16 @@ impl Shared {
         })
     }
 
+    /// The port map of the edit of `selection` (None: the first) that was
+    /// refused for breaking the plan's rules; None when there is no such
+    /// edit (or no status yet).
+    pub fn refused_portmap_svg(&self, selection: Option<&str>) -> Option<String> {
+        self.with_view(selection, |s| {
+            s.refused.as_ref().map(RefusedPlan::portmap_svg)
+        })
+        .flatten()
+    }
+
     /// The selections with a status, in order.
     pub fn selections(&self) -> Vec<String> {
         self.views
@@ -96,16 +109,26 @@ impl Shared {
         if let Ok(mut views) = self.views.write()
             && (views.len() < MAX_VIEWS || views.contains_key(selection))
         {
-            views.insert(selection.to_string(), Snapshot { doc, plan });
+            let refused = None;
+            views.insert(selection.to_string(), Snapshot { doc, plan, refused });
         }
     }
 
     /// Publishes the status of the one selection a driver serves
-    /// (standalone), dropping any other (the file renamed its selection).
-    pub fn publish_alone(&self, selection: &str, doc: StandaloneStatus, plan: PortPlanSpec) {
+    /// (standalone), dropping any other (the file renamed its selection),
+    /// with the plan of the edit it refuses (None: the file's last edit
+    /// was applied, or did not read as a plan).
+    pub fn publish_alone(
+        &self,
+        selection: &str,
+        doc: StandaloneStatus,
+        plan: PortPlanSpec,
+        refused: Option<RefusedPlan>,
+    ) {
         if let Ok(mut views) = self.views.write() {
             views.clear();
-            views.insert(selection.to_string(), Snapshot { doc, plan });
+            let snapshot = Snapshot { doc, plan, refused };
+            views.insert(selection.to_string(), snapshot);
         }
     }
 
@@ -128,6 +151,7 @@ mod tests {
             selection: selection.into(),
             desired_version: version.into(),
             file_error: None,
+            refused_edit: None,
             updated_at: String::new(),
             status: Default::default(),
             data_syncs: Vec::new(),
@@ -160,8 +184,43 @@ mod tests {
         );
         s.forget("ns/a");
         assert_eq!(s.selections(), ["ns/b"]);
-        s.publish_alone("host", doc("host", "blockchain"), plan());
+        s.publish_alone("host", doc("host", "blockchain"), plan(), None);
         assert_eq!(s.selections(), ["host"]);
+    }
+
+    #[test]
+    fn the_refused_edit_has_its_own_map_until_a_good_edit() {
+        let s = Shared::default();
+        assert_eq!(s.refused_portmap_svg(None), None, "no status yet");
+        s.publish_alone("host", doc("host", "future"), plan(), None);
+        assert_eq!(s.refused_portmap_svg(None), None, "nothing refused");
+        let edit: PortPlanSpec = serde_json::from_value(serde_json::json!({
+            "infrastructure": [{"name": "es", "image": "es:8", "ports": [{"host": 9200, "container": 9200}]}],
+            "versions": [{"name": "blockchain", "ranges": [{"name": "shared", "from": 9200, "to": 9299}], "containers": []}]
+        }))
+        .expect("a plan");
+        let refused = RefusedPlan {
+            plan_name: "edited".into(),
+            violations: turnout_crds::validate::validate_plan(&edit),
+            plan: edit,
+        };
+        s.publish_alone("host", doc("host", "future"), plan(), Some(refused));
+        let map = s.refused_portmap_svg(None).expect("the refused map");
+        assert!(
+            map.contains("Refused edit of plan edited, not applied"),
+            "{map}"
+        );
+        assert!(
+            map.contains(r#"data-rule="RangeCoversInfrastructurePort" data-port="9200""#),
+            "{map}"
+        );
+        assert_eq!(s.refused_portmap_svg(Some("other")), None);
+        // The running plan's map is still the running plan's.
+        let running = s.portmap_svg(None).expect("the running map");
+        assert!(running.contains("Port map of plan p") && !running.contains("9200"));
+        // A good edit: the next publish carries no refused plan.
+        s.publish_alone("host", doc("host", "future"), plan(), None);
+        assert_eq!(s.refused_portmap_svg(None), None);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! locked down by a Content-Security-Policy that allows only these files:
 //! no inline script, no inline style, no other origin.
 //!
+//! `/portmap.svg` draws the running plan; `/portmap.svg?refused=1` the plan
+//! of an edit standalone mode refused for breaking the plan's rules (404
+//! when the file holds no such edit), which the page shows next to it.
+//!
 //! The page polls `/status` (every 1.5 s) rather than holding a stream
 //! open: a poll is an ordinary short request, so it needs no subscriber
 //! bound of its own, cannot pin one of the server's connection places,
@@ -35,13 +39,15 @@ pub fn is_page(path: &str) -> bool {
     )
 }
 
-/// The answer to a GET of `path` (about `selection`, None: the first) when
-/// it is the page's, else None.
-pub fn serve(
-    path: &str,
-    selection: Option<&str>,
-    shared: &Shared,
-) -> Option<Response<Full<Bytes>>> {
+/// What `/portmap.svg?refused=1` answers when no edit is refused.
+const NO_REFUSED_EDIT: &str = "no refused edit: the desired file's last edit was applied, or did not read as a plan at all (then /status has only its fileError)\n";
+
+/// The answer to a GET of `path` with `query` (`selection=`: about which
+/// selection, else the first; `refused=1`: the refused edit's map) when it
+/// is the page's, else None.
+pub fn serve(path: &str, query: Option<&str>, shared: &Shared) -> Option<Response<Full<Bytes>>> {
+    let selection = selection(query);
+    let selection = selection.as_deref();
     let r = match path {
         "/" => {
             let mut r = plain(StatusCode::SEE_OTHER, "text/plain", "/ui\n".into());
@@ -56,29 +62,51 @@ pub fn serve(
             let json = serde_json::to_string(&shared.selections()).unwrap_or_default();
             plain(StatusCode::OK, "application/json", json)
         }
+        "/portmap.svg" if wants_refused(query) => match shared.refused_portmap_svg(selection) {
+            Some(svg) => picture(svg),
+            None if shared.selections().is_empty() => not_yet(),
+            None => plain(StatusCode::NOT_FOUND, "text/plain", NO_REFUSED_EDIT.into()),
+        },
         "/portmap.svg" => match shared.portmap_svg(selection) {
-            Some(svg) => {
-                let mut r = plain(StatusCode::OK, "image/svg+xml; charset=utf-8", svg);
-                secure(&mut r, SVG_POLICY);
-                r
-            }
-            None => plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain",
-                "no reconcile has finished yet\n".into(),
-            ),
+            Some(svg) => picture(svg),
+            None => not_yet(),
         },
         _ => return None,
     };
     Some(r)
 }
 
+fn picture(svg: String) -> Response<Full<Bytes>> {
+    let mut r = plain(StatusCode::OK, "image/svg+xml; charset=utf-8", svg);
+    secure(&mut r, SVG_POLICY);
+    r
+}
+
+fn not_yet() -> Response<Full<Bytes>> {
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain",
+        "no reconcile has finished yet\n".into(),
+    )
+}
+
+/// Whether the query asks for the refused edit's map (`refused=1`).
+fn wants_refused(query: Option<&str>) -> bool {
+    param(query, "refused").is_some_and(|v| matches!(v.as_str(), "1" | "true"))
+}
+
 /// The `selection` parameter of a query string (`?selection=ns%2Fname`),
 /// percent-decoded. Used only to look a key up, never echoed or executed.
 pub fn selection(query: Option<&str>) -> Option<String> {
-    let value = query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("selection="))?;
+    param(query, "selection")
+}
+
+/// The first parameter `name` of a query string, percent-decoded.
+fn param(query: Option<&str>, name: &str) -> Option<String> {
+    let value = query?.split('&').find_map(|pair| {
+        pair.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+    })?;
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -190,6 +218,83 @@ mod tests {
         );
     }
 
+    fn body_of(r: Response<Full<Bytes>>) -> String {
+        use http_body_util::BodyExt;
+        let bytes = futures::executor::block_on(r.into_body().collect())
+            .expect("a full body")
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn the_refused_edit_is_drawn_only_while_there_is_one() {
+        use crate::status::{RefusedPlan, StandaloneStatus};
+        use turnout_crds::plan::PortPlanSpec;
+        let shared = Shared::default();
+        let refused = |q| serve("/portmap.svg", Some(q), &shared).expect("the map's path");
+        assert_eq!(
+            refused("refused=1").status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "nothing published yet"
+        );
+        let doc: StandaloneStatus = serde_json::from_value(serde_json::json!({
+            "file": "desired.yaml", "plan": "running", "selection": "host",
+            "desiredVersion": "future", "updatedAt": "", "status": {}
+        }))
+        .expect("a status document");
+        let plan =
+            |v: serde_json::Value| -> PortPlanSpec { serde_json::from_value(v).expect("a plan") };
+        let running = plan(serde_json::json!({"infrastructure": [], "versions": []}));
+        shared.publish_alone("host", doc.clone(), running.clone(), None);
+        let none = refused("refused=1");
+        assert_eq!(none.status(), StatusCode::NOT_FOUND);
+        assert!(body_of(none).starts_with("no refused edit"));
+
+        // An edit naming a container with markup, its range over port 9200.
+        let edit = plan(serde_json::json!({
+            "infrastructure": [{"name": "es", "image": "es:8", "ports": [{"host": 9200, "container": 9200}]}],
+            "versions": [{"name": "<script>x</script>", "ranges": [{"name": "shared", "from": 9200, "to": 9299}], "containers": []}]
+        }));
+        let violations = turnout_crds::validate::validate_plan(&edit);
+        let edit = RefusedPlan {
+            plan_name: "edited\"><script>".into(),
+            plan: edit,
+            violations,
+        };
+        shared.publish_alone("host", doc.clone(), running.clone(), Some(edit));
+        for q in ["refused=1", "selection=host&refused=true"] {
+            let r = refused(q);
+            assert_eq!(r.status(), StatusCode::OK, "{q}");
+            assert_eq!(header_of(&r, header::CONTENT_SECURITY_POLICY), SVG_POLICY);
+            assert_eq!(
+                header_of(&r, header::CONTENT_TYPE),
+                "image/svg+xml; charset=utf-8"
+            );
+            let svg = body_of(r);
+            assert!(svg.contains("not applied"), "{svg}");
+            assert!(
+                svg.contains(
+                    r#"class="clash" data-rule="RangeCoversInfrastructurePort" data-port="9200""#
+                ),
+                "{svg}"
+            );
+            assert!(!svg.contains("<script"), "names are escaped: {svg}");
+            assert!(svg.contains("&lt;script&gt;x&lt;/script&gt;"), "{svg}");
+        }
+        // Without the parameter (or with another value): the running plan.
+        for q in ["selection=host", "refused=0", "notrefused=1"] {
+            let svg = body_of(refused(q));
+            assert!(svg.contains("Port map of plan running"), "{q}: {svg}");
+        }
+        assert_eq!(
+            refused("selection=gone&refused=1").status(),
+            StatusCode::NOT_FOUND
+        );
+        // A good edit is published without it: the refused map is gone.
+        shared.publish_alone("host", doc, running, None);
+        assert_eq!(refused("refused=1").status(), StatusCode::NOT_FOUND);
+    }
+
     #[test]
     fn the_selection_is_read_from_the_query() {
         assert_eq!(
@@ -204,6 +309,7 @@ mod tests {
         assert_eq!(selection(Some("selection=%2")), None);
         assert_eq!(selection(Some("selection=%")), None);
         assert_eq!(selection(Some("other=1")), None);
+        assert_eq!(selection(Some("selectionx=a")), None);
         assert_eq!(selection(None), None);
     }
 

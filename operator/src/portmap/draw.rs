@@ -45,14 +45,20 @@ pub(super) fn draw(map: &Map) -> String {
     let legend = legend_lines(map);
     let height = rows_bottom + 60.0 + legend.len() as f64 * LINE + 20.0;
     let width = (LEFT + axis.width + RIGHT).max(720.0);
-    let title = format!("Port map of plan {}", map.plan_name);
+    let heading = [("font-size", "16"), ("font-weight", "bold")];
+    let (title, fill, class) = if map.refused {
+        let t = format!("Refused edit of plan {}, not applied", map.plan_name);
+        (t, ("fill", RED), Some(("class", "refused")))
+    } else {
+        (
+            format!("Port map of plan {}", map.plan_name),
+            ("fill", INK),
+            None,
+        )
+    };
     let mut svg = Svg::new(width, height, &title);
-    svg.text(
-        10.0,
-        22.0,
-        &title,
-        &[("font-size", "16"), ("font-weight", "bold"), ("fill", INK)],
-    );
+    let attrs: Vec<(&str, &str)> = heading.into_iter().chain([fill]).chain(class).collect();
+    svg.text(10.0, 22.0, &title, &attrs);
     svg.text(
         10.0,
         42.0,
@@ -76,6 +82,9 @@ pub(super) fn draw(map: &Map) -> String {
 fn subtitle(map: &Map) -> String {
     let clashes = map.violations.len();
     let mut parts = Vec::new();
+    if map.refused {
+        parts.push("the host keeps its last good state".to_string());
+    }
     if let Some(o) = map.observed {
         parts.push(format!("active: {}", o.active.as_deref().unwrap_or("none")));
         if let Some(d) = o

@@ -6,8 +6,10 @@
 //!
 //! Pure: [`render`] takes the plan (and what was observed) and returns SVG
 //! text. `turnout ports FILE --svg` prints it; the status page serves it as
-//! `/portmap.svg`. `axis.rs` lays out the broken port axis, `draw.rs` draws,
-//! `svg.rs` writes (escaping every text).
+//! `/portmap.svg`, and the map of an edit standalone mode refused (drawn by
+//! [`render_refused`], titled as not applied) as `/portmap.svg?refused=1`.
+//! `axis.rs` lays out the broken port axis, `draw.rs` draws, `svg.rs`
+//! writes (escaping every text).
 
 mod axis;
 mod draw;
@@ -69,6 +71,8 @@ struct Map<'a> {
     rows: Vec<Row>,
     violations: Vec<Violation>,
     observed: Option<&'a Observed>,
+    /// The plan of a refused edit: nothing of it runs, and the picture says so.
+    refused: bool,
 }
 
 /// The port map of `plan` (named `plan_name`) as SVG, with what was observed
@@ -79,6 +83,21 @@ pub fn render(plan_name: &str, plan: &PortPlanSpec, observed: Option<&Observed>)
         rows: rows(plan, observed),
         violations: validate_plan(plan),
         observed,
+        refused: false,
+    };
+    draw::draw(&map)
+}
+
+/// The port map of a refused edit's `plan` with the `violations` that got
+/// it refused (the validator's, which may include the selection's own),
+/// titled as an edit that was not applied. Nothing observed: none of it runs.
+pub fn render_refused(plan_name: &str, plan: &PortPlanSpec, violations: &[Violation]) -> String {
+    let map = Map {
+        plan_name,
+        rows: rows(plan, None),
+        violations: violations.to_vec(),
+        observed: None,
+        refused: true,
     };
     draw::draw(&map)
 }

@@ -1,5 +1,6 @@
-//! The desired-state file: loaded and checked (a bad edit is refused whole),
-//! and the DataSyncs it holds, each run once, never while its target
+//! The desired-state file: loaded and checked (a bad edit is refused whole,
+//! keeping the plan of one that breaks the rules for the status page), and
+//! the DataSyncs it holds, each run once, never while its target
 //! version runs.
 
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncSource};
+use turnout_crds::validate::Violation;
 
 use crate::core::target::Target;
 use crate::runtime::ContainerRuntime;
@@ -14,36 +16,83 @@ use crate::runtime::docker::DockerRuntime;
 use crate::runtime::docker::address::parse_flag;
 use crate::runtime::docker::two::TwoEngines;
 use crate::secrets::LocalSecrets;
+use crate::status::RefusedPlan;
 use crate::sync::run::{
     SourceEnv, SourceProblem, SyncOptions, execute_once, execute_once_from, store_of,
 };
 use crate::sync::store::StoredSync;
+use crate::target::TargetError;
 
 /// DataSync documents of the file: (name, spec).
 pub type FileSyncs = Vec<(String, DataSyncSpec)>;
 
-/// Loads the file and checks it; the error is a sentence for the log and status.
-pub fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), String> {
-    let docs = turnout_crds::load::Documents::read(file).map_err(|e| e.to_string())?;
-    let t =
-        crate::target::target_of(&docs, &file.display().to_string()).map_err(|e| e.to_string())?;
+/// Why an edit of the file is refused whole (the host keeps its last good
+/// state). Each message names the file and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Not readable as YAML documents, or not one selection and its plan.
+    #[error(transparent)]
+    Unreadable(#[from] crate::target::TargetError),
+    /// The plan (or the selection of it) breaks the plan's rules; the
+    /// status page draws this plan with its clashes.
+    #[error("{file}: {} rule(s) broken: {}", .edit.violations.len(), listed(&.edit.violations))]
+    Rules {
+        file: String,
+        edit: Box<RefusedPlan>,
+    },
+    #[error("{file}: DataSync {name}: {violation}")]
+    DataSync {
+        file: String,
+        name: String,
+        violation: Box<Violation>,
+    },
+}
+
+impl Refused {
+    /// The plan of the refused edit when it read as one but broke its
+    /// rules (a file that does not parse has no plan to draw).
+    pub fn into_refused_plan(self) -> Option<RefusedPlan> {
+        match self {
+            Refused::Rules { edit, .. } => Some(*edit),
+            Refused::Unreadable(_) | Refused::DataSync { .. } => None,
+        }
+    }
+}
+
+fn listed(violations: &[Violation]) -> String {
+    let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    list.join("; ")
+}
+
+/// Loads the file and checks it: first the plan and selection, then its
+/// DataSyncs against that plan.
+pub fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), Refused> {
+    let shown = file.display().to_string();
+    let docs = turnout_crds::load::Documents::read(file).map_err(TargetError::from)?;
+    let t = crate::target::target_of(&docs, &shown)?;
+    if let Err(violations) = crate::core::plan(&t, &[]) {
+        let edit = RefusedPlan {
+            plan_name: t.plan_name,
+            plan: t.plan,
+            violations,
+        };
+        return Err(Refused::Rules {
+            file: shown,
+            edit: Box::new(edit),
+        });
+    }
     let mut syncs = Vec::new();
     for d in &docs.syncs {
         let name = d.value.metadata.name.clone().unwrap_or_default();
         let v = turnout_crds::validate::validate_sync(&t.plan, &d.value.spec);
-        if let Some(first) = v.first() {
-            return Err(format!("{}: DataSync {name}: {first}", file.display()));
+        if let Some(first) = v.into_iter().next() {
+            return Err(Refused::DataSync {
+                file: shown,
+                name,
+                violation: Box::new(first),
+            });
         }
         syncs.push((name, d.value.spec.clone()));
-    }
-    if let Err(v) = crate::core::plan(&t, &[]) {
-        let list: Vec<String> = v.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "{}: {} rule(s) broken: {}",
-            file.display(),
-            v.len(),
-            list.join("; ")
-        ));
     }
     Ok((t, syncs))
 }
@@ -191,4 +240,67 @@ async fn read_source(
         ..env
     };
     Ok((env, Some(Arc::new(rt))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../../examples/standalone-demo.yaml");
+    const SHARED: &str = "{name: shared, from: 9400, to: 9499}";
+
+    fn file(tag: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("turnout-refused-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        let path = dir.join(format!("{tag}.yaml"));
+        std::fs::write(&path, text).expect("write the file");
+        path
+    }
+
+    #[test]
+    fn an_edit_breaking_the_rules_is_refused_with_its_plan() {
+        assert!(
+            load_and_check(&file("good", DEMO)).is_ok(),
+            "the demo is valid"
+        );
+        // blockchain's shared range moved over Redis's 6379.
+        let edit = DEMO.replace(SHARED, "{name: shared, from: 6300, to: 6399}");
+        assert_ne!(edit, DEMO, "the demo has the range to move");
+        let err = load_and_check(&file("covering", &edit)).expect_err("refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("rule(s) broken") && msg.contains("6379"),
+            "{msg}"
+        );
+        let refused = err.into_refused_plan().expect("the edit's plan is kept");
+        assert_eq!(refused.plan_name, "demo");
+        assert!(
+            refused.violations.iter().any(|v| {
+                v.kind.as_str() == "RangeCoversInfrastructurePort" && v.port == Some(6379)
+            }),
+            "{:?}",
+            refused.violations
+        );
+        let shared = &refused.plan.versions[2].ranges[2];
+        assert_eq!(
+            (shared.from.get(), shared.to.get()),
+            (6300, 6399),
+            "the edit's own plan"
+        );
+    }
+
+    #[test]
+    fn an_edit_that_does_not_parse_has_no_plan_to_draw() {
+        for (tag, text) in [
+            ("not-yaml", "kind: PortPlan\n  : [unclosed"),
+            (
+                "no-selection",
+                "apiVersion: turnout.dev/v1alpha1\nkind: PortPlan\nmetadata: {name: p}\nspec: {infrastructure: [], versions: []}\n",
+            ),
+        ] {
+            let err = load_and_check(&file(tag, text)).expect_err(tag);
+            assert!(matches!(err, Refused::Unreadable(_)), "{tag}: {err:?}");
+            assert!(err.into_refused_plan().is_none(), "{tag}");
+        }
+    }
 }

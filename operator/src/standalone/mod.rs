@@ -3,7 +3,8 @@
 //! engine drops events for slow readers).
 //!
 //! An edit that fails to parse or validate is reported and ignored: the host
-//! keeps the last good state. SIGINT/SIGTERM stop the loop between actions.
+//! keeps the last good state. One that reads as a plan but breaks its rules
+//! is kept aside too, so the status page can draw it with its clashes. SIGINT/SIGTERM stop the loop between actions.
 //! `triggers.rs`: what wakes the loop; `file_syncs.rs`: the file and its DataSyncs.
 
 mod file_syncs;
@@ -177,6 +178,8 @@ struct Host {
     target: Option<Target>,
     file_syncs: FileSyncs,
     file_error: Option<String>,
+    /// The plan of the refused edit, when it read as one.
+    refused: Option<crate::status::RefusedPlan>,
     /// The checkout's commit (with --git), and the one whose file is applied.
     revision: Option<String>,
     applied_revision: Option<String>,
@@ -209,6 +212,7 @@ impl Host {
             target: None,
             file_syncs: Vec::new(),
             file_error: None,
+            refused: None,
             revision,
             applied_revision: None,
             reload: true,
@@ -231,6 +235,7 @@ impl Host {
                 }
                 self.target = Some(t);
                 self.file_error = None;
+                self.refused = None;
             }
             Err(e) => {
                 error!(file = %self.file.display(), error = %e, "ignoring the edit: the host keeps its last good state");
@@ -238,7 +243,8 @@ impl Host {
                     reason: "InvalidFile",
                 };
                 self.shared.metrics.errors.get_or_create(&reason).inc();
-                self.file_error = Some(e);
+                self.file_error = Some(e.to_string());
+                self.refused = e.into_refused_plan();
             }
         }
     }
@@ -315,6 +321,7 @@ impl Host {
             selection: t.selection_name.clone(),
             desired_version: t.selection.active_version.clone(),
             file_error: self.file_error.clone(),
+            refused_edit: self.refused.as_ref().map(crate::status::RefusedPlan::edit),
             updated_at: jiff::Timestamp::now().to_string(),
             status: status.clone(),
             blockers,
@@ -326,7 +333,7 @@ impl Host {
             warn!(file = %path.display(), error = %e, "cannot write the status file");
         }
         self.shared
-            .publish_alone(&t.selection_name, doc, t.plan.clone());
+            .publish_alone(&t.selection_name, doc, t.plan.clone(), self.refused.clone());
         self.prev_status = Some(status);
     }
 

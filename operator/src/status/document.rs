@@ -18,6 +18,10 @@ pub struct StandaloneStatus {
     /// The last edit of the file that was ignored, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_error: Option<String>,
+    /// That edit, when it read as a plan but broke its rules: the plan it
+    /// describes and each rule broken (its port map: `/portmap.svg?refused=1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_edit: Option<super::refused::RefusedEdit>,
     pub updated_at: String,
     pub status: VersionSelectionStatus,
     /// The host's DataSyncs (from the file, and those switches created), newest first.

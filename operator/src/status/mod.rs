@@ -2,8 +2,10 @@
 //! DESIGN.md (kstatus conditions, containers, last switch, history).
 
 pub mod document;
+pub mod refused;
 
 pub use document::{StandaloneStatus, write_atomically};
+pub use refused::{RefusedEdit, RefusedPlan};
 
 use turnout_crds::selection::{Condition, ContainerStatus, SwitchRecord, VersionSelectionStatus};
 

@@ -13,6 +13,7 @@ fn document(t: &turnout::reconcile::Target, o: &Outcome) -> StandaloneStatus {
         selection: t.selection_name.clone(),
         desired_version: t.selection.active_version.clone(),
         file_error: None,
+        refused_edit: None,
         updated_at: "2026-01-01T00:00:00Z".into(),
         status: status_of(t, o, None),
         data_syncs: Vec::new(),

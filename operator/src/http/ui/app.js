@@ -160,16 +160,45 @@ function renderSyncs(doc) {
   document.querySelector('#lineage tbody').replaceChildren(...(lineage.length ? lineage : [row(['nothing copied yet', '', '', '', ''], 'muted')]));
 }
 
-// The port map comes from the server as SVG text whose every value is
+// A port map comes from the server as SVG text whose every value is
 // escaped; it is parsed as XML (never as HTML) and refused if it holds
-// anything but drawing elements.
-async function renderPortmap() {
-  const r = await fetch('/portmap.svg' + QUERY, { cache: 'no-store' });
+// anything but drawing elements. A map the server no longer has (a refused
+// edit since fixed) is cleared.
+async function drawSvg(url, id) {
+  const r = await fetch(url, { cache: 'no-store' });
+  const box = document.getElementById(id);
+  if (r.status === 404) box.replaceChildren();
   if (!r.ok) return;
   const parsed = new DOMParser().parseFromString(await r.text(), 'image/svg+xml');
   const svg = parsed.documentElement;
   if (svg.nodeName !== 'svg' || parsed.querySelector('parsererror, script, foreignObject, iframe')) return;
-  document.getElementById('portmap').replaceChildren(document.importNode(svg, true));
+  box.replaceChildren(document.importNode(svg, true));
+}
+
+async function renderPortmap(doc) {
+  await drawSvg('/portmap.svg' + QUERY, 'portmap');
+  if (doc.refusedEdit) {
+    await drawSvg('/portmap.svg?refused=1' + (SELECTION ? '&selection=' + encodeURIComponent(SELECTION) : ''), 'refused-portmap');
+  }
+}
+
+// An edit of the desired file that read as a plan but broke its rules:
+// refused, not applied. Its rules as text here; its map in renderPortmap.
+function renderRefused(doc) {
+  const edit = doc.refusedEdit;
+  document.getElementById('refused').hidden = !edit;
+  if (!edit) {
+    document.getElementById('refused-rules').replaceChildren();
+    document.getElementById('refused-portmap').replaceChildren();
+    return;
+  }
+  text('refused-title', 'Refused edit of plan ' + edit.plan + ', not applied');
+  document.getElementById('refused-rules').replaceChildren(...(edit.broken || []).map((b) => {
+    const li = el('li', null, el('strong', null, b.rule), b.port ? ' at port ' + b.port : '', ' (', el('span', 'mono', b.path), '): ', b.message);
+    li.dataset.rule = b.rule;
+    if (b.port) li.dataset.port = String(b.port);
+    return li;
+  }));
 }
 
 // Links to the other selections this turnout reconciles, when there are several.
@@ -200,9 +229,10 @@ async function tick() {
       renderContainers(doc);
       renderHistory(doc);
       renderSyncs(doc);
+      renderRefused(doc);
       if (doc.updatedAt !== lastUpdated) {
         lastUpdated = doc.updatedAt;
-        await renderPortmap();
+        await renderPortmap(doc);
       }
       text('conn', 'live · read ' + new Date().toLocaleTimeString());
       document.body.dataset.updatedAt = doc.updatedAt;
