@@ -42,7 +42,10 @@ pub fn slack_text(e: &Event) -> String {
         NotifyEvent::SwitchRolledBack => {
             format!("turnout: {who}: the switch {from_to} failed and was rolled back: {why}")
         }
-        NotifyEvent::SyncFailed => format!("turnout: {who}: a data sync failed: {why}"),
+        NotifyEvent::SyncFailed => match &e.data_sync {
+            Some(ds) => format!("turnout: DataSync {ds} ({who}): the copy {from_to} failed: {why}"),
+            None => format!("turnout: {who}: a data sync failed: {why}"),
+        },
         NotifyEvent::HostBlocked => format!("turnout: {who} is blocked: {why}"),
         NotifyEvent::DriftCorrected => format!(
             "turnout: {who}: put back a change made by hand ({} more folded into this one)",
@@ -102,6 +105,7 @@ mod tests {
             reason: Some("Converged".into()),
             message: Some("version blockchain is running; 2 container(s) ready".into()),
             folded: None,
+            data_sync: None,
             time: "2026-11-30T10:00:00Z".into(),
         }
     }
@@ -165,6 +169,22 @@ mod tests {
         assert_eq!(
             slack_text(&e),
             "turnout: shop/host on db-1 is blocked: PortConflict: held by &lt;!channel&gt; &amp; co"
+        );
+    }
+
+    #[test]
+    fn a_datasync_failure_names_the_datasync() {
+        let mut e = succeeded();
+        e.event = NotifyEvent::SyncFailed;
+        e.selection = "shop/seed".into();
+        e.phases = None;
+        e.reason = Some("Command".into());
+        e.message = Some("[Command] export exited 3".into());
+        e.data_sync = Some("seed".into());
+        assert_eq!(json(SinkKind::Webhook, &e)["dataSync"], "seed");
+        assert_eq!(
+            slack_text(&e),
+            "turnout: DataSync seed (shop/seed on db-1): the copy from dao to blockchain failed: Command: [Command] export exited 3"
         );
     }
 
