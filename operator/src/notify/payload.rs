@@ -42,10 +42,11 @@ pub fn slack_text(e: &Event) -> String {
         NotifyEvent::SwitchRolledBack => {
             format!("turnout: {who}: the switch {from_to} failed and was rolled back: {why}")
         }
-        NotifyEvent::SyncFailed => match &e.data_sync {
-            Some(ds) => format!("turnout: DataSync {ds} ({who}): the copy {from_to} failed: {why}"),
-            None => format!("turnout: {who}: a data sync failed: {why}"),
-        },
+        // A DataSync's own failure: `selection` names the DataSync.
+        NotifyEvent::SyncFailed if e.data_sync.is_some() => {
+            format!("turnout: DataSync {who}: the copy {from_to} failed: {why}")
+        }
+        NotifyEvent::SyncFailed => format!("turnout: {who}: a data sync failed: {why}"),
         NotifyEvent::HostBlocked => format!("turnout: {who} is blocked: {why}"),
         NotifyEvent::DriftCorrected => format!(
             "turnout: {who}: put back a change made by hand ({} more folded into this one)",
@@ -184,7 +185,7 @@ mod tests {
         assert_eq!(json(SinkKind::Webhook, &e)["dataSync"], "seed");
         assert_eq!(
             slack_text(&e),
-            "turnout: DataSync seed (shop/seed on db-1): the copy from dao to blockchain failed: Command: [Command] export exited 3"
+            "turnout: DataSync shop/seed on db-1: the copy from dao to blockchain failed: Command: [Command] export exited 3"
         );
     }
 

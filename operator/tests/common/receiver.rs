@@ -1,5 +1,6 @@
 //! A webhook receiver for the notification tests: records each request's
 //! path and JSON body and answers 200; and the base64 a Secret's data holds.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
