@@ -90,7 +90,7 @@ pub struct Context<R, H> {
     pub metrics: Arc<Metrics>,
     /// Cancelled on shutdown: no action starts after it.
     pub cancel: CancellationToken,
-    /// Where the selections' notifications go (none: not sent).
+    /// Where the notifications of selections and DataSyncs go (none: not sent).
     pub notifier: Option<crate::notify::Notifier>,
     /// Where each selection's latest status goes for the status page
     /// (`turnout run --listen`); None: nowhere.

@@ -103,6 +103,7 @@ impl Subject {
             reason: None,
             message: None,
             folded: None,
+            data_sync: None,
             time: now.to_string(),
         }
     }

@@ -7,16 +7,18 @@
 //! drops them.
 //!
 //! - `derive.rs`: which events a reconcile gives (pure);
+//! - `datasync.rs`: the SyncFailed of a DataSync run on its own (pure);
 //! - `payload.rs`: the webhook's JSON and Slack's line;
 //! - `sinks.rs`: reading a sink's URL (a secret) from its source;
 //! - `deliver.rs`: the queue, the HTTP client, retries, shutdown.
 
+pub mod datasync;
 pub mod deliver;
 pub mod derive;
 pub mod payload;
 pub mod sinks;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -28,8 +30,10 @@ use turnout_crds::selection::{PhaseTimings, VersionSelectionStatus};
 use crate::core::Action;
 use crate::metrics::{Metrics, NotifyLabel};
 use crate::reconcile::{Outcome, Progress, Target};
+pub use datasync::{FinishedSync, SyncMemory};
 pub use deliver::{Delivery, Post, Worker};
 pub use derive::{Facts, Memory, Subject};
+pub use sinks::SinkList;
 
 /// What a webhook sink receives (absent fields are left out).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -52,6 +56,9 @@ pub struct Event {
     /// DriftCorrected: corrections since the last one told, folded into this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub folded: Option<u32>,
+    /// SyncFailed of a DataSync run on its own: the DataSync's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_sync: Option<String>,
     /// RFC 3339.
     pub time: String,
 }
@@ -63,6 +70,8 @@ pub struct Notifier {
     metrics: Arc<Metrics>,
     host: String,
     memory: Arc<Mutex<HashMap<String, Memory>>>,
+    /// Per DataSync (its [`FinishedSync::key`]); bounded by [`datasync::MAX_REMEMBERED`].
+    syncs: Arc<Mutex<BTreeMap<String, SyncMemory>>>,
 }
 
 impl Notifier {
@@ -74,6 +83,7 @@ impl Notifier {
             metrics,
             host,
             memory: Arc::default(),
+            syncs: Arc::default(),
         };
         (n, worker)
     }
@@ -101,7 +111,7 @@ impl Notifier {
             .event(NotifyEvent::SwitchStarted, jiff::Timestamp::now());
         e.from = from.map(str::to_string);
         e.to = Some(to.to_string());
-        self.send(target, &[e]);
+        self.send(&SinkList::of_target(target), &[e]);
     }
 
     /// The events of one reconcile of `target`, queued for its sinks.
@@ -121,14 +131,32 @@ impl Notifier {
             derive::derive(&who, prev, new, &facts, memory, jiff::Timestamp::now())
         };
         if !events.is_empty() && sinks::has_sinks(target) {
-            self.send(target, &events);
+            self.send(&SinkList::of_target(target), &events);
+        }
+    }
+
+    /// A DataSync run on its own finished an attempt: its failure, told
+    /// once (see [`datasync`]), is queued for `sinks`.
+    pub fn data_sync_finished(&self, ds: &FinishedSync<'_>, sinks: &SinkList<'_>) {
+        let event = {
+            let mut all = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
+            if all.len() >= datasync::MAX_REMEMBERED && !all.contains_key(ds.key) {
+                all.pop_first();
+            }
+            let memory = all.entry(ds.key.to_string()).or_default();
+            datasync::derive_sync(&self.host, ds, memory, jiff::Timestamp::now())
+        };
+        if let Some(e) = event
+            && !sinks.is_empty()
+        {
+            self.send(sinks, &[e]);
         }
     }
 
     /// Queues each event for each sink that wants it; drops (and counts)
     /// what does not fit.
-    fn send(&self, target: &Target, events: &[Event]) {
-        for sink in sinks::sinks_of(target) {
+    fn send(&self, sinks: &SinkList<'_>, events: &[Event]) {
+        for sink in sinks.resolve() {
             let sink = match sink {
                 Ok(s) => s,
                 Err(e) => {

@@ -42,6 +42,10 @@ pub fn slack_text(e: &Event) -> String {
         NotifyEvent::SwitchRolledBack => {
             format!("turnout: {who}: the switch {from_to} failed and was rolled back: {why}")
         }
+        // A DataSync's own failure: `selection` names the DataSync.
+        NotifyEvent::SyncFailed if e.data_sync.is_some() => {
+            format!("turnout: DataSync {who}: the copy {from_to} failed: {why}")
+        }
         NotifyEvent::SyncFailed => format!("turnout: {who}: a data sync failed: {why}"),
         NotifyEvent::HostBlocked => format!("turnout: {who} is blocked: {why}"),
         NotifyEvent::DriftCorrected => format!(
@@ -102,6 +106,7 @@ mod tests {
             reason: Some("Converged".into()),
             message: Some("version blockchain is running; 2 container(s) ready".into()),
             folded: None,
+            data_sync: None,
             time: "2026-11-30T10:00:00Z".into(),
         }
     }
@@ -165,6 +170,22 @@ mod tests {
         assert_eq!(
             slack_text(&e),
             "turnout: shop/host on db-1 is blocked: PortConflict: held by &lt;!channel&gt; &amp; co"
+        );
+    }
+
+    #[test]
+    fn a_datasync_failure_names_the_datasync() {
+        let mut e = succeeded();
+        e.event = NotifyEvent::SyncFailed;
+        e.selection = "shop/seed".into();
+        e.phases = None;
+        e.reason = Some("Command".into());
+        e.message = Some("[Command] export exited 3".into());
+        e.data_sync = Some("seed".into());
+        assert_eq!(json(SinkKind::Webhook, &e)["dataSync"], "seed");
+        assert_eq!(
+            slack_text(&e),
+            "turnout: DataSync shop/seed on db-1: the copy from dao to blockchain failed: Command: [Command] export exited 3"
         );
     }
 

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 
 use turnout_crds::notify::{Notification, NotifyEvent, SinkKind};
+use turnout_crds::plan::PortPlanSpec;
 
 use crate::core::target::{SecretValues, Target};
 use crate::secrets::{FileProblem, read_bounded};
@@ -103,16 +104,46 @@ impl Sink {
     }
 }
 
-/// The target's sinks (the plan's, then the selection's), each read; a
-/// sink that cannot be read is returned as an error, the others still serve.
-pub fn sinks_of(target: &Target) -> Vec<Result<Sink, SinkError>> {
-    target
-        .plan
-        .notifications
-        .iter()
-        .chain(&target.selection.notifications)
-        .map(|n| resolve(n, &target.secrets))
-        .collect()
+/// Sinks some resources name, and where their URLs come from.
+pub struct SinkList<'a> {
+    pub named: Vec<&'a Notification>,
+    pub secrets: &'a SecretValues,
+}
+
+impl<'a> SinkList<'a> {
+    /// The target's sinks: the plan's, then the selection's.
+    pub fn of_target(target: &'a Target) -> SinkList<'a> {
+        SinkList {
+            named: target
+                .plan
+                .notifications
+                .iter()
+                .chain(&target.selection.notifications)
+                .collect(),
+            secrets: &target.secrets,
+        }
+    }
+
+    /// A plan's own sinks (a DataSync under Kubernetes names only its plan).
+    pub fn of_plan(plan: &'a PortPlanSpec, secrets: &'a SecretValues) -> SinkList<'a> {
+        SinkList {
+            named: plan.notifications.iter().collect(),
+            secrets,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.named.is_empty()
+    }
+
+    /// Each sink read; a sink that cannot be read is returned as an error,
+    /// the others still serve.
+    pub fn resolve(&self) -> Vec<Result<Sink, SinkError>> {
+        self.named
+            .iter()
+            .map(|n| resolve(n, self.secrets))
+            .collect()
+    }
 }
 
 /// Whether the target names any sink.

@@ -11,6 +11,7 @@ use turnout_crds::datasync::{DataSyncSpec, DataSyncStatus, SyncPhase, SyncSource
 use turnout_crds::validate::Violation;
 
 use crate::core::target::Target;
+use crate::notify::{FinishedSync, Notifier, SinkList};
 use crate::runtime::ContainerRuntime;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::docker::address::parse_flag;
@@ -100,8 +101,14 @@ pub fn load_and_check(file: &Path) -> Result<(Target, FileSyncs), Refused> {
 /// Runs the file's DataSyncs that have not run: each once (a Succeeded one
 /// never again, a Failed one again only when its spec changes), and only
 /// while its target version is not running (data is never overwritten under
-/// a running version; it waits, Pending, saying so).
-pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, syncs: &FileSyncs) {
+/// a running version; it waits, Pending, saying so). A failure is told to
+/// the sinks of the file's plan and selection.
+pub async fn run_file_syncs(
+    rt: &DockerRuntime,
+    opts: &SyncOptions,
+    (t, notifier): (&Target, Option<&Notifier>),
+    syncs: &FileSyncs,
+) {
     let store = store_of(opts);
     let pending: Vec<&(String, DataSyncSpec)> = syncs
         .iter()
@@ -161,7 +168,24 @@ pub async fn run_file_syncs(rt: &DockerRuntime, opts: &SyncOptions, t: &Target, 
             }
         };
         info!(datasync = %name, phase = ?done.status.phase, message = done.status.message.as_deref().unwrap_or(""), "DataSync finished");
+        if let Some(n) = notifier {
+            tell(n, t, name, spec, &done.status);
+        }
     }
+}
+
+/// Hands a finished attempt of the file's DataSync `name` to the notifier:
+/// the DataSync is named by its name, its plan is the file's.
+fn tell(n: &Notifier, t: &Target, name: &str, spec: &DataSyncSpec, status: &DataSyncStatus) {
+    let ds = FinishedSync {
+        key: name,
+        selection: name.to_string(),
+        plan: &t.plan_name,
+        name,
+        spec,
+        status,
+    };
+    n.data_sync_finished(&ds, &SinkList::of_target(t));
 }
 
 /// Reads the source environment of a DataSync: its plan file (one

@@ -285,7 +285,8 @@ impl Host {
         }
         if !self.file_syncs.is_empty() {
             let rt = self.reconciler.runtime.as_ref();
-            file_syncs::run_file_syncs(rt, &self.opts.sync, &t, &self.file_syncs).await;
+            let told = (&t, self.notifier.as_ref());
+            file_syncs::run_file_syncs(rt, &self.opts.sync, told, &self.file_syncs).await;
         }
         self.publish(&t, status, crate::status::blockers_of(&outcome));
         if converged {

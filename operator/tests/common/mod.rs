@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api_double;
+pub mod receiver;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,9 @@
 //! End-to-end: notification sinks of `turnout standalone`, against the real
 //! Docker engine and HTTP receivers in the test. The sinks' URLs carry a
 //! token, which must reach the receiver's request line and nowhere else.
+//! [`datasync`]: a failed DataSync of the file, told once.
 
+mod datasync;
 mod receiver;
 mod support;
 

@@ -18,8 +18,8 @@ impl Drop for Turnout {
     }
 }
 
-/// `turnout standalone` with the sinks' URLs in its environment and its
-/// log in `dir/turnout.log`.
+/// `turnout standalone` with the sinks' URLs in its environment, its state
+/// and data under `dir` and its log in `dir/turnout.log`.
 pub fn standalone(dir: &Path, listen: u16, env: &[(&str, String)]) -> Turnout {
     let log = std::fs::File::create(dir.join("turnout.log")).expect("log file");
     let mut cmd = Command::new(turnout_bin());
@@ -27,6 +27,9 @@ pub fn standalone(dir: &Path, listen: u16, env: &[(&str, String)]) -> Turnout {
         .arg(dir.join("desired.yaml"))
         .arg("--state-dir")
         .arg(dir.join("state"))
+        // The test's own records of DataSyncs and backups, not the host's.
+        .arg("--data-dir")
+        .arg(dir.join("data"))
         .arg("--status-file")
         .arg(dir.join("status.json"))
         .args(["--listen", &format!("127.0.0.1:{listen}"), "--resync", "5"])

@@ -19,8 +19,9 @@ use turnout_crds::{DataSync, PortPlanSpec, VersionSelection};
 use super::{execute, repair_switch_status, source, store_key};
 use crate::controller::events::publish;
 use crate::controller::{Context, ControllerError, apply_status, load_plan};
-use crate::core::target::SecretMap;
+use crate::core::target::{SecretMap, SecretValues};
 use crate::host::HostPorts;
+use crate::notify::{FinishedSync, SinkList};
 use crate::runtime::ContainerRuntime;
 use crate::runtime::stream::{DataExec, ReachOut};
 use crate::secrets::ClusterSecrets;
@@ -81,6 +82,7 @@ pub async fn reconcile<R: ContainerRuntime + DataExec + ReachOut, H: HostPorts>(
         let status = failed(&ds, problem);
         apply_status(&api, &ds.name_any(), "DataSync", &status).await?;
         report(&ctx, &ds, &status).await;
+        tell(&ctx, &ds, (&plan, &secrets), &status);
         return Ok(Action::await_change());
     }
     if let Some(wait) = wait_while_target_runs(&ctx, &api, &ds).await? {
@@ -260,6 +262,7 @@ async fn run<R: DataExec + ReachOut, H>(
         };
     }
     report(ctx, ds, &done).await;
+    tell(ctx, ds, (plan, secrets), &done);
     // A lost status write is retried (the host's record keeps the copy from running again).
     if let Some(e) = write_error {
         return Err(e.into());
@@ -273,4 +276,27 @@ async fn report<R, H>(ctx: &Context<R, H>, ds: &DataSync, status: &DataSyncStatu
     let note = status.message.clone().unwrap_or_default();
     let (reason, regarding) = (if ok { "Synced" } else { "SyncFailed" }, ds.object_ref(&()));
     publish(&ctx.recorder, &regarding, !ok, reason, "Sync", &note).await;
+}
+
+/// Hands a finished attempt to the notifier: a failure goes to the sinks
+/// of the DataSync's PortPlan (their URLs from the Secrets read with it),
+/// the DataSync named `namespace/name`.
+fn tell<R, H>(
+    ctx: &Context<R, H>,
+    ds: &DataSync,
+    (plan, secrets): (&PortPlanSpec, &SecretMap),
+    status: &DataSyncStatus,
+) {
+    let Some(n) = &ctx.notifier else { return };
+    let name = ds.name_any();
+    let finished = FinishedSync {
+        key: &store_key(ds),
+        selection: format!("{}/{name}", namespace(ds)),
+        plan: &ds.spec.plan_ref,
+        name: &name,
+        spec: &ds.spec,
+        status,
+    };
+    let secrets = SecretValues::Cluster(Arc::new(secrets.clone()));
+    n.data_sync_finished(&finished, &SinkList::of_plan(plan, &secrets));
 }
