@@ -162,7 +162,9 @@ pub fn preflight(
         let hand_made = observed
             .iter()
             .find(|o| o.name == d.name() && !o.is_ours(&desired.plan));
-        let active = desired.get(d.name()).is_some();
+        // Kept warm under switchStrategy Pause counts as running: it is
+        // created, started and holds its ports.
+        let active = desired.made(d.name()).is_some();
         match hand_made {
             Some(o) if d.adopt => blockers.extend(adoption_blocker(d, o, observed, images)),
             Some(o) if active => blockers.push(Blocker::NameTaken {

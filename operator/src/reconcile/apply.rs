@@ -41,7 +41,7 @@ impl<R: ContainerRuntime, H: HostPorts> Reconciler<R, H> {
                 desired
                     .inactive
                     .iter()
-                    .filter(|d| adopting.contains(d.name())),
+                    .filter(|d| adopting.contains(d.name()) || desired.made(d.name()).is_some()),
             )
             .map(|c| c.spec.image.as_str())
             .collect();

@@ -174,3 +174,42 @@ async fn a_paused_switch_that_does_not_come_up_goes_back_and_keeps_the_failed_ve
         "{m:?}"
     );
 }
+
+#[tokio::test]
+async fn under_pause_a_port_of_a_version_kept_warm_is_checked_before_anything_changes() {
+    let rt = runtime_with_images();
+    // Something outside Docker listens on b-worker's 8050: b is never active
+    // here, but Pause would start it, so the host is blocked up front.
+    let listener = turnout::core::Listener {
+        protocol: turnout_crds::port::Protocol::Tcp,
+        address: "0.0.0.0".parse().expect("ip"),
+        port: 8050,
+        pid: Some(4242),
+        process: Some(c("nc")),
+    };
+    let r = reconciler_with(&rt, StaticHost(vec![listener]), &temp_dir("pause-port"));
+    match r
+        .reconcile(&target_for(&with_strategy("Pause"), "a"), &Run::default())
+        .await
+    {
+        Outcome::Blocked { blockers, .. } => {
+            let text: Vec<String> = blockers.iter().map(ToString::to_string).collect();
+            assert!(
+                text.iter()
+                    .any(|b| b.contains("8050") && b.contains("b-worker")),
+                "{text:?}"
+            );
+        }
+        other => panic!("expected Blocked, got {other:?}"),
+    }
+    assert!(mutating(&rt.take_calls()).is_empty(), "nothing changed");
+    // Without Pause, b is not started and its port is not a concern.
+    let a = applied(
+        r.reconcile(
+            &target_for(&with_strategy("StopFirst"), "a"),
+            &Run::default(),
+        )
+        .await,
+    );
+    assert!(a.converged(), "{:?}", a.error);
+}
