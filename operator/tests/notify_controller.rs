@@ -55,23 +55,14 @@ async fn a_reconcile_posts_the_switch_to_the_sinks_its_secrets_name() {
             "chat": b64(&format!("http://127.0.0.1:{port}/chat/{TOKEN}")),
         }
     });
+    let sel = serde_json::to_value(selection()).expect("selection as JSON");
     let (client, server) = double(Box::new(move |method, path, body| {
         let reply = match (method, path) {
             (&Method::GET, p) if p.ends_with(&format!("/portplans/{PLAN}")) => plan_object(&plan),
             (&Method::GET, "/api/v1/namespaces/default/secrets/hooks") => secret.clone(),
-            (&Method::PATCH, _) => {
-                let mut obj = serde_json::to_value(selection()).unwrap();
-                obj["status"] = body["status"].clone();
-                obj
-            }
-            _ => body.clone(),
+            _ => return selection_write(&sel, method, body),
         };
-        let code = if method == Method::POST {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        (code, reply)
+        (StatusCode::OK, reply)
     }));
     let rt = runtime_with_images();
     let dir = temp_dir("notify-controller");

@@ -184,3 +184,20 @@ impl Call {
         self.reply(code, status_body(code, reason));
     }
 }
+
+/// What the API server answers to a selection's own writes, for routes that
+/// serve its reads themselves: a status PATCH returns `selection` with that
+/// status, a POST (an Event) is created, anything else echoes its body.
+pub fn selection_write(selection: &Value, method: &Method, body: &Value) -> (StatusCode, Value) {
+    if method == Method::PATCH {
+        let mut obj = selection.clone();
+        obj["status"] = body["status"].clone();
+        return (StatusCode::OK, obj);
+    }
+    let code = if method == Method::POST {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (code, body.clone())
+}
