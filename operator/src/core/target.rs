@@ -84,15 +84,15 @@ impl Target {
     pub fn generation_key(&self) -> String {
         match self.generation {
             Some(g) => g.to_string(),
-            None => {
-                let spec = serde_json::to_vec(&(&self.plan, &self.selection)).unwrap_or_default();
-                Sha256::digest(&spec)
-                    .iter()
-                    .take(5)
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
-            }
+            None => short_digest(&(&self.plan, &self.selection)),
         }
+    }
+
+    /// The generation key and a digest of the plan: what a spec answers to
+    /// under Kubernetes too, where an edit of the PortPlan alone does not
+    /// move the selection's generation.
+    pub fn spec_key(&self) -> String {
+        format!("{}/{}", self.generation_key(), short_digest(&self.plan))
     }
 
     /// Identifies one switch of one spec from `from`.
@@ -141,6 +141,16 @@ impl Target {
             .chain(self.plan.versions.iter().flat_map(|v| v.containers.iter()))
             .any(|c| c.name == container)
     }
+}
+
+/// Ten hex digits of the SHA-256 of `value` as JSON.
+fn short_digest(value: &impl serde::Serialize) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::phases::Steps;
@@ -68,7 +67,7 @@ impl RolledBack {
     }
 }
 
-/// A rollback in force for one plan: the spec it answered ([`hold_key`])
+/// A rollback in force for one plan: the spec it answered ([`Target::spec_key`])
 /// and what happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,7 +107,7 @@ impl Holds {
     /// The hold for this very spec; a hold for another spec of the same
     /// plan is dropped (the selection or plan changed: a new attempt).
     pub(super) fn for_target(&self, target: &Target) -> Option<RolledBack> {
-        let key = hold_key(target);
+        let key = target.spec_key();
         let mut map = self.by_plan.lock().ok()?;
         match map.get(&target.plan_name) {
             Some(h) if h.key == key && h.rolled_back.failed == target.selection.active_version => {
@@ -131,7 +130,7 @@ impl Holds {
         map.insert(
             target.plan_name.clone(),
             Hold {
-                key: hold_key(target),
+                key: target.spec_key(),
                 rolled_back: rolled_back.clone(),
             },
         );
@@ -145,19 +144,6 @@ impl Holds {
             warn!(file = %f.display(), error = %e, "cannot record the rollback; a restart would try the switch again");
         }
     }
-}
-
-/// The spec a hold answers: the selection's generation key and a digest of
-/// the plan, because under Kubernetes an edit of the PortPlan alone does not
-/// move the selection's generation, and a fixed plan is a new attempt.
-fn hold_key(target: &Target) -> String {
-    let plan = serde_json::to_vec(&target.plan).unwrap_or_default();
-    let digest: String = Sha256::digest(&plan)
-        .iter()
-        .take(5)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}/{digest}", target.generation_key())
 }
 
 impl ApplyError {
